@@ -1,0 +1,92 @@
+/**
+ * Every error RouteMQ raises on purpose carries a stable `code`. Codes are API: they are listed in
+ * `docs/errors.md`, never reused and never renamed.
+ */
+export const ErrorCodes = {
+  /** A configuration value (env var, `.env`, CLI option) is invalid. Every issue is listed in one error. */
+  CONFIG_INVALID: 'RMQ_ERR_CONFIG_INVALID',
+  /** A topic pattern given to `router.on()` is not valid. */
+  PATTERN_INVALID: 'RMQ_ERR_PATTERN_INVALID',
+  /** A pattern starts with `$share/`: use the `shared` option instead. */
+  PATTERN_SHARE_PREFIX: 'RMQ_ERR_PATTERN_SHARE_PREFIX',
+  /** Two routes have the same subscription filter and share group. */
+  ROUTE_DUPLICATE: 'RMQ_ERR_ROUTE_DUPLICATE',
+  /** A route option (`workerCount`, `qos`, `timeoutMs`, …) is not valid. */
+  ROUTE_OPTION_INVALID: 'RMQ_ERR_ROUTE_OPTION_INVALID',
+  /** A share-group name does not match `^[A-Za-z0-9_-]{1,64}$`. */
+  GROUP_INVALID: 'RMQ_ERR_GROUP_INVALID',
+  /** A route file failed to load, threw, or exported nothing usable. */
+  ROUTE_FILE_INVALID: 'RMQ_ERR_ROUTE_FILE_INVALID',
+  /** The routers directory does not exist or holds no route file. */
+  ROUTES_NOT_FOUND: 'RMQ_ERR_ROUTES_NOT_FOUND',
+  /** A middleware called `next()` more than once. */
+  NEXT_CALLED_TWICE: 'RMQ_ERR_NEXT_CALLED_TWICE',
+  /** A handler did not settle within its `timeoutMs`. */
+  HANDLER_TIMEOUT: 'RMQ_ERR_HANDLER_TIMEOUT',
+  /** A handler (or middleware) threw or rejected. */
+  HANDLER_FAILED: 'RMQ_ERR_HANDLER_FAILED',
+  /** The payload is larger than `ROUTEMQ_MAX_PAYLOAD_BYTES`. */
+  PAYLOAD_TOO_LARGE: 'RMQ_ERR_PAYLOAD_TOO_LARGE',
+  /** The payload is not valid UTF-8 on a route that needs text (a route with a schema). */
+  PAYLOAD_NOT_UTF8: 'RMQ_ERR_PAYLOAD_NOT_UTF8',
+  /** The payload's JSON nests deeper than `ROUTEMQ_MAX_JSON_DEPTH`. */
+  PAYLOAD_TOO_DEEP: 'RMQ_ERR_PAYLOAD_TOO_DEEP',
+  /** The payload's JSON holds a `__proto__` or `constructor.prototype` key. */
+  PAYLOAD_FORBIDDEN_KEY: 'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY',
+  /** The payload is not valid JSON on a route that has a schema. */
+  PAYLOAD_NOT_JSON: 'RMQ_ERR_PAYLOAD_NOT_JSON',
+  /** The payload failed the route's zod schema. */
+  PAYLOAD_SCHEMA: 'RMQ_ERR_PAYLOAD_SCHEMA',
+  /** No broker answers at the configured address. */
+  BROKER_UNREACHABLE: 'RMQ_ERR_BROKER_UNREACHABLE',
+  /** The broker refused the credentials (CONNACK not authorized / bad user name or password). */
+  MQTT_AUTH: 'RMQ_ERR_MQTT_AUTH',
+  /** The broker refused the connection for another reason. */
+  MQTT_CONNECT_REFUSED: 'RMQ_ERR_MQTT_CONNECT_REFUSED',
+  /** The broker refused a subscription (SUBACK failure code, often an ACL). */
+  MQTT_SUBSCRIBE_REFUSED: 'RMQ_ERR_MQTT_SUBSCRIBE_REFUSED',
+  /** Another client connected with this client id (v5 DISCONNECT 0x8E); the slot stops instead of fighting. */
+  MQTT_SESSION_TAKEN_OVER: 'RMQ_ERR_MQTT_SESSION_TAKEN_OVER',
+  /** A publish was attempted while the connection is closed or stopping. */
+  MQTT_NOT_CONNECTED: 'RMQ_ERR_MQTT_NOT_CONNECTED',
+  /** Publishing a message to the dead-letter topic failed; the original stays unacked and is redelivered. */
+  DLQ_PUBLISH_FAILED: 'RMQ_ERR_DLQ_PUBLISH_FAILED',
+  /** A clean (non-persistent) session was configured against a broker that loses in-flight messages with it. */
+  CLEAN_SESSION_REFUSED: 'RMQ_ERR_CLEAN_SESSION_REFUSED',
+  /** The object was already stopped. */
+  STOPPED: 'RMQ_ERR_STOPPED',
+  /** A development broker could not be started. */
+  DEV_BROKER_FAILED: 'RMQ_ERR_DEV_BROKER_FAILED',
+} as const;
+
+/** One of the stable `RMQ_ERR_*` codes. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * The one error class RouteMQ throws. `code` is stable; `message` names the bad value.
+ */
+export class RouteMQError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** True when `err` is a {@link RouteMQError}, optionally with the given code. */
+export function isRouteMQError(err: unknown, code?: ErrorCode): err is RouteMQError {
+  return err instanceof RouteMQError && (code === undefined || err.code === code);
+}
+
+/** The code of any error: a RouteMQError's own, or `RMQ_ERR_HANDLER_FAILED` for anything else. */
+export function errorCodeOf(err: unknown): ErrorCode {
+  return err instanceof RouteMQError ? err.code : ErrorCodes.HANDLER_FAILED;
+}
+
+/** A short, single-line message for any thrown value. */
+export function errorMessageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+}
