@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { RouteMQError } from '../errors.js';
+import { registerRoutesCommand } from './commands/routes.js';
+import { registerStartCommand } from './commands/start.js';
+
+const program = new Command()
+  .name('routemq')
+  .description('MQTT consumer framework: typed routes, worker pools on shared subscriptions, at-least-once delivery')
+  .showHelpAfterError();
+
+registerStartCommand(program);
+registerRoutesCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Errors reach the user as one clear line with their code; the stack only at LOG_LEVEL=debug.
+  if (err instanceof RouteMQError) {
+    process.stderr.write(`routemq: ${err.code}: ${err.message}\n`);
+    if (process.env['LOG_LEVEL'] === 'debug' && err.cause) process.stderr.write(`cause: ${String(err.cause)}\n`);
+  } else {
+    process.stderr.write(`routemq: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,62 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { describeConfig, loadConfig } from '../../config/load-config.js';
+import { ensureDevBroker } from '../../dev/dev-broker.js';
+import type { MosquittoProcess } from '../../dev/mosquitto.js';
+import { createLogger } from '../../logger.js';
+import type { Logger } from '../../logger.js';
+import { RouteMQApp } from '../../runtime/app.js';
+import type { OutgoingPayload, PublishOptions } from '../../types.js';
+import { addCommonOptions, overridesFromFlags } from '../common-options.js';
+import type { CommonFlags } from '../common-options.js';
+import { installShutdownSignals } from '../signals.js';
+import { envFileOption } from './routes.js';
+
+/** What a `--traffic` module's default export receives. */
+export interface TrafficTools {
+  publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void>;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/** `routemq start`: load config and routes, connect, serve until SIGINT/SIGTERM. */
+export function registerStartCommand(program: Command): void {
+  addCommonOptions(program.command('start'))
+    .description('load the config and route files, connect, and serve until SIGINT/SIGTERM')
+    .option('--traffic <module>', 'after start-up, run this module\'s default export to publish sample traffic')
+    .action(async (flags: CommonFlags & { traffic?: string }) => {
+      const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
+      const logger = createLogger({ level: config.log.level, ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}) });
+      logger.debug({ config: describeConfig(config) }, 'configuration');
+      let broker: MosquittoProcess | undefined;
+      const app = new RouteMQApp({ config, logger });
+      const traffic = new AbortController();
+      const shutdown = async (): Promise<void> => {
+        traffic.abort();
+        await app.stop();
+        await broker?.stop();
+      };
+      installShutdownSignals(shutdown, logger);
+      try {
+        broker = await ensureDevBroker(config, logger);
+        await app.start();
+      } catch (err) {
+        await shutdown();
+        throw err;
+      }
+      if (flags.traffic) void runTraffic(flags.traffic, app, traffic.signal, logger);
+    });
+}
+
+async function runTraffic(file: string, app: RouteMQApp, signal: AbortSignal, logger: Logger): Promise<void> {
+  const log = logger.child({ component: 'traffic' });
+  try {
+    const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
+    if (typeof mod.default !== 'function') throw new Error(`${file} has no default-exported function`);
+    const tools: TrafficTools = { publish: (t, p, o) => app.publish(t, p, o), signal, log };
+    await (mod.default as (tools: TrafficTools) => Promise<void>)(tools);
+  } catch (err) {
+    if (!signal.aborted) log.error({ err }, 'sample traffic stopped with an error');
+  }
+}

@@ -1,0 +1,30 @@
+import type { Logger } from '../logger.js';
+
+/** Exit codes of `routemq start`. */
+export const ExitCodes = { ok: 0, failed: 1, forced: 130 } as const;
+
+/**
+ * Install the process's SIGINT/SIGTERM handling, once: the first signal runs `shutdown` (graceful), a second
+ * one exits at once with code 130. `shutdown` should resolve when everything is stopped; the process then exits
+ * with its result (0 or 1).
+ */
+export function installShutdownSignals(shutdown: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: forcing exit');
+      process.exit(ExitCodes.forced);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down gracefully (send the signal again to force)');
+    shutdown(signal).then(
+      () => process.exit(ExitCodes.ok),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(ExitCodes.failed);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

@@ -1,0 +1,390 @@
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { Secret } from './secret.js';
+
+/**
+ * Turn a host name into a valid instance id: every character outside `A-Z a-z 0-9 _ . -` becomes `-`, and the
+ * result is cut to 64 characters.
+ *
+ * @returns The sanitised id, or `'routemq'` when nothing is left.
+ */
+export function sanitizeInstanceId(name: string): string {
+  const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+  return cleaned.length > 0 ? cleaned : 'routemq';
+}
+
+/**
+ * Every configuration variable with its default, keyed by env-var name. The one place defaults live; `undefined`
+ * means "unset". The key order is the order of {@link CONFIG_VARIABLES}, `.env.example` and `docs/configuration.md`.
+ *
+ * `MQTT_PORT`'s default depends on the broker URL's scheme: 1883 (mqtt), 8883 (mqtts), 80 (ws), 443 (wss).
+ */
+export const CONFIG_DEFAULTS = Object.freeze({
+  NODE_ENV: 'production',
+  MQTT_BROKER: 'localhost',
+  MQTT_PORT: 1883,
+  MQTT_USERNAME: undefined,
+  MQTT_USERNAME_FILE: undefined,
+  MQTT_PASSWORD: undefined,
+  MQTT_PASSWORD_FILE: undefined,
+  MQTT_CLIENT_ID: 'routemq',
+  MQTT_GROUP_NAME: 'mqtt_framework_group',
+  MQTT_PROTOCOL_VERSION: 5,
+  MQTT_KEEPALIVE_S: 30,
+  MQTT_CLEAN_SESSION: false,
+  MQTT_SESSION_EXPIRY_S: 3600,
+  MQTT_RECEIVE_MAXIMUM: 256,
+  MQTT_CONNECT_TIMEOUT_MS: 10_000,
+  MQTT_RECONNECT_MIN_MS: 500,
+  MQTT_RECONNECT_MAX_MS: 30_000,
+  MQTT_TLS_CA: undefined,
+  MQTT_TLS_CERT: undefined,
+  MQTT_TLS_KEY: undefined,
+  MQTT_TLS_INSECURE: false,
+  LOG_LEVEL: 'info',
+  LOG_PRETTY: undefined,
+  ROUTEMQ_ROUTERS_DIR: 'routers',
+  ROUTEMQ_INSTANCE_ID: sanitizeInstanceId(hostname()),
+  ROUTEMQ_CONCURRENCY: 64,
+  ROUTEMQ_HANDLER_TIMEOUT_MS: 30_000,
+  ROUTEMQ_MAX_ATTEMPTS: 3,
+  ROUTEMQ_RETRY_BASE_MS: 100,
+  ROUTEMQ_RETRY_MAX_MS: 5000,
+  ROUTEMQ_DLQ_PREFIX: 'routemq/dlq',
+  ROUTEMQ_MAX_PAYLOAD_BYTES: 1_048_576,
+  ROUTEMQ_MAX_JSON_DEPTH: 64,
+  ROUTEMQ_SHUTDOWN_TIMEOUT_MS: 10_000,
+  ROUTEMQ_DEV_BROKER: 'auto',
+  ENABLE_REDIS: false,
+  REDIS_HOST: 'localhost',
+  REDIS_PORT: 6379,
+  REDIS_DB: 0,
+  REDIS_USERNAME: undefined,
+  REDIS_PASSWORD: undefined,
+  REDIS_PASSWORD_FILE: undefined,
+  ROUTEMQ_REDIS_PREFIX: 'routemq:',
+} as const);
+
+/** The name of one configuration variable, e.g. `'MQTT_PORT'`. */
+export type ConfigVariable = keyof typeof CONFIG_DEFAULTS;
+
+/** Every env var the configuration reads, in a stable order (the order of {@link CONFIG_DEFAULTS}). */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze(
+  Object.keys(CONFIG_DEFAULTS) as ConfigVariable[],
+);
+
+/** Variables whose values are secrets: never shown in an error message, a log line or {@link Secret}'s output. */
+export const SECRET_VARIABLES: readonly ConfigVariable[] = Object.freeze(['MQTT_PASSWORD', 'REDIS_PASSWORD']);
+
+/** Variables that may be read from a file instead, mapped to the `*_FILE` variable naming that file. */
+export const FILE_VARIANTS: Readonly<Partial<Record<ConfigVariable, ConfigVariable>>> = Object.freeze({
+  MQTT_USERNAME: 'MQTT_USERNAME_FILE',
+  MQTT_PASSWORD: 'MQTT_PASSWORD_FILE',
+  REDIS_PASSWORD: 'REDIS_PASSWORD_FILE',
+});
+
+/** The broker URL schemes RouteMQ connects with. */
+export type BrokerProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
+
+/** Each scheme's port when neither the URL nor `MQTT_PORT` gives one. */
+export const DEFAULT_PORTS: Readonly<Record<BrokerProtocol, number>> = Object.freeze({
+  mqtt: CONFIG_DEFAULTS.MQTT_PORT,
+  mqtts: 8883,
+  ws: 80,
+  wss: 443,
+});
+
+/** `MQTT_BROKER`, taken apart. `port` is `undefined` when the value gives none. */
+export interface BrokerAddress {
+  readonly protocol: BrokerProtocol;
+  /** Host name or IP address; an IPv6 address has no brackets. */
+  readonly host: string;
+  readonly port: number | undefined;
+  /** `''`, or the ws/wss path starting with `/`. */
+  readonly path: string;
+}
+
+/**
+ * The outcome of {@link parseBrokerAddress}. On failure, `hideReceived` means the value must not be shown (it holds
+ * credentials).
+ */
+export type BrokerParseResult =
+  { ok: true; address: BrokerAddress } | { ok: false; message: string; hideReceived?: boolean };
+
+const PROTOCOLS: readonly string[] = ['mqtt', 'mqtts', 'ws', 'wss'];
+const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const HOSTNAME_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`);
+const URL_RE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
+const AUTHORITY_RE = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/s;
+const EXPECTED_BROKER = 'expected a host name or an mqtt://, mqtts://, ws:// or wss:// URL';
+
+/** True for a DNS name (underscores allowed, as in container names) or an IP address. */
+function isHost(value: string): boolean {
+  return (value.length <= 253 && HOSTNAME_RE.test(value)) || isIP(value) !== 0;
+}
+
+/** Parse a host as written in a URL authority: `name`, `1.2.3.4` or `[::1]`. */
+function parseHost(value: string): string | undefined {
+  const bracketed = /^\[(.*)\]$/s.exec(value);
+  if (bracketed) return isIP(bracketed[1] ?? '') === 6 ? bracketed[1] : undefined;
+  return isHost(value) ? value : undefined;
+}
+
+/**
+ * Take `MQTT_BROKER` apart: a bare host (`broker.local`, `10.0.0.5`, `::1`) means `mqtt://`; a URL may carry a
+ * port and, for ws/wss, a path. Credentials, a query and a fragment are refused.
+ */
+export function parseBrokerAddress(value: string): BrokerParseResult {
+  if (value.includes('@')) {
+    const message = 'credentials in the URL are not allowed: set MQTT_USERNAME and MQTT_PASSWORD instead';
+    return { ok: false, message, hideReceived: true };
+  }
+  const url = URL_RE.exec(value);
+  if (!url) {
+    if (isIP(value) === 6) return { ok: true, address: { protocol: 'mqtt', host: value, port: undefined, path: '' } };
+    if (/^[^:]+:\d+$/.test(value)) {
+      return { ok: false, message: 'a port needs a URL: write mqtt://host:port, or set MQTT_PORT' };
+    }
+    const host = parseHost(value);
+    if (host === undefined) return { ok: false, message: EXPECTED_BROKER };
+    return { ok: true, address: { protocol: 'mqtt', host, port: undefined, path: '' } };
+  }
+  const [, rawScheme = '', authority = '', rest = ''] = url;
+  const protocol = rawScheme.toLowerCase();
+  if (!isProtocol(protocol)) return { ok: false, message: `unsupported scheme '${protocol}://', ${EXPECTED_BROKER}` };
+  const [, rawHost = '', rawPort] = AUTHORITY_RE.exec(authority) ?? [];
+  const host = parseHost(rawHost);
+  if (host === undefined) return { ok: false, message: `the URL has no valid host, ${EXPECTED_BROKER}` };
+  let port: number | undefined;
+  if (rawPort !== undefined) {
+    port = /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : 0;
+    if (port < 1 || port > 65535) return { ok: false, message: 'the URL port must be an integer in 1..65535' };
+  }
+  if (/[?#]/.test(rest)) return { ok: false, message: 'the URL must not have a query or a fragment' };
+  if (rest !== '' && rest !== '/' && (protocol === 'mqtt' || protocol === 'mqtts')) {
+    return { ok: false, message: 'a URL path is only allowed with ws:// and wss://' };
+  }
+  const path = protocol === 'ws' || protocol === 'wss' ? rest : '';
+  return { ok: true, address: { protocol, host, port, path } };
+}
+
+function isProtocol(value: string): value is BrokerProtocol {
+  return PROTOCOLS.includes(value);
+}
+
+const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling: a larger delay fires at once.
+
+function int(min: number, max: number) {
+  const expected = `expected an integer in ${min}..${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, expected)
+    .transform(Number)
+    .pipe(z.number({ error: expected }).int(expected).min(min, expected).max(max, expected))
+    .optional();
+}
+
+const bool = z
+  .string()
+  .trim()
+  .pipe(
+    z.stringbool({
+      truthy: ['true', '1', 'yes'],
+      falsy: ['false', '0', 'no'],
+      case: 'insensitive',
+      error: 'expected one of true, false, 1, 0, yes, no',
+    }),
+  )
+  .optional();
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const expected = `expected one of ${values.join(', ')}`;
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(values, { error: expected }))
+    .optional();
+}
+
+function pattern(re: RegExp, expected: string) {
+  return z.string().regex(re, `expected ${expected}`).optional();
+}
+
+const noNul = (v: string): boolean => !v.includes('\u0000');
+const path = z.string().refine(noNul, 'a path must not contain NUL').optional();
+const secret = z
+  .string()
+  .transform((v) => new Secret(v))
+  .optional();
+const userName = z
+  .string()
+  .refine(noNul, 'a user name must not contain NUL')
+  .refine((v) => Buffer.byteLength(v) <= 65535, 'expected at most 65535 bytes')
+  .optional();
+const host = z.string().refine(isHost, 'expected a host name or an IP address').optional();
+
+const broker = z
+  .string()
+  .transform((value, ctx): BrokerAddress => {
+    const result = parseBrokerAddress(value);
+    if (result.ok) return result.address;
+    ctx.addIssue({ code: 'custom', message: result.message, params: { hideReceived: result.hideReceived === true } });
+    return z.NEVER;
+  })
+  .optional();
+
+const topicName = z
+  .string()
+  .refine((v) => !/[+#]/.test(v), "expected a topic name: '+' and '#' are wildcards")
+  .refine(noNul, 'expected a topic name: NUL is not allowed')
+  .refine((v) => !v.startsWith('$'), "expected a topic name: a leading '$' is reserved for the broker")
+  .refine((v) => !v.endsWith('/'), "expected no trailing '/': RouteMQ adds it")
+  .optional();
+
+/**
+ * Validates each variable on its own, from the raw strings (`undefined` when unset) to typed values. Defaults are
+ * not applied here and cross-variable rules (port conflicts, min ≤ max, TLS) are checked by `loadConfig`, so that
+ * one run reports every problem.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  MQTT_BROKER: broker,
+  MQTT_PORT: int(1, 65535),
+  MQTT_USERNAME: userName,
+  MQTT_USERNAME_FILE: path,
+  MQTT_PASSWORD: secret,
+  MQTT_PASSWORD_FILE: path,
+  MQTT_CLIENT_ID: pattern(/^[A-Za-z0-9_.-]{1,40}$/, '1-40 characters of A-Z a-z 0-9 _ . -'),
+  MQTT_GROUP_NAME: pattern(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ -'),
+  MQTT_PROTOCOL_VERSION: oneOf(['4', '5']).transform((v) =>
+    v === undefined ? undefined : v === '4' ? (4 as const) : (5 as const),
+  ),
+  MQTT_KEEPALIVE_S: int(5, 3600),
+  MQTT_CLEAN_SESSION: bool,
+  MQTT_SESSION_EXPIRY_S: int(1, 4_294_967_295),
+  MQTT_RECEIVE_MAXIMUM: int(1, 65535),
+  MQTT_CONNECT_TIMEOUT_MS: int(1, MAX_TIMER_MS),
+  MQTT_RECONNECT_MIN_MS: int(1, MAX_TIMER_MS),
+  MQTT_RECONNECT_MAX_MS: int(1, MAX_TIMER_MS),
+  MQTT_TLS_CA: path,
+  MQTT_TLS_CERT: path,
+  MQTT_TLS_KEY: path,
+  MQTT_TLS_INSECURE: bool,
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  LOG_PRETTY: bool,
+  ROUTEMQ_ROUTERS_DIR: path,
+  ROUTEMQ_INSTANCE_ID: pattern(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -'),
+  ROUTEMQ_CONCURRENCY: int(1, 65535),
+  ROUTEMQ_HANDLER_TIMEOUT_MS: int(1, MAX_TIMER_MS),
+  ROUTEMQ_MAX_ATTEMPTS: int(1, 100),
+  ROUTEMQ_RETRY_BASE_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_RETRY_MAX_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_DLQ_PREFIX: topicName,
+  ROUTEMQ_MAX_PAYLOAD_BYTES: int(1, 268_435_455),
+  ROUTEMQ_MAX_JSON_DEPTH: int(1, 10_000),
+  ROUTEMQ_SHUTDOWN_TIMEOUT_MS: int(1, MAX_TIMER_MS),
+  ROUTEMQ_DEV_BROKER: oneOf(['auto', 'never']),
+  ENABLE_REDIS: bool,
+  REDIS_HOST: host,
+  REDIS_PORT: int(1, 65535),
+  REDIS_DB: int(0, 15),
+  REDIS_USERNAME: userName,
+  REDIS_PASSWORD: secret,
+  REDIS_PASSWORD_FILE: path,
+  ROUTEMQ_REDIS_PREFIX: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 printable ASCII characters without spaces'),
+} satisfies Record<ConfigVariable, z.ZodType>);
+
+/** Each variable's validated value, `undefined` when unset (defaults not applied). */
+export type ParsedConfigValues = z.output<typeof configSchema>;
+
+/** TLS settings of the MQTT connection. Paths are absolute; a key is absent when its variable is unset. */
+export interface ResolvedTlsConfig {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** Skip certificate verification; only allowed when `NODE_ENV=development`. @defaultValue false */
+  readonly insecure: boolean;
+}
+
+/** The MQTT connection (`MQTT_*`). */
+export interface ResolvedMqttConfig {
+  /** `scheme://host:port[/path]`; never holds credentials. @defaultValue `'mqtt://localhost:1883'` */
+  readonly url: string;
+  readonly protocol: BrokerProtocol;
+  readonly host: string;
+  readonly port: number;
+  /** Whether `MQTT_BROKER` was set anywhere (the CLI starts a dev broker only when it was not). */
+  readonly brokerExplicit: boolean;
+  readonly username: string | undefined;
+  readonly password: Secret | undefined;
+  /** @defaultValue `'routemq'` */
+  readonly clientIdPrefix: string;
+  /** @defaultValue `'mqtt_framework_group'` */
+  readonly groupName: string;
+  /** @defaultValue 5 */
+  readonly protocolVersion: 4 | 5;
+  /** @defaultValue 30 */
+  readonly keepaliveS: number;
+  /** @defaultValue false */
+  readonly cleanSession: boolean;
+  /** @defaultValue 3600 */
+  readonly sessionExpiryS: number;
+  /** @defaultValue 256 */
+  readonly receiveMaximum: number;
+  /** @defaultValue 10000 */
+  readonly connectTimeoutMs: number;
+  /** @defaultValue 500 */
+  readonly reconnectMinMs: number;
+  /** @defaultValue 30000 */
+  readonly reconnectMaxMs: number;
+  readonly tls: ResolvedTlsConfig;
+}
+
+/** Logging (`LOG_*`). */
+export interface ResolvedLogConfig {
+  /** @defaultValue `'info'` */
+  readonly level: string;
+  /** `undefined` means auto: pretty on a TTY. @defaultValue undefined */
+  readonly pretty: boolean | undefined;
+}
+
+/** RouteMQ's own settings (`ROUTEMQ_*`). Defaults are in `CONFIG_DEFAULTS`. */
+export interface ResolvedRouteMQConfig {
+  /** Absolute. @defaultValue `'<cwd>/routers'` */
+  readonly routersDir: string;
+  readonly instanceId: string;
+  readonly concurrency: number;
+  readonly handlerTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly dlqPrefix: string;
+  readonly maxPayloadBytes: number;
+  readonly maxJsonDepth: number;
+  readonly shutdownTimeoutMs: number;
+  readonly devBroker: 'auto' | 'never';
+}
+
+/** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */
+export interface ResolvedRedisConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  readonly username: string | undefined;
+  readonly password: Secret | undefined;
+  readonly prefix: string;
+}
+
+/** The validated, deeply frozen configuration {@link loadConfig} returns. */
+export interface ResolvedConfig {
+  /** @defaultValue `'production'` */
+  readonly nodeEnv: string;
+  readonly mqtt: ResolvedMqttConfig;
+  readonly log: ResolvedLogConfig;
+  readonly routemq: ResolvedRouteMQConfig;
+  readonly redis: ResolvedRedisConfig;
+}

@@ -1,0 +1,93 @@
+import { isUtf8 } from 'node:buffer';
+import sjson from 'secure-json-parse';
+import type { ZodType } from 'zod';
+import { ErrorCodes } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+
+/** Limits applied to every payload before any parse. */
+export interface PayloadLimits {
+  /** Larger payloads are dead-lettered with `RMQ_ERR_PAYLOAD_TOO_LARGE`. */
+  readonly maxBytes: number;
+  /** Deeper JSON is dead-lettered with `RMQ_ERR_PAYLOAD_TOO_DEEP`. */
+  readonly maxDepth: number;
+}
+
+/** The outcome of {@link decodePayload}. A failure is final: retrying cannot fix the bytes. */
+export type DecodeResult =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Decode a payload for one route, in the order DELIVERY.md gives: size cap, UTF-8 check, nesting-depth scan,
+ * JSON parse with `__proto__`/`constructor.prototype` refused (secure-json-parse), then the route's zod schema.
+ *
+ * Without a schema the payload is lenient: JSON when it parses, else the UTF-8 string, else the raw Buffer. The
+ * size, depth and forbidden-key checks still apply, because they guard the process, not the format.
+ * With a schema the payload must be UTF-8 JSON that the schema accepts.
+ */
+export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodType | undefined): DecodeResult {
+  if (raw.length > limits.maxBytes) {
+    return fail(ErrorCodes.PAYLOAD_TOO_LARGE, `payload is ${raw.length} bytes; the limit is ${limits.maxBytes}`);
+  }
+  if (!isUtf8(raw)) {
+    return schema
+      ? fail(ErrorCodes.PAYLOAD_NOT_UTF8, 'payload is not valid UTF-8')
+      : { ok: true, value: raw };
+  }
+  if (exceedsDepth(raw, limits.maxDepth)) {
+    return fail(ErrorCodes.PAYLOAD_TOO_DEEP, `payload nests deeper than ${limits.maxDepth} levels`);
+  }
+  const text = raw.toString('utf8');
+  let value: unknown;
+  try {
+    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    if (err instanceof SyntaxError && err.message.includes('forbidden prototype property')) {
+      return fail(ErrorCodes.PAYLOAD_FORBIDDEN_KEY, 'payload holds a __proto__ or constructor.prototype key');
+    }
+    if (schema) return fail(ErrorCodes.PAYLOAD_NOT_JSON, 'payload is not valid JSON');
+    return { ok: true, value: text };
+  }
+  if (!schema) return { ok: true, value };
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issues = parsed.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+  return fail(ErrorCodes.PAYLOAD_SCHEMA, `payload failed the route's schema: ${issues}`);
+}
+
+function fail(code: ErrorCode, message: string): DecodeResult {
+  return { ok: false, code, message };
+}
+
+/**
+ * One pass over the bytes counting `{`/`[` nesting outside strings. `JSON.parse` has no depth limit and
+ * recurses, so a deep payload could blow the stack; this scan is O(n) and allocates nothing.
+ */
+export function exceedsDepth(raw: Buffer, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,167 @@
+import type { IPublishPacket } from 'mqtt';
+import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RouteDefinition, RouteTable } from '../router/route-table.js';
+import { AckSequencer } from './ack-sequencer.js';
+import type { AckSender, AckTicket } from './ack-sequencer.js';
+import type { Publisher } from './context.js';
+import type { PayloadLimits } from './decode-payload.js';
+import { RouteRunner } from './route-runner.js';
+import type { RunnerDefaults, RunOutcome } from './route-runner.js';
+import { MessageStats } from './stats.js';
+import type { MessageStatsSnapshot } from './stats.js';
+
+/** Options of {@link Dispatcher}. */
+export interface DispatcherOptions {
+  readonly table: RouteTable;
+  /** Which routes this process runs; copies for the others are acked without running. @defaultValue all */
+  readonly serves?: (route: RouteDefinition) => boolean;
+  readonly ack: AckSender;
+  readonly publish: Publisher;
+  /** Handlers in flight at most; further messages wait unacked (the broker's receive maximum bounds them). */
+  readonly concurrency: number;
+  /** QoS0 messages waiting beyond this are dropped with a warning: nothing bounds them at the broker. */
+  readonly maxQueuedQoS0?: number;
+  readonly limits: PayloadLimits;
+  readonly defaults: RunnerDefaults;
+  readonly logger: Logger;
+}
+
+interface Job {
+  readonly packet: IPublishPacket;
+  readonly routes: readonly RouteDefinition[];
+  readonly captures: readonly string[];
+  readonly ticket: AckTicket | undefined;
+}
+
+/**
+ * Turns received packets into handler runs: picks the route(s) to run, bounds concurrency, and acks in arrival
+ * order once each message's handlers have settled (or it was dead-lettered).
+ *
+ * On MQTT v5 one publish can reach a connection once per overlapping subscription, each copy tagged with its
+ * subscription identifier (= route id). Only the routes with the winning (most specific) filter run, each on the
+ * copy of its own subscription; every other copy is acked without running anything.
+ */
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #sequencer: AckSequencer;
+  readonly #runner: RouteRunner;
+  readonly #force = new AbortController();
+  readonly #stats = new MessageStats();
+  readonly #waiting: Job[] = [];
+  #inFlight = 0;
+  #stopping = false;
+  #idle: (() => void) | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#sequencer = new AckSequencer(options.ack);
+    this.#runner = new RouteRunner({
+      defaults: options.defaults,
+      limits: options.limits,
+      publish: options.publish,
+      stats: this.#stats,
+      logger: options.logger,
+      forceSignal: this.#force.signal,
+    });
+  }
+
+  /** Feed one received packet. Never throws. Bound, so it can be passed as a connection's sink. */
+  readonly onPacket = (packet: IPublishPacket, epoch: number): void => {
+    // While stopping, new arrivals stay unacked: the broker redelivers them to this session later.
+    if (this.#stopping) return;
+    const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
+    const routes = this.#routesFor(packet);
+    if (!routes) {
+      if (ticket) this.#sequencer.settle(ticket, true);
+      return;
+    }
+    const job: Job = { packet, routes: routes.routes, captures: routes.captures, ticket };
+    if (this.#inFlight < this.#o.concurrency) {
+      this.#start(job);
+    } else if (ticket || this.#waiting.length < (this.#o.maxQueuedQoS0 ?? 10_000)) {
+      this.#waiting.push(job);
+    } else {
+      this.#o.logger.warn({ topic: packet.topic }, 'QoS0 message dropped: the local queue is full');
+    }
+  };
+
+  /** Counters so far. */
+  stats(): MessageStatsSnapshot {
+    return this.#stats.snapshot(this.#inFlight, this.#waiting.length);
+  }
+
+  /** Handlers running now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Stop dispatching and let the handlers in flight finish. Messages not started are left unacked. Past
+   * `timeoutMs`, the handlers' signals abort and their messages stay unacked (redelivered later). Resolves
+   * `true` when everything in flight finished in time.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.#stopping = true;
+    this.#waiting.length = 0;
+    if (this.#inFlight === 0) return true;
+    const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const finished = await Promise.race([idle.then(() => true), timedOut]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.#o.logger.warn({ inFlight: this.#inFlight }, 'drain deadline reached; aborting handlers in flight');
+      this.#force.abort(new RouteMQError(ErrorCodes.STOPPED, 'The process is stopping'));
+    }
+    return finished;
+  }
+
+  #routesFor(packet: IPublishPacket): { routes: readonly RouteDefinition[]; captures: readonly string[] } | undefined {
+    const match = this.#o.table.match(packet.topic);
+    if (!match) {
+      this.#stats.noRoute++;
+      this.#o.logger.debug({ topic: packet.topic }, 'no route matches topic');
+      return undefined;
+    }
+    const ids = packet.properties?.subscriptionIdentifier;
+    const serves = this.#o.serves;
+    let routes = match.routes;
+    if (serves || ids !== undefined) {
+      routes = routes.filter(
+        (route) =>
+          (serves === undefined || serves(route)) &&
+          (ids === undefined || (typeof ids === 'number' ? ids === route.id : ids.includes(route.id))),
+      );
+    }
+    if (routes.length === 0) {
+      this.#stats.skipped++;
+      return undefined;
+    }
+    return { routes, captures: match.captures };
+  }
+
+  #start(job: Job): void {
+    this.#inFlight++;
+    void this.#run(job).then((ack) => {
+      if (job.ticket) this.#sequencer.settle(job.ticket, ack);
+      this.#inFlight--;
+      const next = this.#stopping ? undefined : this.#waiting.shift();
+      if (next) this.#start(next);
+      else if (this.#inFlight === 0) this.#idle?.();
+    });
+  }
+
+  async #run(job: Job): Promise<boolean> {
+    const { routes, packet, captures } = job;
+    try {
+      if (routes.length === 1) return (await this.#runner.run(routes[0] as RouteDefinition, packet, captures)) === 'ack';
+      const outcomes: RunOutcome[] = await Promise.all(routes.map((r) => this.#runner.run(r, packet, captures)));
+      return outcomes.every((o) => o === 'ack');
+    } catch (err) {
+      // RouteRunner never rejects by design; if it does, keep the message for redelivery rather than lose it.
+      this.#o.logger.error({ err, topic: packet.topic }, 'dispatcher error; message left unacked');
+      return false;
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+import type { ResolvedConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { ConnectionOptions } from './connection.js';
+
+/**
+ * Build the options of one connection from the config: a fixed client id, a persistent session (`clean: false`,
+ * v5 session expiry), the receive maximum that bounds unacked messages, credentials and TLS files.
+ */
+export function connectionOptionsFromConfig(config: ResolvedConfig, clientId: string, logger: Logger): ConnectionOptions {
+  const m = config.mqtt;
+  const client: IClientOptions = {
+    clientId,
+    protocolVersion: m.protocolVersion,
+    clean: m.cleanSession,
+    keepalive: m.keepaliveS,
+    connectTimeout: m.connectTimeoutMs,
+    ...(m.username !== undefined ? { username: m.username } : {}),
+    ...(m.password !== undefined ? { password: m.password.reveal() } : {}),
+    ...(m.protocolVersion === 5
+      ? { properties: { sessionExpiryInterval: m.cleanSession ? 0 : m.sessionExpiryS, receiveMaximum: m.receiveMaximum } }
+      : {}),
+  };
+  if (m.protocol === 'mqtts' || m.protocol === 'wss') {
+    if (m.tls.caFile) client.ca = readFileSync(m.tls.caFile);
+    if (m.tls.certFile) client.cert = readFileSync(m.tls.certFile);
+    if (m.tls.keyFile) client.key = readFileSync(m.tls.keyFile);
+    client.rejectUnauthorized = !m.tls.insecure;
+  }
+  return {
+    url: m.url,
+    client,
+    reconnectMinMs: m.reconnectMinMs,
+    reconnectMaxMs: m.reconnectMaxMs,
+    connectTimeoutMs: m.connectTimeoutMs,
+    logger,
+  };
+}

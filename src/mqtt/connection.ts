@@ -1,0 +1,306 @@
+import { EventEmitter } from 'node:events';
+import mqtt from 'mqtt';
+import type { IClientOptions, IPublishPacket, ISubscriptionGrant, MqttClient, Packet } from 'mqtt';
+import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { OutgoingPayload, PublishOptions, QoS } from '../types.js';
+import { backoffDelayMs } from '../util/backoff.js';
+import { classifyConnectError, isSessionTakenOver } from './connect-errors.js';
+
+/** Options of {@link MqttConnection}. Built from the config by `connectionOptionsFromConfig`. */
+export interface ConnectionOptions {
+  readonly url: string;
+  /** MQTT.js options: client id, credentials, TLS, v5 properties. `reconnectPeriod` and `manualConnect` are ours. */
+  readonly client: IClientOptions;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  /** How long {@link MqttConnection.start} waits for the first CONNACK before `RMQ_ERR_BROKER_UNREACHABLE`. */
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** One subscription, with an optional v5 subscription identifier. */
+export interface Subscription {
+  readonly topic: string;
+  readonly qos: QoS;
+  readonly subscriptionId?: number;
+}
+
+/** Receives every PUBLISH, with the connection epoch it arrived on. The ack is the receiver's job. */
+export type PacketSink = (packet: IPublishPacket, epoch: number) => void;
+
+/** Events of {@link MqttConnection}. */
+export interface ConnectionEvents {
+  /** A CONNACK arrived; `epoch` counts connections, `sessionPresent` tells whether the broker kept our session. */
+  connect: [epoch: number, sessionPresent: boolean];
+  /** The transport closed; a reconnect follows unless the connection is stopping or failed. */
+  close: [];
+  /** The connection gave up for good (auth refused, session taken over). */
+  fatal: [error: RouteMQError];
+}
+
+/** The private parts of MqttClient that the pipelined ack needs (pinned MQTT.js version, covered by tests). */
+interface ClientInternals {
+  _sendPacket(packet: Packet, cb?: (err?: Error) => void): void;
+  _releaseIncomingQoS2Publish(messageId: number): void;
+}
+
+/** Why {@link MqttConnection.start} is told not to wait for the done callback of a deferred message. */
+const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
+
+/**
+ * One MQTT connection with a persistent session and pipelined, ack-after-handler delivery.
+ *
+ * Every PUBLISH goes to the sink, and MQTT.js is told at once to go on with its pipeline *without* acking
+ * (`done(err)` skips the PUBACK), so keepalive and the next messages never wait behind a handler
+ * (mqttjs/MQTT.js#1935). The receiver acks later with {@link ack}, which drops acks of an older connection epoch:
+ * packet ids restart on a new connection, and the broker redelivers what was not acked.
+ */
+export class MqttConnection extends EventEmitter<ConnectionEvents> {
+  readonly #options: ConnectionOptions;
+  readonly #client: MqttClient;
+  readonly #log: Logger;
+  #epoch = 0;
+  #reconnectAttempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
+  #fatalError: RouteMQError | undefined;
+  #stopPromise: Promise<void> | undefined;
+
+  constructor(options: ConnectionOptions, sink: PacketSink) {
+    super();
+    this.#options = options;
+    this.#log = options.logger;
+    this.#client = mqtt.connect(options.url, {
+      ...options.client,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      manualConnect: true,
+    });
+    // Installed before connect: a persistent session's stored messages follow the CONNACK at once.
+    this.#client.handleMessage = (packet, done) => {
+      sink(packet, this.#epoch);
+      done(DEFERRED_ACK);
+    };
+    this.#client.on('connect', (connack) => this.#onConnect(connack.sessionPresent));
+    this.#client.on('close', () => this.#onClose());
+    this.#client.on('error', (err) => this.#onError(err));
+    this.#client.on('disconnect', (packet) => this.#onServerDisconnect(packet.reasonCode));
+  }
+
+  /** Connection epoch: 1 after the first CONNACK, +1 for each reconnect. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get connected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  get clientId(): string {
+    return this.#client.options.clientId ?? '';
+  }
+
+  /**
+   * Connect and resolve on the first CONNACK.
+   *
+   * @throws RouteMQError `RMQ_ERR_MQTT_AUTH` when the broker refuses the credentials,
+   *   `RMQ_ERR_BROKER_UNREACHABLE` when no CONNACK arrives within `connectTimeoutMs`.
+   */
+  start(): Promise<{ sessionPresent: boolean }> {
+    this.#state = 'connecting';
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        const err = new RouteMQError(
+          ErrorCodes.BROKER_UNREACHABLE,
+          `No MQTT broker answered at ${this.#options.url} within ${this.#options.connectTimeoutMs} ms`,
+        );
+        void this.stop().finally(() => reject(err));
+      }, this.#options.connectTimeoutMs);
+      const onConnect = (_epoch: number, sessionPresent: boolean): void => {
+        cleanup();
+        resolve({ sessionPresent });
+      };
+      const onFatal = (err: RouteMQError): void => {
+        cleanup();
+        reject(err);
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('connect', onConnect);
+        this.off('fatal', onFatal);
+      };
+      this.on('connect', onConnect);
+      this.on('fatal', onFatal);
+      this.#client.connect();
+    });
+  }
+
+  /**
+   * Subscribe, one SUBSCRIBE per entry so each carries its own v5 subscription identifier.
+   *
+   * @throws RouteMQError `RMQ_ERR_MQTT_SUBSCRIBE_REFUSED` when the broker grants a failure code.
+   */
+  async subscribe(subscriptions: readonly Subscription[]): Promise<void> {
+    const v5 = this.#client.options.protocolVersion === 5;
+    await Promise.all(
+      subscriptions.map(async (sub) => {
+        const opts =
+          v5 && sub.subscriptionId !== undefined
+            ? { qos: sub.qos, properties: { subscriptionIdentifier: sub.subscriptionId } }
+            : { qos: sub.qos };
+        const granted: ISubscriptionGrant[] = await this.#client.subscribeAsync(sub.topic, opts);
+        for (const grant of granted) {
+          if (grant.qos > 2) {
+            throw new RouteMQError(
+              ErrorCodes.MQTT_SUBSCRIBE_REFUSED,
+              `The broker refused the subscription '${grant.topic}' (reason code 0x${grant.qos.toString(16)}); ` +
+                'check the ACL for this client',
+            );
+          }
+        }
+      }),
+    );
+  }
+
+  /** Unsubscribe from the given filters (used when a slot leaves for good). */
+  async unsubscribe(topics: readonly string[]): Promise<void> {
+    if (topics.length > 0) await this.#client.unsubscribeAsync([...topics]);
+  }
+
+  /**
+   * Publish and resolve on the broker's ack (QoS≥1) or once written (QoS0).
+   *
+   * @throws RouteMQError `RMQ_ERR_MQTT_NOT_CONNECTED` after {@link stop}.
+   */
+  async publish(topic: string, payload: OutgoingPayload, options: PublishOptions = {}): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'failed') {
+      throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, `Cannot publish to '${topic}': the connection is closed`);
+    }
+    const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+    await this.#client.publishAsync(topic, body, {
+      qos: options.qos ?? 1,
+      retain: options.retain ?? false,
+      ...(options.properties ? { properties: options.properties } : {}),
+    });
+  }
+
+  /**
+   * Ack a message received on `epoch`. An ack of an older epoch is dropped: the broker redelivers that message,
+   * and the packet id may already name another one. Returns whether the ack was sent.
+   */
+  ack(packet: IPublishPacket, epoch: number): boolean {
+    if (packet.qos === 0) return true;
+    if (epoch !== this.#epoch || this.#state !== 'connected' || packet.messageId === undefined) {
+      this.#log.debug({ messageId: packet.messageId, epoch, current: this.#epoch }, 'stale ack dropped');
+      return false;
+    }
+    const client = this.#client as unknown as ClientInternals;
+    if (packet.qos === 1) {
+      client._sendPacket({ cmd: 'puback', messageId: packet.messageId });
+    } else {
+      this.#client.incomingStore.del(packet, () => undefined);
+      client._releaseIncomingQoS2Publish(packet.messageId);
+      client._sendPacket({ cmd: 'pubcomp', messageId: packet.messageId });
+    }
+    return true;
+  }
+
+  /**
+   * Disconnect. By default the session (and its subscriptions) is kept, so the broker queues this client's share
+   * while it is away. With `endSession` (v5), the DISCONNECT sets session expiry 0 and the broker drops it.
+   * Memoised; never rejects.
+   */
+  stop(options: { endSession?: boolean } = {}): Promise<void> {
+    this.#stopPromise ??= this.#doStop(options.endSession ?? false);
+    return this.#stopPromise;
+  }
+
+  async #doStop(endSession: boolean): Promise<void> {
+    clearTimeout(this.#reconnectTimer);
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'stopping';
+    const v5 = this.#client.options.protocolVersion === 5;
+    const disconnect = endSession && v5 ? { properties: { sessionExpiryInterval: 0 } } : {};
+    try {
+      await withTimeout(this.#client.endAsync(!wasConnected, disconnect), 5_000);
+    } catch (err) {
+      this.#log.warn({ err }, 'MQTT disconnect did not complete; closing the socket');
+      await this.#client.endAsync(true).catch(() => undefined);
+    }
+    this.#state = 'stopped';
+  }
+
+  #onConnect(sessionPresent: boolean): void {
+    this.#epoch += 1;
+    this.#reconnectAttempt = 0;
+    this.#state = 'connected';
+    this.#log.info({ clientId: this.clientId, sessionPresent, epoch: this.#epoch }, 'MQTT connected');
+    this.emit('connect', this.#epoch, sessionPresent);
+  }
+
+  #onClose(): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped' || this.#state === 'failed') return;
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'offline';
+    if (wasConnected) this.#log.warn({ clientId: this.clientId }, 'MQTT connection lost');
+    this.emit('close');
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#reconnectTimer !== undefined || this.#fatalError) return;
+    const delay = backoffDelayMs(this.#reconnectAttempt++, {
+      baseMs: this.#options.reconnectMinMs,
+      maxMs: this.#options.reconnectMaxMs,
+    });
+    this.#log.debug({ delayMs: delay }, 'MQTT reconnect scheduled');
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state !== 'offline') return;
+      this.#state = 'connecting';
+      this.#client.reconnect();
+    }, delay);
+  }
+
+  #onError(err: Error & { code?: string | number }): void {
+    const classified = classifyConnectError(err, this.#options.url);
+    if (classified) {
+      this.#fail(classified);
+      return;
+    }
+    this.#log.debug({ err: { message: err.message, code: err.code } }, 'MQTT transport error');
+  }
+
+  #onServerDisconnect(reasonCode: number | undefined): void {
+    if (isSessionTakenOver(reasonCode)) {
+      this.#fail(
+        new RouteMQError(
+          ErrorCodes.MQTT_SESSION_TAKEN_OVER,
+          `Another client connected with client id '${this.clientId}'; this one stops instead of fighting for it`,
+        ),
+      );
+      return;
+    }
+    this.#log.warn({ reasonCode }, 'broker sent DISCONNECT');
+  }
+
+  #fail(err: RouteMQError): void {
+    if (this.#fatalError) return;
+    this.#fatalError = err;
+    this.#state = 'failed';
+    clearTimeout(this.#reconnectTimer);
+    this.#client.end(true);
+    this.#log.error({ code: err.code, clientId: this.clientId }, err.message);
+    this.emit('fatal', err);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

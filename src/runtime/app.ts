@@ -1,0 +1,108 @@
+import type { ResolvedConfig } from '../config/schema.js';
+import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MessageStatsSnapshot } from '../message/stats.js';
+import { loadRouteFiles } from '../router/discovery.js';
+import { compileRoutes } from '../router/route-table.js';
+import type { RouteTable } from '../router/route-table.js';
+import type { OutgoingPayload, PublishOptions } from '../types.js';
+import { Consumer } from './consumer.js';
+import { mainClientId } from './client-ids.js';
+
+/** Options of {@link RouteMQApp}. */
+export interface AppOptions {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  /** A compiled table; by default the route files of `ROUTEMQ_ROUTERS_DIR` are loaded. */
+  readonly table?: RouteTable;
+}
+
+/** Lifecycle state of {@link RouteMQApp}. */
+export type AppState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * A RouteMQ application in one process: the route table and the main consumer that serves it.
+ */
+export class RouteMQApp {
+  readonly #config: ResolvedConfig;
+  readonly #logger: Logger;
+  #table: RouteTable | undefined;
+  #consumer: Consumer | undefined;
+  #state: AppState = 'idle';
+  #stopPromise: Promise<void> | undefined;
+
+  constructor(options: AppOptions) {
+    this.#config = options.config;
+    this.#logger = options.logger;
+    this.#table = options.table;
+  }
+
+  get state(): AppState {
+    return this.#state;
+  }
+
+  /** The compiled routes (after {@link start}, or when given). */
+  get table(): RouteTable | undefined {
+    return this.#table;
+  }
+
+  /**
+   * Load the routes (unless given), connect, subscribe. Resolves when the broker has acked the subscriptions.
+   *
+   * @throws RouteMQError route-file codes, `RMQ_ERR_BROKER_UNREACHABLE`, `RMQ_ERR_MQTT_AUTH`, …
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start an app that is ${this.#state}`);
+    this.#state = 'starting';
+    try {
+      this.#table ??= compileRoutes(await loadRouteFiles(this.#config.routemq.routersDir), {
+        defaultGroup: this.#config.mqtt.groupName,
+      });
+      const consumer = new Consumer({
+        config: this.#config,
+        table: this.#table,
+        routes: this.#table.routes,
+        clientId: mainClientId(this.#config),
+        logger: this.#logger,
+      });
+      this.#consumer = consumer;
+      consumer.on('fatal', (err) => this.#logger.fatal({ code: err.code }, err.message));
+      const { sessionPresent } = await consumer.start();
+      this.#state = 'running';
+      this.#logger.info(
+        { clientId: consumer.clientId, sessionPresent, routes: this.#table.routes.length },
+        'RouteMQ is serving',
+      );
+    } catch (err) {
+      await this.#consumer?.stop({ timeoutMs: 0 });
+      this.#state = 'stopped';
+      throw err;
+    }
+  }
+
+  /** Publish through the main connection (resolves on the broker's ack at QoS≥1). */
+  publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
+    if (!this.#consumer) throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'The app has not started');
+    return this.#consumer.publish(topic, payload, options);
+  }
+
+  /** Message counters of the main process. */
+  stats(): MessageStatsSnapshot | undefined {
+    return this.#consumer?.stats();
+  }
+
+  /** Stop taking messages, finish and ack the in-flight ones, disconnect keeping the session. Memoised. */
+  stop(): Promise<void> {
+    this.#stopPromise ??= (async () => {
+      this.#state = 'stopping';
+      await this.#consumer?.stop();
+      this.#state = 'stopped';
+      this.#logger.info('RouteMQ stopped');
+    })();
+    return this.#stopPromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,150 @@
+import { EventEmitter } from 'node:events';
+import type { ResolvedConfig } from '../config/schema.js';
+import { RouteMQError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { Dispatcher } from '../message/dispatcher.js';
+import type { MessageStatsSnapshot } from '../message/stats.js';
+import { MqttConnection } from '../mqtt/connection.js';
+import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
+import type { RouteDefinition, RouteTable } from '../router/route-table.js';
+import type { OutgoingPayload, PublishOptions } from '../types.js';
+
+/** Options of {@link Consumer}. */
+export interface ConsumerOptions {
+  readonly config: ResolvedConfig;
+  /** The whole route table: matching must see every route to know which one wins. */
+  readonly table: RouteTable;
+  /** The routes this consumer subscribes to and runs. */
+  readonly routes: readonly RouteDefinition[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  /** Handlers in flight at most. @defaultValue the smallest `concurrency` of `routes`, else `ROUTEMQ_CONCURRENCY` */
+  readonly concurrency?: number;
+}
+
+/** Events of {@link Consumer}. */
+export interface ConsumerEvents {
+  /** Subscribed (SUBACK) after a connect. */
+  ready: [sessionPresent: boolean];
+  /** The connection gave up for good; the consumer cannot serve any more. */
+  fatal: [error: RouteMQError];
+}
+
+/**
+ * One MQTT connection serving a set of routes: it subscribes to their filters (`$share/<group>/…` for shared
+ * routes) on every connect, dispatches with ack-after-handler, and stops with the drain protocol of DELIVERY.md.
+ */
+export class Consumer extends EventEmitter<ConsumerEvents> {
+  readonly #o: ConsumerOptions;
+  readonly #connection: MqttConnection;
+  readonly #dispatcher: Dispatcher;
+  #stopPromise: Promise<void> | undefined;
+
+  constructor(options: ConsumerOptions) {
+    super();
+    this.#o = options;
+    const { config, logger } = options;
+    const served = new Set(options.routes.map((r) => r.id));
+    const concurrency =
+      options.concurrency ??
+      Math.min(config.routemq.concurrency, ...options.routes.map((r) => r.concurrency ?? config.routemq.concurrency));
+    let connection: MqttConnection | undefined;
+    this.#dispatcher = new Dispatcher({
+      table: options.table,
+      serves: (route) => served.has(route.id),
+      ack: (packet, epoch) => connection?.ack(packet, epoch) ?? false,
+      publish: (topic, payload, opts) => this.#connection.publish(topic, payload, opts),
+      concurrency,
+      limits: { maxBytes: config.routemq.maxPayloadBytes, maxDepth: config.routemq.maxJsonDepth },
+      defaults: {
+        timeoutMs: config.routemq.handlerTimeoutMs,
+        maxAttempts: config.routemq.maxAttempts,
+        retryBaseMs: config.routemq.retryBaseMs,
+        retryMaxMs: config.routemq.retryMaxMs,
+        dlqPrefix: config.routemq.dlqPrefix,
+      },
+      logger,
+    });
+    connection = new MqttConnection(
+      connectionOptionsFromConfig(config, options.clientId, logger),
+      this.#dispatcher.onPacket,
+    );
+    this.#connection = connection;
+    this.#connection.on('connect', (_epoch, sessionPresent) => void this.#subscribe(sessionPresent));
+    this.#connection.on('fatal', (err) => this.emit('fatal', err));
+  }
+
+  get clientId(): string {
+    return this.#connection.clientId;
+  }
+
+  get connected(): boolean {
+    return this.#connection.connected;
+  }
+
+  /** Publish on this consumer's connection. */
+  publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
+    return this.#connection.publish(topic, payload, options);
+  }
+
+  /** Message counters of this consumer. */
+  stats(): MessageStatsSnapshot {
+    return this.#dispatcher.stats();
+  }
+
+  /**
+   * Connect and subscribe; resolves once the first SUBACK is in.
+   *
+   * @throws RouteMQError `RMQ_ERR_BROKER_UNREACHABLE`, `RMQ_ERR_MQTT_AUTH`, `RMQ_ERR_MQTT_SUBSCRIBE_REFUSED`.
+   */
+  async start(): Promise<{ sessionPresent: boolean }> {
+    const ready = new Promise<boolean>((resolve, reject) => {
+      this.once('ready', resolve);
+      this.once('fatal', reject);
+    });
+    await this.#connection.start();
+    return { sessionPresent: await ready };
+  }
+
+  async #subscribe(sessionPresent: boolean): Promise<void> {
+    const subscriptions = this.#o.routes.map((r) => ({ topic: r.mqttTopic, qos: r.qos, subscriptionId: r.id }));
+    try {
+      await this.#connection.subscribe(subscriptions);
+      this.#o.logger.debug({ subscriptions: subscriptions.map((s) => s.topic) }, 'subscribed');
+      this.emit('ready', sessionPresent);
+    } catch (err) {
+      if (err instanceof RouteMQError) {
+        this.emit('fatal', err);
+        return;
+      }
+      // The connection dropped mid-subscribe; the next connect subscribes again.
+      this.#o.logger.warn({ err }, 'subscribe interrupted; retrying on reconnect');
+    }
+  }
+
+  /**
+   * Stop: finish the handlers in flight (up to `timeoutMs`) and ack them, then DISCONNECT. By default the session
+   * and its subscriptions stay, so the broker queues what arrives while the process is away. With `endSession`
+   * (the slot leaves for good) the consumer first UNSUBSCRIBEs so new messages go to the other members.
+   * Memoised; never rejects.
+   */
+  stop(options: { timeoutMs?: number; endSession?: boolean } = {}): Promise<void> {
+    this.#stopPromise ??= this.#doStop(options.timeoutMs ?? this.#o.config.routemq.shutdownTimeoutMs, options);
+    return this.#stopPromise;
+  }
+
+  async #doStop(timeoutMs: number, options: { endSession?: boolean }): Promise<void> {
+    if (options.endSession && this.#connection.connected) {
+      await this.#connection
+        .unsubscribe(this.#o.routes.map((r) => r.mqttTopic))
+        .catch((err: unknown) => this.#o.logger.warn({ err }, 'unsubscribe failed'));
+    }
+    const finished = await this.#dispatcher.drain(timeoutMs);
+    if (!finished) this.#o.logger.warn('stopped with handlers still running; their messages will be redelivered');
+    await this.#connection.stop({ endSession: options.endSession ?? false });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
+const live = new Set<ChildProcess>();
+
+// Whatever a test file spawned dies with it, even when the test failed or timed out.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** A `routemq` CLI process started by a test, with its output captured line by line. */
+export interface SpawnedApp {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  /** Parsed JSON log lines (pino). */
+  logs(): Record<string, unknown>[];
+  /** Resolve when a log line satisfies `predicate`. */
+  waitForLog(predicate: (log: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolve with the exit code and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves on exit. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
+export function spawnRouteMQ(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, LOG_PRETTY: 'false', LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const onData = (buffer: { rest: string }) => (chunk: Buffer) => {
+    buffer.rest += chunk.toString();
+    const parts = buffer.rest.split('\n');
+    buffer.rest = parts.pop() ?? '';
+    lines.push(...parts);
+    for (const w of waiters) w();
+  };
+  child.stdout?.on('data', onData({ rest: '' }));
+  child.stderr?.on('data', onData({ rest: '' }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      for (const w of waiters) w();
+      resolve({ code, signal });
+    }),
+  );
+  const logs = (): Record<string, unknown>[] =>
+    lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  return {
+    child,
+    lines,
+    logs,
+    exited,
+    waitForLog(predicate, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = logs().find(predicate);
+          if (found) {
+            cleanup();
+            resolve(found);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            cleanup();
+            reject(new Error(`process exited before the expected log line. Output:\n${lines.slice(-30).join('\n')}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for a log line. Output:\n${lines.slice(-30).join('\n')}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop(graceMs = 15_000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        const result = await exited;
+        clearTimeout(timer);
+        return result;
+      }
+      return exited;
+    },
+  };
+}
+
+/** Kill every process spawned so far (for afterEach/afterAll). */
+export async function killAllSpawned(): Promise<void> {
+  const waits = [...live].map((child) => {
+    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    return done;
+  });
+  await Promise.all(waits);
+}
