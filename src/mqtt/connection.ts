@@ -233,6 +233,8 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   }
 
   #onConnect(sessionPresent: boolean): void {
+    // Acks are tiny packets; Nagle would hold them back behind a delayed TCP ack (~40 ms).
+    (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     this.#epoch += 1;
     this.#reconnectAttempt = 0;
     this.#state = 'connected';
