@@ -68,7 +68,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   const values = validate(raw, issues);
   checkCrossRules(values, raw, issues);
   if (issues.length > 0) throw configError(issues, raw);
-  return deepFreeze(assemble(values as ParsedConfigValues, cwd));
+  return deepFreeze(assemble(values, cwd));
 }
 
 /**
@@ -104,7 +104,10 @@ function readEnvFile(file: string | undefined, required: boolean, issues: Issue[
   }
 }
 
-function checkOverrides(overrides: LoadConfigOptions['overrides'] & object, issues: Issue[]): Record<string, string> {
+function checkOverrides(
+  overrides: NonNullable<LoadConfigOptions['overrides']>,
+  issues: Issue[],
+): Record<string, string> {
   const known = new Set<string>(CONFIG_VARIABLES);
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(overrides)) {
@@ -170,7 +173,7 @@ function checkTlsFiles(raw: RawValues, cwd: string, issues: Issue[]): void {
   }
 }
 
-function validate(raw: RawValues, issues: Issue[]): Partial<ParsedConfigValues> {
+function validate(raw: RawValues, issues: Issue[]): ParsedConfigValues {
   const values: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(configSchema.shape)) {
     const result = field.safeParse(raw.get(name as ConfigVariable)?.value);
@@ -185,7 +188,7 @@ function validate(raw: RawValues, issues: Issue[]): Partial<ParsedConfigValues> 
   return values;
 }
 
-function checkCrossRules(v: Partial<ParsedConfigValues>, raw: RawValues, issues: Issue[]): void {
+function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[]): void {
   const bad = new Set(issues.map((issue) => issue.variable));
   const valid = (...names: ConfigVariable[]): boolean => names.every((name) => !bad.has(name));
   const add = (variable: ConfigVariable, message: string): void => void issues.push({ variable, message });

@@ -74,7 +74,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze(
   Object.keys(CONFIG_DEFAULTS) as ConfigVariable[],
 );
 
-/** Variables whose values are secrets: never shown in an error message, a log line or {@link Secret}'s output. */
+/** Variables whose values are secrets: held as {@link Secret}s and never shown in an error message or a log line. */
 export const SECRET_VARIABLES: readonly ConfigVariable[] = Object.freeze(['MQTT_PASSWORD', 'REDIS_PASSWORD']);
 
 /** Variables that may be read from a file instead, mapped to the `*_FILE` variable naming that file. */

@@ -119,7 +119,10 @@ describe.each(TABLES)('matching: $title', ({ filters, cases }) => {
         const found = table.match(topic);
         expect(found?.filter, topic).toBe(filter);
         if (filter !== undefined) {
-          expect(found?.routes.map((r) => r.pattern), topic).toEqual([filter]);
+          expect(
+            found?.routes.map((r) => r.pattern),
+            topic,
+          ).toEqual([filter]);
           expect(found?.captures, topic).toEqual(captures);
         }
       }

@@ -1,0 +1,127 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isPortOpen } from '../../src/dev/mosquitto.js';
+import { freePort, startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+
+const ROUTERS = fileURLToPath(new URL('../fixtures/apps/slow/routers', import.meta.url));
+
+describe('routemq start lifecycle', () => {
+  let broker: TestBroker;
+  let publisher: MqttClient | undefined;
+  let dir: string;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-life-'));
+  });
+  afterEach(async () => {
+    await publisher?.endAsync();
+    publisher = undefined;
+    await killAllSpawned();
+  });
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function appEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      MQTT_BROKER: '127.0.0.1',
+      MQTT_PORT: String(broker.port),
+      MQTT_CLIENT_ID: uniqueName('life'),
+      ROUTEMQ_INSTANCE_ID: 'test',
+      ROUTEMQ_ROUTERS_DIR: ROUTERS,
+      SEEN_FILE: join(dir, `${uniqueName('seen')}.txt`),
+      ...extra,
+    };
+  }
+
+  it('finishes and acks the handler in flight on SIGTERM, then exits 0', async () => {
+    const env = appEnv();
+    const app = spawnRouteMQ(['start'], env);
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    publisher = await connectClient(broker.url);
+    await publisher.publishAsync('slow/1500/in-flight', '{}', { qos: 1 });
+    await app.waitForLog((l) => l['msg'] === 'slow handler started');
+    const exit = await app.stop();
+    expect(exit.code).toBe(0);
+    expect(readLines(env.SEEN_FILE)).toEqual(['in-flight']);
+
+    // Acked before exit: a restart under the same client id does not get it again.
+    const again = spawnRouteMQ(['start'], env);
+    await again.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(readLines(env.SEEN_FILE)).toEqual(['in-flight']);
+    expect((await again.stop()).code).toBe(0);
+  });
+
+  it('forces the exit on a second signal while a handler hangs', async () => {
+    const app = spawnRouteMQ(['start'], appEnv());
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    publisher = await connectClient(broker.url);
+    await publisher.publishAsync('slow/60000/hangs', '{}', { qos: 1 });
+    await app.waitForLog((l) => l['msg'] === 'slow handler started');
+    app.child.kill('SIGTERM');
+    await app.waitForLog((l) => String(l['msg']).startsWith('shutting down gracefully'));
+    app.child.kill('SIGTERM');
+    const exit = await app.exited;
+    expect(exit.code).toBe(130);
+  });
+
+  it('keeps the connection alive while a handler runs longer than 1.5 × keepalive', async () => {
+    const env = appEnv({ MQTT_KEEPALIVE_S: '5' });
+    const app = spawnRouteMQ(['start'], env);
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    publisher = await connectClient(broker.url);
+    await publisher.publishAsync('slow/8500/long', '{}', { qos: 1 });
+    await publisher.publishAsync('slow/0/quick', '{}', { qos: 1 });
+    // The quick message is not stuck behind the slow one.
+    await waitUntil(() => readLines(env.SEEN_FILE).includes('quick'), 5_000, 'the quick message');
+    await waitUntil(() => readLines(env.SEEN_FILE).includes('long'), 15_000, 'the long message');
+    expect(app.logs().filter((l) => l['msg'] === 'MQTT connection lost')).toEqual([]);
+    expect(app.logs().filter((l) => l['msg'] === 'MQTT connected')).toHaveLength(1);
+    expect((await app.stop()).code).toBe(0);
+  });
+
+  it('fails with RMQ_ERR_BROKER_UNREACHABLE and the commands to get a broker when mosquitto is not installed', async () => {
+    const port = await freePort();
+    const app = spawnRouteMQ(
+      ['start', '--routers', ROUTERS],
+      { MQTT_PORT: String(port), PATH: dirname(process.execPath), MQTT_BROKER: '' },
+      dir,
+    );
+    const exit = await app.exited;
+    expect(exit.code).toBe(1);
+    const output = app.lines.join('\n');
+    expect(output).toContain('RMQ_ERR_BROKER_UNREACHABLE');
+    expect(output).toContain('apt-get install -y mosquitto');
+  });
+
+  it('starts a development broker when none answers and MQTT_BROKER is unset, and stops it on exit', async () => {
+    const port = await freePort();
+    const cwd = mkdtempSync(join(tmpdir(), 'routemq-dev-'));
+    try {
+      const app = spawnRouteMQ(['start', '--routers', ROUTERS], { MQTT_PORT: String(port), MQTT_BROKER: '' }, cwd);
+      const warning = await app.waitForLog((l) => String(l['msg']).includes('DEVELOPMENT BROKER'));
+      expect(warning['level']).toBe(40);
+      await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+      expect(await isPortOpen('127.0.0.1', port)).toBe(true);
+      expect((await app.stop()).code).toBe(0);
+      expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+      expect(existsSync(join(cwd, '.routemq', 'mosquitto', 'mosquitto.conf'))).toBe(true);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
+function readLines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}

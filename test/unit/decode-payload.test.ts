@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { decodePayload, exceedsDepth } from '../../src/message/decode-payload.js';
+
+const limits = { maxBytes: 1024, maxDepth: 8 };
+const schema = z.object({ v: z.number() });
+
+describe('decodePayload', () => {
+  it('parses JSON on a route without a schema', () => {
+    expect(decodePayload(Buffer.from('{"a":[1,2]}'), limits, undefined)).toEqual({ ok: true, value: { a: [1, 2] } });
+  });
+
+  it('hands a non-JSON UTF-8 payload to a schema-less route as a string', () => {
+    expect(decodePayload(Buffer.from('on'), limits, undefined)).toEqual({ ok: true, value: 'on' });
+  });
+
+  it('hands a non-UTF-8 payload to a schema-less route as the raw Buffer', () => {
+    const raw = Buffer.from([0xff, 0x00, 0x10]);
+    const result = decodePayload(raw, limits, undefined);
+    expect(result.ok && result.value).toBe(raw);
+  });
+
+  it('applies the schema and returns its output', () => {
+    expect(decodePayload(Buffer.from('{"v":2,"extra":1}'), limits, schema)).toEqual({ ok: true, value: { v: 2 } });
+  });
+
+  it.each([
+    ['too large', Buffer.alloc(1025, 0x20), undefined, 'RMQ_ERR_PAYLOAD_TOO_LARGE'],
+    ['not UTF-8 with a schema', Buffer.from([0xc3, 0x28]), schema, 'RMQ_ERR_PAYLOAD_NOT_UTF8'],
+    ['too deep', Buffer.from('['.repeat(9) + ']'.repeat(9)), undefined, 'RMQ_ERR_PAYLOAD_TOO_DEEP'],
+    ['__proto__', Buffer.from('{"__proto__":{"x":1}}'), undefined, 'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY'],
+    [
+      'constructor.prototype',
+      Buffer.from('{"constructor":{"prototype":{"x":1}}}'),
+      undefined,
+      'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY',
+    ],
+    ['not JSON with a schema', Buffer.from('v=1'), schema, 'RMQ_ERR_PAYLOAD_NOT_JSON'],
+    ['failing the schema', Buffer.from('{"v":"x"}'), schema, 'RMQ_ERR_PAYLOAD_SCHEMA'],
+  ])('refuses a payload %s with its code', (_label, raw, routeSchema, code) => {
+    const result = decodePayload(raw, limits, routeSchema);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.code).toBe(code);
+  });
+
+  it('does not pollute Object.prototype', () => {
+    decodePayload(Buffer.from('{"__proto__":{"polluted":1}}'), limits, undefined);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('exceedsDepth', () => {
+  it('ignores brackets inside strings, escaped quotes included', () => {
+    expect(exceedsDepth(Buffer.from('{"a":"[[[[[[\\"[[[[[["}'), 2)).toBe(false);
+  });
+
+  it('counts objects and arrays alike', () => {
+    expect(exceedsDepth(Buffer.from('{"a":[{"b":[1]}]}'), 4)).toBe(false);
+    expect(exceedsDepth(Buffer.from('{"a":[{"b":[1]}]}'), 3)).toBe(true);
+  });
+});
