@@ -185,7 +185,7 @@ function validate(raw: RawValues, issues: Issue[]): ParsedConfigValues {
       }
     }
   }
-  return values;
+  return values as ParsedConfigValues;
 }
 
 function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[]): void {

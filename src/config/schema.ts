@@ -30,7 +30,12 @@ export const CONFIG_DEFAULTS = Object.freeze({
   MQTT_PASSWORD_FILE: undefined,
   MQTT_CLIENT_ID: 'routemq',
   MQTT_GROUP_NAME: 'mqtt_framework_group',
-  MQTT_PROTOCOL_VERSION: 5,
+  MQTT_PROTOCOL_VERSION: z
+    .string()
+    .trim()
+    .pipe(z.enum(['4', '5'], { error: 'expected one of 4, 5' }))
+    .transform((v): 4 | 5 => (v === '4' ? 4 : 5))
+    .optional(),
   MQTT_KEEPALIVE_S: 30,
   MQTT_CLEAN_SESSION: false,
   MQTT_SESSION_EXPIRY_S: 3600,

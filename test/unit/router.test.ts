@@ -354,5 +354,4 @@ describe('RouteTable', () => {
       { topic: 'jobs/#', mqttTopic: '$share/jobs/jobs/#', group: 'jobs', qos: 1, workerCount: 1 },
     ]);
   });
-
 });
