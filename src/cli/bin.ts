@@ -17,7 +17,9 @@ try {
   // Errors reach the user as one clear line with their code; the stack only at LOG_LEVEL=debug.
   if (err instanceof RouteMQError) {
     process.stderr.write(`routemq: ${err.code}: ${err.message}\n`);
-    if (process.env['LOG_LEVEL'] === 'debug' && err.cause) process.stderr.write(`cause: ${String(err.cause)}\n`);
+    if (process.env['LOG_LEVEL'] === 'debug' && err.cause instanceof Error) {
+      process.stderr.write(`cause: ${err.cause.stack ?? err.cause.message}\n`);
+    }
   } else {
     process.stderr.write(`routemq: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   }

@@ -30,12 +30,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   MQTT_PASSWORD_FILE: undefined,
   MQTT_CLIENT_ID: 'routemq',
   MQTT_GROUP_NAME: 'mqtt_framework_group',
-  MQTT_PROTOCOL_VERSION: z
-    .string()
-    .trim()
-    .pipe(z.enum(['4', '5'], { error: 'expected one of 4, 5' }))
-    .transform((v): 4 | 5 => (v === '4' ? 4 : 5))
-    .optional(),
+  MQTT_PROTOCOL_VERSION: 5,
   MQTT_KEEPALIVE_S: 30,
   MQTT_CLEAN_SESSION: false,
   MQTT_SESSION_EXPIRY_S: 3600,
@@ -264,9 +259,12 @@ export const configSchema = z.object({
   MQTT_PASSWORD_FILE: path,
   MQTT_CLIENT_ID: pattern(/^[A-Za-z0-9_.-]{1,40}$/, '1-40 characters of A-Z a-z 0-9 _ . -'),
   MQTT_GROUP_NAME: pattern(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ -'),
-  MQTT_PROTOCOL_VERSION: oneOf(['4', '5']).transform((v) =>
-    v === undefined ? undefined : v === '4' ? (4 as const) : (5 as const),
-  ),
+  MQTT_PROTOCOL_VERSION: z
+    .string()
+    .trim()
+    .pipe(z.enum(['4', '5'], { error: 'expected one of 4, 5' }))
+    .transform((v): 4 | 5 => (v === '4' ? 4 : 5))
+    .optional(),
   MQTT_KEEPALIVE_S: int(5, 3600),
   MQTT_CLEAN_SESSION: bool,
   MQTT_SESSION_EXPIRY_S: int(1, 4_294_967_295),

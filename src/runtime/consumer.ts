@@ -48,11 +48,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const concurrency =
       options.concurrency ??
       Math.min(config.routemq.concurrency, ...options.routes.map((r) => r.concurrency ?? config.routemq.concurrency));
-    let connection: MqttConnection | undefined;
     this.#dispatcher = new Dispatcher({
       table: options.table,
       serves: (route) => served.has(route.id),
-      ack: (packet, epoch) => connection?.ack(packet, epoch) ?? false,
+      ack: (packet, epoch) => this.#connection.ack(packet, epoch),
       publish: (topic, payload, opts) => this.#connection.publish(topic, payload, opts),
       concurrency,
       limits: { maxBytes: config.routemq.maxPayloadBytes, maxDepth: config.routemq.maxJsonDepth },
@@ -65,11 +64,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
       logger,
     });
-    connection = new MqttConnection(
+    this.#connection = new MqttConnection(
       connectionOptionsFromConfig(config, options.clientId, logger),
       this.#dispatcher.onPacket,
     );
-    this.#connection = connection;
     this.#connection.on('connect', (_epoch, sessionPresent) => void this.#subscribe(sessionPresent));
     this.#connection.on('fatal', (err) => this.emit('fatal', err));
   }

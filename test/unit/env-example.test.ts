@@ -23,7 +23,7 @@ describe('.env.example', () => {
 
   it('shows each default as the assigned value', () => {
     for (const { name, value } of assignments) {
-      const fallback = CONFIG_DEFAULTS[name as ConfigVariable];
+      const fallback: string | number | boolean | undefined = CONFIG_DEFAULTS[name as ConfigVariable];
       // The instance id defaults to the host name, which differs per machine.
       const expected = fallback === undefined || name === 'ROUTEMQ_INSTANCE_ID' ? '' : String(fallback);
       expect(value, name).toBe(expected);

@@ -15,7 +15,7 @@ import { envFileOption } from './routes.js';
 
 /** What a `--traffic` module's default export receives. */
 export interface TrafficTools {
-  publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void>;
+  readonly publish: (topic: string, payload: OutgoingPayload, options?: PublishOptions) => Promise<void>;
   readonly signal: AbortSignal;
   readonly log: Logger;
 }
