@@ -31,7 +31,7 @@ describe('routemq start lifecycle', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function appEnv(extra: Record<string, string> = {}): Record<string, string> {
+  function appEnv(extra: Record<string, string> = {}): Record<string, string> & { SEEN_FILE: string } {
     return {
       MQTT_BROKER: '127.0.0.1',
       MQTT_PORT: String(broker.port),
