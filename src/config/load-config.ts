@@ -185,7 +185,7 @@ function validate(raw: RawValues, issues: Issue[]): ParsedConfigValues {
       }
     }
   }
-  return values as ParsedConfigValues;
+  return values;
 }
 
 function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[]): void {

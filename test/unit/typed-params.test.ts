@@ -29,7 +29,7 @@ describe('ParamsOf', () => {
   });
 
   it('gives an empty record for a pattern without params', () => {
-    expectTypeOf<ParamsOf<'a/+/b/#'>>().toEqualTypeOf<{}>();
+    expectTypeOf<ParamsOf<'a/+/b/#'>>().toEqualTypeOf<Record<never, string>>();
     expectTypeOf<ParamNames<'a/+/b/#'>>().toBeNever();
   });
 
@@ -54,8 +54,8 @@ describe('ParamsOf', () => {
   });
 
   it('types the payload from a zod schema', () => {
-    const schema = z.object({ celsius: z.number() });
-    expectTypeOf<PayloadOf<typeof schema>>().toEqualTypeOf<{ celsius: number }>();
+    type Reading = z.ZodObject<{ celsius: z.ZodNumber }>;
+    expectTypeOf<PayloadOf<Reading>>().toEqualTypeOf<{ celsius: number }>();
     expectTypeOf<PayloadOf<undefined>>().toBeUnknown();
   });
 });
@@ -78,7 +78,7 @@ describe('router.on types', () => {
     router.on(
       'raw/#',
       (ctx) => {
-        expectTypeOf(ctx.params).toEqualTypeOf<Readonly<{}>>();
+        expectTypeOf(ctx.params).toEqualTypeOf<Readonly<Record<never, string>>>();
       },
       { qos: 0 },
     );
