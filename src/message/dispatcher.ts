@@ -25,6 +25,21 @@ export interface DispatcherOptions {
   readonly limits: PayloadLimits;
   readonly defaults: RunnerDefaults;
   readonly logger: Logger;
+  /**
+   * Called as a handler run starts, before the handler's first synchronous line (the run is already in
+   * {@link Dispatcher.inHand}). `afterQuiet` is true when the dispatcher had been idle for a while: a worker reports
+   * the message in hand then, so that if this handler blocks the event loop, its supervisor can name the message.
+   */
+  readonly onStart?: (afterQuiet: boolean) => void;
+}
+
+/** A message whose handler is running, as heartbeats report it. */
+export interface InHandMessage {
+  readonly topic: string;
+  readonly route: string;
+  readonly messageId: number | undefined;
+  /** `Date.now()` when the handler run started. */
+  readonly startedAt: number;
 }
 
 interface Job {
@@ -32,7 +47,11 @@ interface Job {
   readonly routes: readonly RouteDefinition[];
   readonly captures: readonly string[];
   readonly ticket: AckTicket | undefined;
+  startedAt: number;
 }
+
+/** Idle for this long before a run counts as starting "after quiet" (see {@link DispatcherOptions.onStart}). */
+const QUIET_MS = 10;
 
 /**
  * Turns received packets into handler runs: picks the route(s) to run, bounds concurrency, and acks in arrival
@@ -49,9 +68,11 @@ export class Dispatcher {
   readonly #force = new AbortController();
   readonly #stats = new MessageStats();
   readonly #waiting: Job[] = [];
-  #inFlight = 0;
+  readonly #running = new Set<Job>();
   #stopping = false;
   #idle: (() => void) | undefined;
+  #idleSince = Date.now();
+  #lastPacketAt = 0;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -70,14 +91,15 @@ export class Dispatcher {
   readonly onPacket = (packet: IPublishPacket, epoch: number): void => {
     // While stopping, new arrivals stay unacked: the broker redelivers them to this session later.
     if (this.#stopping) return;
+    this.#lastPacketAt = Date.now();
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
     const routes = this.#routesFor(packet);
     if (!routes) {
       if (ticket) this.#sequencer.settle(ticket, true);
       return;
     }
-    const job: Job = { packet, routes: routes.routes, captures: routes.captures, ticket };
-    if (this.#inFlight < this.#o.concurrency) {
+    const job: Job = { packet, routes: routes.routes, captures: routes.captures, ticket, startedAt: 0 };
+    if (this.#running.size < this.#o.concurrency) {
       this.#start(job);
     } else if (ticket || this.#waiting.length < (this.#o.maxQueuedQoS0 ?? 10_000)) {
       this.#waiting.push(job);
@@ -88,12 +110,36 @@ export class Dispatcher {
 
   /** Counters so far. */
   stats(): MessageStatsSnapshot {
-    return this.#stats.snapshot(this.#inFlight, this.#waiting.length);
+    return this.#stats.snapshot(this.#running.size, this.#waiting.length);
   }
 
   /** Handlers running now. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#running.size;
+  }
+
+  /** The oldest messages in hand (at most `max`), oldest first. */
+  inHand(max = 3): InHandMessage[] {
+    const result: InHandMessage[] = [];
+    for (const job of this.#running) {
+      if (result.length >= max) break;
+      result.push(describe(job));
+    }
+    return result;
+  }
+
+  /**
+   * Resolve once no packet has arrived for `quietMs` and nothing is running or waiting, or after `timeoutMs`.
+   * Used when a slot leaves for good: after UNSUBSCRIBE it serves what the broker still had queued for it.
+   */
+  async waitUntilIdle(quietMs: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const quiet = Date.now() - this.#lastPacketAt >= quietMs;
+      if (quiet && this.#running.size === 0 && this.#waiting.length === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, quietMs)));
+    }
   }
 
   /**
@@ -104,14 +150,17 @@ export class Dispatcher {
   async drain(timeoutMs: number): Promise<boolean> {
     this.#stopping = true;
     this.#waiting.length = 0;
-    if (this.#inFlight === 0) return true;
+    if (this.#running.size === 0) return true;
     const idle = new Promise<void>((resolve) => (this.#idle = resolve));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     const finished = await Promise.race([idle.then(() => true), timedOut]);
     clearTimeout(timer);
     if (!finished) {
-      this.#o.logger.warn({ inFlight: this.#inFlight }, 'drain deadline reached; aborting handlers in flight');
+      this.#o.logger.warn(
+        { inFlight: this.#running.size, inHand: this.inHand() },
+        'drain deadline reached; aborting handlers in flight',
+      );
       this.#force.abort(new RouteMQError(ErrorCodes.STOPPED, 'The process is stopping'));
     }
     return finished;
@@ -142,13 +191,20 @@ export class Dispatcher {
   }
 
   #start(job: Job): void {
-    this.#inFlight++;
+    const now = Date.now();
+    const afterQuiet = this.#running.size === 0 && now - this.#idleSince >= QUIET_MS;
+    job.startedAt = now;
+    this.#running.add(job);
+    this.#o.onStart?.(afterQuiet);
     void this.#run(job).then((ack) => {
       if (job.ticket) this.#sequencer.settle(job.ticket, ack);
-      this.#inFlight--;
+      this.#running.delete(job);
       const next = this.#stopping ? undefined : this.#waiting.shift();
       if (next) this.#start(next);
-      else if (this.#inFlight === 0) this.#idle?.();
+      else if (this.#running.size === 0) {
+        this.#idleSince = Date.now();
+        this.#idle?.();
+      }
     });
   }
 
@@ -164,4 +220,13 @@ export class Dispatcher {
       return false;
     }
   }
+}
+
+function describe(job: Job): InHandMessage {
+  return {
+    topic: job.packet.topic,
+    route: job.routes[0]?.pattern ?? '',
+    messageId: job.packet.messageId,
+    startedAt: job.startedAt,
+  };
 }

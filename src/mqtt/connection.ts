@@ -229,7 +229,21 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       this.#log.warn({ err }, 'MQTT disconnect did not complete; closing the socket');
       await this.#client.endAsync(true).catch(() => undefined);
     }
+    // MQTT 3.1.1 has no session expiry on DISCONNECT: a clean connect under the same id discards the session.
+    if (endSession && !v5) await this.#discardSessionV4();
     this.#state = 'stopped';
+  }
+
+  async #discardSessionV4(): Promise<void> {
+    try {
+      const cleaner = await withTimeout(
+        mqtt.connectAsync(this.#options.url, { ...this.#options.client, clean: true, reconnectPeriod: 0 }),
+        this.#options.connectTimeoutMs,
+      );
+      await cleaner.endAsync();
+    } catch (err) {
+      this.#log.warn({ err }, 'could not discard the MQTT 3.1.1 session; it stays until the broker expires it');
+    }
   }
 
   #onConnect(sessionPresent: boolean): void {

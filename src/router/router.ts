@@ -117,9 +117,10 @@ export class Router<Prefix extends string = ''> {
   ): this {
     const source = this.#state.source;
     if (typeof pattern !== 'string' || joinPattern(pattern) === '') {
+      const problem = typeof pattern === 'string' ? 'the pattern is empty' : 'expected a string';
       throw new RouteMQError(
         ErrorCodes.PATTERN_INVALID,
-        `Invalid topic pattern ${formatValue(pattern)}${inSource(source)}: the pattern is empty`,
+        `Invalid topic pattern ${formatValue(pattern)}${inSource(source)}: ${problem}`,
       );
     }
     const full = joinPattern(this.#scope.prefix, pattern);
@@ -196,7 +197,8 @@ export class Router<Prefix extends string = ''> {
    * @param source - the file to record on declarations that have none. @defaultValue this router's current source
    */
   merge(other: RouteDeclarationSource, source: string | undefined = this.#state.source): this {
-    if (other === this) return this;
+    // A group's router shares this router's list: merging it would declare every route twice.
+    if (other.declarations === this.#state.declarations) return this;
     for (const declaration of [...other.declarations]) {
       this.#state.declarations.push(
         declaration.source === undefined ? Object.freeze({ ...declaration, source }) : declaration,

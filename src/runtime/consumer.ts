@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Dispatcher } from '../message/dispatcher.js';
+import type { DispatcherOptions, InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
@@ -20,7 +21,12 @@ export interface ConsumerOptions {
   readonly logger: Logger;
   /** Handlers in flight at most. @defaultValue the smallest `concurrency` of `routes`, else `ROUTEMQ_CONCURRENCY` */
   readonly concurrency?: number;
+  /** See {@link DispatcherOptions.onStart}. */
+  readonly onStart?: DispatcherOptions['onStart'];
 }
+
+/** After UNSUBSCRIBE, a leaving slot counts as idle once no message has arrived for this long. */
+const LEAVE_QUIET_MS = 500;
 
 /** Events of {@link Consumer}. */
 export interface ConsumerEvents {
@@ -63,6 +69,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
         dlqPrefix: config.routemq.dlqPrefix,
       },
       logger,
+      ...(options.onStart ? { onStart: options.onStart } : {}),
     });
     this.#connection = new MqttConnection(
       connectionOptionsFromConfig(config, options.clientId, logger),
@@ -83,6 +90,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** Publish on this consumer's connection. */
   publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
     return this.#connection.publish(topic, payload, options);
+  }
+
+  /** The oldest messages whose handlers are running. */
+  inHand(): InHandMessage[] {
+    return this.#dispatcher.inHand();
   }
 
   /** Message counters of this consumer. */
@@ -132,12 +144,16 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #doStop(timeoutMs: number, options: { endSession?: boolean }): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     if (options.endSession && this.#connection.connected) {
+      // Scale-down protocol (DELIVERY.md): leave the group first so new messages go to the other members, then
+      // serve what the broker had already queued or sent to this session until it goes quiet.
       await this.#connection
         .unsubscribe(this.#o.routes.map((r) => r.mqttTopic))
         .catch((err: unknown) => this.#o.logger.warn({ err }, 'unsubscribe failed'));
+      await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, timeoutMs);
     }
-    const finished = await this.#dispatcher.drain(timeoutMs);
+    const finished = await this.#dispatcher.drain(Math.max(0, deadline - Date.now()));
     if (!finished) this.#o.logger.warn('stopped with handlers still running; their messages will be redelivered');
     await this.#connection.stop({ endSession: options.endSession ?? false });
   }

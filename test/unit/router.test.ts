@@ -193,10 +193,14 @@ describe('Router.merge', () => {
     ]);
   });
 
-  it('does nothing when merging a router into itself', () => {
+  it('does nothing when merging a router, or one of its groups, into itself', () => {
     const router = new Router().on('a', noop);
     router.merge(router);
-    expect(router.declarations).toHaveLength(1);
+    router.group({ prefix: 'g' }, (r) => {
+      r.on('b', noop);
+      router.merge(r);
+    });
+    expect(router.declarations.map((d) => d.pattern)).toEqual(['a', 'g/b']);
   });
 });
 
