@@ -88,5 +88,5 @@ export function errorCodeOf(err: unknown): ErrorCode {
 /** A short, single-line message for any thrown value. */
 export function errorMessageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
 }

@@ -11,7 +11,7 @@ const GET_A_BROKER = [
   'Start one of:',
   '  sudo apt-get install -y mosquitto && mosquitto -d            (Debian/Ubuntu)',
   '  brew install mosquitto && brew services start mosquitto     (macOS)',
-  '  docker compose up -d mosquitto                               (this repo\'s docker-compose.yml)',
+  "  docker compose up -d mosquitto                               (this repo's docker-compose.yml)",
   'or point MQTT_BROKER / MQTT_PORT at an existing broker.',
 ].join('\n');
 

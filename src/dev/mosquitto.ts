@@ -35,7 +35,10 @@ export interface MosquittoProcess {
  * Render the repo's mosquitto.conf for a local run: listener on 127.0.0.1:<port>, persistence under `dir`, log to
  * a file, and the `extra` lines last.
  */
-export function renderMosquittoConfig(options: MosquittoOptions, base = readFileSync(MOSQUITTO_CONF_PATH, 'utf8')): string {
+export function renderMosquittoConfig(
+  options: MosquittoOptions,
+  base = readFileSync(MOSQUITTO_CONF_PATH, 'utf8'),
+): string {
   const logPath = join(options.dir, 'mosquitto.log');
   const lines = base
     .split('\n')

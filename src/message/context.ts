@@ -1,13 +1,6 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from '../logger.js';
-import type {
-  MessageContext,
-  OutgoingPayload,
-  PublishOptions,
-  PublishProperties,
-  QoS,
-  RouteInfo,
-} from '../types.js';
+import type { MessageContext, OutgoingPayload, PublishOptions, PublishProperties, QoS, RouteInfo } from '../types.js';
 
 /** Publishes on the process's connection. */
 export type Publisher = (topic: string, payload: OutgoingPayload, options?: PublishOptions) => Promise<void>;

@@ -37,9 +37,7 @@ export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodTyp
     return fail(ErrorCodes.PAYLOAD_TOO_LARGE, `payload is ${raw.length} bytes; the limit is ${limits.maxBytes}`);
   }
   if (!isUtf8(raw)) {
-    return schema
-      ? fail(ErrorCodes.PAYLOAD_NOT_UTF8, 'payload is not valid UTF-8')
-      : { ok: true, value: raw };
+    return schema ? fail(ErrorCodes.PAYLOAD_NOT_UTF8, 'payload is not valid UTF-8') : { ok: true, value: raw };
   }
   if (exceedsDepth(raw, limits.maxDepth)) {
     return fail(ErrorCodes.PAYLOAD_TOO_DEEP, `payload nests deeper than ${limits.maxDepth} levels`);

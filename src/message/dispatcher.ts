@@ -211,7 +211,8 @@ export class Dispatcher {
   async #run(job: Job): Promise<boolean> {
     const { routes, packet, captures } = job;
     try {
-      if (routes.length === 1) return (await this.#runner.run(routes[0] as RouteDefinition, packet, captures)) === 'ack';
+      if (routes.length === 1)
+        return (await this.#runner.run(routes[0] as RouteDefinition, packet, captures)) === 'ack';
       const outcomes: RunOutcome[] = await Promise.all(routes.map((r) => this.#runner.run(r, packet, captures)));
       return outcomes.every((o) => o === 'ack');
     } catch (err) {

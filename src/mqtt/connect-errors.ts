@@ -20,7 +20,10 @@ export function classifyConnectError(err: Error & { code?: string | number }, ur
     );
   }
   if (TRANSIENT_CODES.has(err.code)) return undefined;
-  return new RouteMQError(ErrorCodes.MQTT_CONNECT_REFUSED, `The broker at ${url} refused the connection: ${err.message}`);
+  return new RouteMQError(
+    ErrorCodes.MQTT_CONNECT_REFUSED,
+    `The broker at ${url} refused the connection: ${err.message}`,
+  );
 }
 
 /** True for the v5 DISCONNECT reason code that means another client took our session over. */

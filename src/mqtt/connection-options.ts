@@ -8,7 +8,11 @@ import type { ConnectionOptions } from './connection.js';
  * Build the options of one connection from the config: a fixed client id, a persistent session (`clean: false`,
  * v5 session expiry), the receive maximum that bounds unacked messages, credentials and TLS files.
  */
-export function connectionOptionsFromConfig(config: ResolvedConfig, clientId: string, logger: Logger): ConnectionOptions {
+export function connectionOptionsFromConfig(
+  config: ResolvedConfig,
+  clientId: string,
+  logger: Logger,
+): ConnectionOptions {
   const m = config.mqtt;
   const client: IClientOptions = {
     clientId,
@@ -19,7 +23,12 @@ export function connectionOptionsFromConfig(config: ResolvedConfig, clientId: st
     ...(m.username !== undefined ? { username: m.username } : {}),
     ...(m.password !== undefined ? { password: m.password.reveal() } : {}),
     ...(m.protocolVersion === 5
-      ? { properties: { sessionExpiryInterval: m.cleanSession ? 0 : m.sessionExpiryS, receiveMaximum: m.receiveMaximum } }
+      ? {
+          properties: {
+            sessionExpiryInterval: m.cleanSession ? 0 : m.sessionExpiryS,
+            receiveMaximum: m.receiveMaximum,
+          },
+        }
       : {}),
   };
   if (m.protocol === 'mqtts' || m.protocol === 'wss') {

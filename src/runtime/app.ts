@@ -52,7 +52,8 @@ export class RouteMQApp {
    * @throws RouteMQError route-file codes, `RMQ_ERR_BROKER_UNREACHABLE`, `RMQ_ERR_MQTT_AUTH`, …
    */
   async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start an app that is ${this.#state}`);
+    if (this.#state !== 'idle')
+      throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start an app that is ${this.#state}`);
     this.#state = 'starting';
     try {
       this.#table ??= compileRoutes(await loadRouteFiles(this.#config.routemq.routersDir), {

@@ -92,6 +92,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return this.#connection.publish(topic, payload, options);
   }
 
+  /** Handlers running now. */
+  get inFlight(): number {
+    return this.#dispatcher.inFlight;
+  }
+
   /** The oldest messages whose handlers are running. */
   inHand(): InHandMessage[] {
     return this.#dispatcher.inHand();

@@ -29,7 +29,10 @@ export interface TestBroker extends MosquittoProcess {
 }
 
 /** Start a private broker. Extra config lines (ACLs, queue limits) go last. */
-export async function startTestBroker(extra: readonly string[] = [], existing?: { port: number; dir: string }): Promise<TestBroker> {
+export async function startTestBroker(
+  extra: readonly string[] = [],
+  existing?: { port: number; dir: string },
+): Promise<TestBroker> {
   const port = existing?.port ?? (await freePort());
   const dir = existing?.dir ?? mkdtempSync(join(tmpdir(), 'routemq-broker-'));
   const proc = await startMosquitto({ port, dir, extra });

@@ -33,7 +33,10 @@ export async function publishMany(
 export async function collect(
   client: MqttClient,
   filter: string,
-): Promise<{ messages: { topic: string; payload: Buffer; properties: unknown }[]; waitFor(n: number, timeoutMs?: number): Promise<void> }> {
+): Promise<{
+  messages: { topic: string; payload: Buffer; properties: unknown }[];
+  waitFor(n: number, timeoutMs?: number): Promise<void>;
+}> {
   const messages: { topic: string; payload: Buffer; properties: unknown }[] = [];
   client.on('message', (topic, payload, packet) => {
     if (topicMatches(filter, topic)) messages.push({ topic, payload, properties: packet.properties });

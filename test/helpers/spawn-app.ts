@@ -17,7 +17,10 @@ export interface SpawnedApp {
   /** Parsed JSON log lines (pino). */
   logs(): Record<string, unknown>[];
   /** Resolve when a log line satisfies `predicate`. */
-  waitForLog(predicate: (log: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (log: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolve with the exit code and signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves on exit. */

@@ -24,10 +24,13 @@ export interface TrafficTools {
 export function registerStartCommand(program: Command): void {
   addCommonOptions(program.command('start'))
     .description('load the config and route files, connect, and serve until SIGINT/SIGTERM')
-    .option('--traffic <module>', 'after start-up, run this module\'s default export to publish sample traffic')
+    .option('--traffic <module>', "after start-up, run this module's default export to publish sample traffic")
     .action(async (flags: CommonFlags & { traffic?: string }) => {
       const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
-      const logger = createLogger({ level: config.log.level, ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}) });
+      const logger = createLogger({
+        level: config.log.level,
+        ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
+      });
       logger.debug({ config: describeConfig(config) }, 'configuration');
       let broker: MosquittoProcess | undefined;
       const app = new RouteMQApp({ config, logger });

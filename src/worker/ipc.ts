@@ -1,0 +1,72 @@
+import type { InHandMessage } from '../message/dispatcher.js';
+import type { MessageStatsSnapshot } from '../message/stats.js';
+
+/** What a worker needs to know about its slot; sent once, right after fork. */
+export interface WorkerAssignment {
+  readonly pool: string;
+  readonly slot: number;
+  readonly clientId: string;
+  /** Patterns of the routes this worker serves (checked against what it loads). */
+  readonly routes: readonly string[];
+  readonly concurrency: number;
+  /** Config overrides of the parent (CLI flags), keyed by env name. Never secrets: those come from env/files. */
+  readonly overrides: Readonly<Record<string, string>>;
+  readonly heartbeatIntervalMs: number;
+  /** Load and compile the route files, report them, and exit without connecting (reload pre-flight). */
+  readonly checkOnly?: boolean;
+}
+
+/** How a worker should stop: `stop` keeps its session (restart, reload, shutdown); `leave` ends it (scale-down). */
+export type ShutdownMode = 'stop' | 'leave';
+
+/** Parent → worker. */
+export type ParentMessage =
+  | ({ readonly type: 'config' } & WorkerAssignment)
+  | { readonly type: 'shutdown'; readonly mode: ShutdownMode; readonly timeoutMs: number };
+
+/** Worker → parent. */
+export type WorkerMessage =
+  | { readonly type: 'ready'; readonly pid: number; readonly sessionPresent: boolean }
+  | {
+      readonly type: 'heartbeat';
+      readonly inFlight: number;
+      /** The oldest messages in hand, if any. */
+      readonly inHand: readonly InHandMessage[];
+      readonly sentAt: number;
+    }
+  | { readonly type: 'stats'; readonly stats: MessageStatsSnapshot; readonly memoryRssBytes: number }
+  | { readonly type: 'checked'; readonly routes: readonly string[] }
+  | { readonly type: 'failed'; readonly code: string; readonly message: string }
+  | { readonly type: 'stopping'; readonly mode: ShutdownMode };
+
+const WORKER_TYPES = new Set(['ready', 'heartbeat', 'stats', 'checked', 'failed', 'stopping']);
+const PARENT_TYPES = new Set(['config', 'shutdown']);
+
+/** Type guard for messages received from a worker. */
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  return hasType(value, WORKER_TYPES);
+}
+
+/** Type guard for messages received from the parent. */
+export function isParentMessage(value: unknown): value is ParentMessage {
+  return hasType(value, PARENT_TYPES);
+}
+
+function hasType(value: unknown, types: ReadonlySet<string>): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === 'string' &&
+    types.has((value as { type: string }).type)
+  );
+}
+
+/** Exit codes a worker uses, so the parent can tell a refusal from a crash. */
+export const WorkerExitCodes = {
+  /** Stopped on request. */
+  ok: 0,
+  /** Failed to start or crashed (route file, broker refused, uncaught error). */
+  failed: 1,
+  /** Another client took this slot's client id (v5 DISCONNECT 0x8E): do not restart into a kick war. */
+  sessionTakenOver: 3,
+} as const;

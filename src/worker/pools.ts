@@ -1,0 +1,55 @@
+import type { RouteDefinition, RouteTable } from '../router/route-table.js';
+
+/** One worker pool as planned from the route table. */
+export interface PoolPlan {
+  /** `^[A-Za-z0-9_-]{1,64}$`: part of every slot's client id. */
+  readonly name: string;
+  /** The shared routes this pool serves. */
+  readonly routes: readonly RouteDefinition[];
+  /** Worker processes: the largest `workerCount` of its routes. */
+  readonly size: number;
+  /** Handlers in flight per worker: the smallest `concurrency` of its routes, else the default. */
+  readonly concurrency: number;
+}
+
+const MAX_POOL_NAME = 40;
+
+/**
+ * Plan the worker pools: each shared route gets its own pool, named after the route, unless routes name a common
+ * `pool`, which is then sized by their largest `workerCount`. Non-shared routes get no pool (they run in the main
+ * process). Pure and deterministic, so the parent and every worker derive the same plan from the same files.
+ */
+export function planPools(table: RouteTable, defaultConcurrency: number): PoolPlan[] {
+  const shared = table.routes.filter((r) => r.shared);
+  // Explicit pool names first, so a generated name never captures a pool a later route names.
+  const taken = new Set(shared.flatMap((r) => (r.pool === undefined ? [] : [r.pool])));
+  const byName = new Map<string, RouteDefinition[]>();
+  for (const route of shared) {
+    let name = route.pool;
+    if (name === undefined) {
+      name = poolNameFor(route);
+      for (let i = 2; taken.has(name); i++) name = `${poolNameFor(route)}-${i}`;
+      taken.add(name);
+    }
+    const routes = byName.get(name) ?? [];
+    routes.push(route);
+    byName.set(name, routes);
+  }
+  return [...byName].map(([name, routes]) => ({
+    name,
+    routes,
+    size: Math.max(...routes.map((r) => r.workerCount)),
+    concurrency: Math.min(...routes.map((r) => r.concurrency ?? defaultConcurrency)),
+  }));
+}
+
+/** A pool name from a route name: `sensors/{id}/telemetry` → `sensors-id-telemetry`. */
+export function poolNameFor(route: Pick<RouteDefinition, 'name'>): string {
+  const name = route.name
+    .replace(/\*\*/g, 'all')
+    .replace(/\*/g, 'any')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_POOL_NAME);
+  return name.length > 0 ? name : 'pool';
+}

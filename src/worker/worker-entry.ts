@@ -1,0 +1,135 @@
+// The main module of a worker process (forked by WorkerManager through bin/worker.js). It waits for its
+// assignment over IPC, loads the same route files as the parent, serves only its pool's routes on its own
+// connection, and reports ready / heartbeat / stats back. It exits when told to, or when the parent goes away.
+import { loadConfig } from '../config/load-config.js';
+import type { RouteMQError } from '../errors.js';
+import { errorMessageOf, isRouteMQError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import type { Logger } from '../logger.js';
+import { loadRouteFiles } from '../router/discovery.js';
+import { compileRoutes } from '../router/route-table.js';
+import { Consumer } from '../runtime/consumer.js';
+import { WorkerExitCodes, isParentMessage } from './ipc.js';
+import type { ParentMessage, WorkerAssignment, WorkerMessage } from './ipc.js';
+import { planPools } from './pools.js';
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+function waitForAssignment(): Promise<WorkerAssignment> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown): void => {
+      if (isParentMessage(message) && message.type === 'config') {
+        process.off('message', onMessage);
+        resolve(message);
+      }
+    };
+    process.on('message', onMessage);
+  });
+}
+
+function fail(err: unknown, logger: Logger | undefined): never {
+  const code = isRouteMQError(err) ? err.code : 'RMQ_ERR_HANDLER_FAILED';
+  logger?.error({ code, err }, `worker failed: ${errorMessageOf(err)}`);
+  send({ type: 'failed', code, message: errorMessageOf(err) });
+  process.exit(isRouteMQError(err, 'RMQ_ERR_MQTT_SESSION_TAKEN_OVER') ? WorkerExitCodes.sessionTakenOver : 1);
+}
+
+async function main(): Promise<void> {
+  // No IPC channel means someone ran this file by hand.
+  if (!process.send) throw new Error('worker-entry must be started by WorkerManager');
+  const assignment = await waitForAssignment();
+  let logger: Logger | undefined;
+  try {
+    const config = loadConfig({ overrides: assignment.overrides });
+    logger = createLogger({
+      level: config.log.level,
+      ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
+      base: { pool: assignment.pool, slot: assignment.slot },
+    });
+    const table = compileRoutes(await loadRouteFiles(config.routemq.routersDir), {
+      defaultGroup: config.mqtt.groupName,
+    });
+    const pools = planPools(table, config.routemq.concurrency);
+    if (assignment.checkOnly) {
+      send({ type: 'checked', routes: table.routes.map((r) => r.pattern) });
+      process.exit(0);
+    }
+    const pool = pools.find((p) => p.name === assignment.pool);
+    if (!pool) throw new Error(`the route files no longer declare pool '${assignment.pool}'`);
+    await serve(assignment, config, table, pool.routes, logger);
+  } catch (err) {
+    fail(err, logger);
+  }
+}
+
+async function serve(
+  assignment: WorkerAssignment,
+  config: ReturnType<typeof loadConfig>,
+  table: ReturnType<typeof compileRoutes>,
+  routes: Parameters<typeof planPools>[0]['routes'],
+  logger: Logger,
+): Promise<void> {
+  let lastBeat = 0;
+  const beat = (): void => {
+    lastBeat = Date.now();
+    send({ type: 'heartbeat', inFlight: consumer.inFlight, inHand: consumer.inHand(), sentAt: lastBeat });
+  };
+  const consumer = new Consumer({
+    config,
+    table,
+    routes,
+    clientId: assignment.clientId,
+    logger,
+    concurrency: assignment.concurrency,
+    // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
+    // blocks the event loop, the parent can still name the message it was stuck on.
+    onStart: (afterQuiet) => {
+      if (afterQuiet || Date.now() - lastBeat >= assignment.heartbeatIntervalMs) beat();
+    },
+  });
+  consumer.on('fatal', (err: RouteMQError) => fail(err, logger));
+  const { sessionPresent } = await consumer.start();
+  send({ type: 'ready', pid: process.pid, sessionPresent });
+  logger.info({ clientId: assignment.clientId, sessionPresent, routes: routes.map((r) => r.pattern) }, 'worker ready');
+
+  const timer = setInterval(() => {
+    beat();
+    send({ type: 'stats', stats: consumer.stats(), memoryRssBytes: process.memoryUsage.rss() });
+  }, assignment.heartbeatIntervalMs);
+
+  const stop = async (message: Extract<ParentMessage, { type: 'shutdown' }> | undefined): Promise<void> => {
+    clearInterval(timer);
+    const mode = message?.mode ?? 'stop';
+    send({ type: 'stopping', mode });
+    await consumer.stop({
+      endSession: mode === 'leave',
+      timeoutMs: message?.timeoutMs ?? config.routemq.shutdownTimeoutMs,
+    });
+    send({ type: 'stats', stats: consumer.stats(), memoryRssBytes: process.memoryUsage.rss() });
+    process.exit(WorkerExitCodes.ok);
+  };
+  let stopping = false;
+  const stopOnce = (message?: Extract<ParentMessage, { type: 'shutdown' }>): void => {
+    if (stopping) return;
+    stopping = true;
+    void stop(message);
+  };
+  process.on('message', (message: unknown) => {
+    if (isParentMessage(message) && message.type === 'shutdown') stopOnce(message);
+  });
+  // The parent died or closed the channel, or sent SIGTERM (its escalation step): stop, keeping the session.
+  process.on('disconnect', () => stopOnce());
+  process.on('SIGTERM', () => stopOnce());
+  // A terminal's Ctrl-C reaches the whole process group; the parent decides what the workers do.
+  process.on('SIGINT', () => undefined);
+}
+
+process.on('uncaughtException', (err) => {
+  send({ type: 'failed', code: 'RMQ_ERR_HANDLER_FAILED', message: `uncaught: ${errorMessageOf(err)}` });
+  process.stderr.write(`worker ${process.pid} uncaught exception: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
+
+void main().catch((err: unknown) => fail(err, undefined));

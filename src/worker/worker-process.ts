@@ -1,0 +1,259 @@
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { InHandMessage } from '../message/dispatcher.js';
+import type { MessageStatsSnapshot } from '../message/stats.js';
+import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
+import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
+
+/** The worker bootstrap: registers tsx, then runs worker-entry. */
+export const WORKER_BOOTSTRAP = fileURLToPath(new URL('../../bin/worker.js', import.meta.url));
+
+/** Lifecycle state of one worker process. */
+export type WorkerState = 'starting' | 'ready' | 'draining' | 'stuck' | 'dead';
+
+/** How a worker process ended. */
+export interface WorkerExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** True when the parent asked it to stop. */
+  readonly requested: boolean;
+  /** The failure the worker reported before exiting, if any. */
+  readonly failure: { readonly code: string; readonly message: string } | undefined;
+  /** How long it was ready, in ms (0 when it never was). */
+  readonly readyForMs: number;
+}
+
+/** Timing options of {@link WorkerProcess}. */
+export interface WorkerTimings {
+  readonly heartbeatIntervalMs: number;
+  /** No heartbeat for this long while ready → SIGKILL. */
+  readonly stuckTimeoutMs: number;
+  /** No `ready` within this long → SIGKILL, counted as a failed start. */
+  readonly startTimeoutMs: number;
+  /** After asking a worker to stop: SIGTERM past its drain deadline + this, SIGKILL this much later again. */
+  readonly killTimeoutMs: number;
+}
+
+/** Events of {@link WorkerProcess}. */
+export interface WorkerProcessEvents {
+  stuck: [inHand: readonly InHandMessage[]];
+  stats: [stats: MessageStatsSnapshot];
+  exit: [exit: WorkerExit];
+}
+
+/**
+ * One worker process, owned by its parent: fork, assignment, readiness, heartbeat watchdog, the stop ladder
+ * (shutdown message → SIGTERM → SIGKILL) and reaping. A worker that fails to start is killed and never reported
+ * ready.
+ */
+export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
+  readonly assignment: WorkerAssignment;
+  readonly #timings: WorkerTimings;
+  readonly #log: Logger;
+  readonly #child: ChildProcess;
+  readonly exited: Promise<WorkerExit>;
+  #state: WorkerState = 'starting';
+  #readyAt = 0;
+  #lastHeartbeatAt = Date.now();
+  #inHand: readonly InHandMessage[] = [];
+  #stats: MessageStatsSnapshot | undefined;
+  #memoryRssBytes = 0;
+  #failure: { code: string; message: string } | undefined;
+  #requested = false;
+  #stopPromise: Promise<WorkerExit> | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+
+  constructor(assignment: WorkerAssignment, timings: WorkerTimings, logger: Logger, env?: NodeJS.ProcessEnv) {
+    super();
+    this.assignment = assignment;
+    this.#timings = timings;
+    this.#log = logger.child({ pool: assignment.pool, slot: assignment.slot });
+    // Secrets travel in the environment (inherited), never in argv.
+    this.#child = fork(WORKER_BOOTSTRAP, [], {
+      env: env ?? process.env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.#child.on('message', (message: unknown) => {
+      if (isWorkerMessage(message)) this.#onMessage(message);
+    });
+    this.exited = new Promise((resolve) => {
+      this.#child.once('exit', (code, signal) => {
+        clearInterval(this.#watchdog);
+        this.#state = 'dead';
+        const exit: WorkerExit = {
+          code,
+          signal,
+          requested: this.#requested,
+          failure: this.#failure,
+          readyForMs: this.#readyAt > 0 ? Date.now() - this.#readyAt : 0,
+        };
+        this.emit('exit', exit);
+        resolve(exit);
+      });
+    });
+    this.#child.once('spawn', () => this.#child.send({ type: 'config', ...assignment }));
+  }
+
+  /** `<pool>-<slot>`. */
+  get id(): string {
+    return `${this.assignment.pool}-${this.assignment.slot}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** Time of the last heartbeat (ms since epoch). */
+  get lastHeartbeatAt(): number {
+    return this.#lastHeartbeatAt;
+  }
+
+  /** `Date.now()` when it became ready, or 0. */
+  get readyAt(): number {
+    return this.#readyAt;
+  }
+
+  get inHand(): readonly InHandMessage[] {
+    return this.#inHand;
+  }
+
+  /** The last message counters it reported. */
+  get stats(): MessageStatsSnapshot | undefined {
+    return this.#stats;
+  }
+
+  get memoryRssBytes(): number {
+    return this.#memoryRssBytes;
+  }
+
+  /**
+   * Resolve when the worker is subscribed (`ready`), with whether the broker had kept its session.
+   *
+   * @throws RouteMQError the code the worker reported (a route file, the broker), or `RMQ_ERR_STOPPED` when it
+   *   exited or did not become ready within `startTimeoutMs`.
+   */
+  ready(): Promise<{ sessionPresent: boolean }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        this.kill('SIGKILL');
+        reject(
+          new RouteMQError(
+            ErrorCodes.STOPPED,
+            `Worker ${this.id} was not ready within ${this.#timings.startTimeoutMs} ms`,
+          ),
+        );
+      }, this.#timings.startTimeoutMs);
+      const onMessage = (message: unknown): void => {
+        if (isWorkerMessage(message) && message.type === 'ready') {
+          cleanup();
+          resolve({ sessionPresent: message.sessionPresent });
+        }
+      };
+      const onExit = (exit: WorkerExit): void => {
+        cleanup();
+        const failure = exit.failure;
+        reject(
+          new RouteMQError(
+            (failure?.code as ErrorCode | undefined) ?? ErrorCodes.STOPPED,
+            `Worker ${this.id} failed to start: ${failure?.message ?? `exited with ${exit.signal ?? String(exit.code)}`}`,
+          ),
+        );
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.#child.off('message', onMessage);
+        this.off('exit', onExit);
+      };
+      this.#child.on('message', onMessage);
+      this.once('exit', onExit);
+    });
+  }
+
+  /**
+   * Ask the worker to stop (`stop` keeps its session, `leave` ends it), then escalate: SIGTERM once its drain
+   * deadline has passed by `killTimeoutMs`, SIGKILL `killTimeoutMs` later. Memoised; resolves on exit.
+   */
+  stop(mode: ShutdownMode, drainTimeoutMs: number): Promise<WorkerExit> {
+    this.#stopPromise ??= (async () => {
+      this.#requested = true;
+      if (this.#state === 'dead') return this.exited;
+      this.#state = 'draining';
+      clearInterval(this.#watchdog);
+      if (this.#child.connected) this.#child.send({ type: 'shutdown', mode, timeoutMs: drainTimeoutMs });
+      else this.kill('SIGTERM');
+      const term = setTimeout(() => this.kill('SIGTERM'), drainTimeoutMs + this.#timings.killTimeoutMs);
+      const kill = setTimeout(() => this.kill('SIGKILL'), drainTimeoutMs + 2 * this.#timings.killTimeoutMs);
+      const exit = await this.exited;
+      clearTimeout(term);
+      clearTimeout(kill);
+      return exit;
+    })();
+    return this.#stopPromise;
+  }
+
+  /** Send a signal if the process still runs. */
+  kill(signal: NodeJS.Signals): void {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill(signal);
+  }
+
+  #onMessage(message: WorkerMessage): void {
+    switch (message.type) {
+      case 'ready':
+        this.#state = 'ready';
+        this.#readyAt = Date.now();
+        this.#lastHeartbeatAt = Date.now();
+        this.#watchdog = setInterval(() => this.#checkHeartbeat(), this.#timings.heartbeatIntervalMs);
+        break;
+      case 'heartbeat':
+        this.#lastHeartbeatAt = Date.now();
+        this.#inHand = message.inHand;
+        break;
+      case 'stats':
+        this.#stats = message.stats;
+        this.#memoryRssBytes = message.memoryRssBytes;
+        this.emit('stats', message.stats);
+        break;
+      case 'failed':
+        this.#failure = { code: message.code, message: message.message };
+        break;
+      case 'stopping':
+        this.#state = 'draining';
+        break;
+      case 'checked':
+        break;
+    }
+  }
+
+  #checkHeartbeat(): void {
+    if (this.#state !== 'ready') return;
+    const silentMs = Date.now() - this.#lastHeartbeatAt;
+    if (silentMs < this.#timings.stuckTimeoutMs) return;
+    this.#state = 'stuck';
+    clearInterval(this.#watchdog);
+    const stuckOn = this.#inHand[0];
+    this.#log.error(
+      { pid: this.pid, silentMs, inHand: this.#inHand },
+      stuckOn
+        ? `worker stuck: no heartbeat for ${silentMs} ms while handling '${stuckOn.topic}' (route ${stuckOn.route}, ` +
+            `message id ${String(stuckOn.messageId)}); killing it, the message will be redelivered`
+        : `worker stuck: no heartbeat for ${silentMs} ms; killing it`,
+    );
+    this.emit('stuck', this.#inHand);
+    this.kill('SIGKILL');
+  }
+}
+
+/** True when the exit means "another client took the slot's id": restarting would start a kick war. */
+export function isTakeoverExit(exit: WorkerExit): boolean {
+  return exit.code === WorkerExitCodes.sessionTakenOver;
+}
