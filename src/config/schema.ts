@@ -56,6 +56,15 @@ export const CONFIG_DEFAULTS = Object.freeze({
   ROUTEMQ_MAX_JSON_DEPTH: 64,
   ROUTEMQ_SHUTDOWN_TIMEOUT_MS: 10_000,
   ROUTEMQ_DEV_BROKER: 'auto',
+  ROUTEMQ_HEARTBEAT_INTERVAL_MS: 1000,
+  ROUTEMQ_STUCK_TIMEOUT_MS: 30_000,
+  ROUTEMQ_MAX_RESTARTS: 10,
+  ROUTEMQ_RESTART_WINDOW_MS: 300_000,
+  ROUTEMQ_RESTART_BASE_MS: 500,
+  ROUTEMQ_RESTART_MAX_MS: 30_000,
+  ROUTEMQ_WORKER_START_TIMEOUT_MS: 30_000,
+  ROUTEMQ_KILL_TIMEOUT_MS: 5000,
+  ROUTEMQ_CONTROL_SOCKET: '.routemq/control.sock',
   ENABLE_REDIS: false,
   REDIS_HOST: 'localhost',
   REDIS_PORT: 6379,
@@ -290,6 +299,15 @@ export const configSchema = z.object({
   ROUTEMQ_MAX_JSON_DEPTH: int(1, 10_000),
   ROUTEMQ_SHUTDOWN_TIMEOUT_MS: int(1, MAX_TIMER_MS),
   ROUTEMQ_DEV_BROKER: oneOf(['auto', 'never']),
+  ROUTEMQ_HEARTBEAT_INTERVAL_MS: int(50, 60_000),
+  ROUTEMQ_STUCK_TIMEOUT_MS: int(100, MAX_TIMER_MS),
+  ROUTEMQ_MAX_RESTARTS: int(0, 100_000),
+  ROUTEMQ_RESTART_WINDOW_MS: int(1, MAX_TIMER_MS),
+  ROUTEMQ_RESTART_BASE_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_RESTART_MAX_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_WORKER_START_TIMEOUT_MS: int(100, MAX_TIMER_MS),
+  ROUTEMQ_KILL_TIMEOUT_MS: int(1, MAX_TIMER_MS),
+  ROUTEMQ_CONTROL_SOCKET: path,
   ENABLE_REDIS: bool,
   REDIS_HOST: host,
   REDIS_PORT: int(1, 65535),
@@ -369,6 +387,15 @@ export interface ResolvedRouteMQConfig {
   readonly maxJsonDepth: number;
   readonly shutdownTimeoutMs: number;
   readonly devBroker: 'auto' | 'never';
+  readonly heartbeatIntervalMs: number;
+  readonly stuckTimeoutMs: number;
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly restartBaseMs: number;
+  readonly restartMaxMs: number;
+  readonly workerStartTimeoutMs: number;
+  readonly killTimeoutMs: number;
+  readonly controlSocket: string;
 }
 
 /** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */

@@ -78,6 +78,15 @@ describe('loadConfig defaults', () => {
       maxJsonDepth: 64,
       shutdownTimeoutMs: 10_000,
       devBroker: 'auto',
+      heartbeatIntervalMs: 1000,
+      stuckTimeoutMs: 30_000,
+      maxRestarts: 10,
+      restartWindowMs: 300_000,
+      restartBaseMs: 500,
+      restartMaxMs: 30_000,
+      workerStartTimeoutMs: 30_000,
+      killTimeoutMs: 5000,
+      controlSocket: join(cwd, '.routemq', 'control.sock'),
     });
     expect(config.redis).toEqual({
       enabled: false,
