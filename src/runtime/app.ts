@@ -8,6 +8,7 @@ import type { RouteTable } from '../router/route-table.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { Consumer } from './consumer.js';
 import { mainClientId } from './client-ids.js';
+import { WorkerManager } from '../worker/worker-manager.js';
 
 /** Options of {@link RouteMQApp}. */
 export interface AppOptions {
@@ -15,19 +16,33 @@ export interface AppOptions {
   readonly logger: Logger;
   /** A compiled table; by default the route files of `ROUTEMQ_ROUTERS_DIR` are loaded. */
   readonly table?: RouteTable;
+  /**
+   * Run shared routes in worker pools (`true`), or serve every route on the main connection (`false`, for
+   * embedding and tests). @defaultValue true
+   */
+  readonly workers?: boolean;
+  /** Config overrides (CLI flags) the workers must see too, keyed by env-var name. */
+  readonly overrides?: Readonly<Record<string, string | undefined>>;
+  /** The workers' environment. @defaultValue `process.env` */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The `.env` file the workers read (`--env-file`). @defaultValue `.env` in the working directory */
+  readonly envFile?: string;
 }
 
 /** Lifecycle state of {@link RouteMQApp}. */
 export type AppState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
- * A RouteMQ application in one process: the route table and the main consumer that serves it.
+ * A RouteMQ application: the route table, the main process's consumer (non-shared routes, and the connection
+ * `publish` uses), and the WorkerManager that runs the shared routes in per-route worker pools.
  */
 export class RouteMQApp {
   readonly #config: ResolvedConfig;
   readonly #logger: Logger;
   #table: RouteTable | undefined;
   #consumer: Consumer | undefined;
+  #workers: WorkerManager | undefined;
+  readonly #options: AppOptions;
   #state: AppState = 'idle';
   #stopPromise: Promise<void> | undefined;
 
@@ -35,6 +50,12 @@ export class RouteMQApp {
     this.#config = options.config;
     this.#logger = options.logger;
     this.#table = options.table;
+    this.#options = options;
+  }
+
+  /** The worker manager (after {@link start}, when shared routes run in pools). */
+  get workers(): WorkerManager | undefined {
+    return this.#workers;
   }
 
   get state(): AppState {
@@ -59,23 +80,36 @@ export class RouteMQApp {
       this.#table ??= compileRoutes(await loadRouteFiles(this.#config.routemq.routersDir), {
         defaultGroup: this.#config.mqtt.groupName,
       });
+      const table = this.#table;
+      const pooled = this.#options.workers ?? true;
       const consumer = new Consumer({
         config: this.#config,
-        table: this.#table,
-        routes: this.#table.routes,
+        table,
+        routes: pooled ? table.routes.filter((r) => !r.shared) : table.routes,
         clientId: mainClientId(this.#config),
         logger: this.#logger,
       });
       this.#consumer = consumer;
       consumer.on('fatal', (err) => this.#logger.fatal({ code: err.code }, err.message));
       const { sessionPresent } = await consumer.start();
+      if (pooled && table.routes.some((r) => r.shared)) {
+        this.#workers = new WorkerManager({
+          config: this.#config,
+          table,
+          logger: this.#logger,
+          ...(this.#options.overrides ? { overrides: this.#options.overrides } : {}),
+          ...(this.#options.env ? { env: this.#options.env } : {}),
+          ...(this.#options.envFile !== undefined ? { envFile: this.#options.envFile } : {}),
+        });
+        await this.#workers.startWorkers();
+      }
       this.#state = 'running';
       this.#logger.info(
         { clientId: consumer.clientId, sessionPresent, routes: this.#table.routes.length },
         'RouteMQ is serving',
       );
     } catch (err) {
-      await this.#consumer?.stop({ timeoutMs: 0 });
+      await Promise.all([this.#consumer?.stop({ timeoutMs: 0 }), this.#workers?.stopWorkers()]);
       this.#state = 'stopped';
       throw err;
     }
@@ -96,7 +130,7 @@ export class RouteMQApp {
   stop(): Promise<void> {
     this.#stopPromise ??= (async () => {
       this.#state = 'stopping';
-      await this.#consumer?.stop();
+      await Promise.all([this.#consumer?.stop(), this.#workers?.stopWorkers()]);
       this.#state = 'stopped';
       this.#logger.info('RouteMQ stopped');
     })();

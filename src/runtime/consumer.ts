@@ -124,6 +124,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   async #subscribe(sessionPresent: boolean): Promise<void> {
     const subscriptions = this.#o.routes.map((r) => ({ topic: r.mqttTopic, qos: r.qos, subscriptionId: r.id }));
     try {
+      if (sessionPresent) await this.#dropStaleSubscriptions();
       await this.#connection.subscribe(subscriptions);
       this.#o.logger.debug({ subscriptions: subscriptions.map((s) => s.topic) }, 'subscribed');
       this.emit('ready', sessionPresent);
@@ -135,6 +136,19 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       // The connection dropped mid-subscribe; the next connect subscribes again.
       this.#o.logger.warn({ err }, 'subscribe interrupted; retrying on reconnect');
     }
+  }
+
+  /**
+   * A resumed session keeps the subscriptions of the previous run. If a route moved (say from the main process
+   * to a worker pool), the old subscription would still take a share of its messages here, where they are acked
+   * without running. So drop every subscription of the table that this consumer does not serve.
+   */
+  async #dropStaleSubscriptions(): Promise<void> {
+    const mine = new Set(this.#o.routes.map((r) => r.mqttTopic));
+    const stale = [...new Set(this.#o.table.routes.map((r) => r.mqttTopic))].filter((t) => !mine.has(t));
+    if (stale.length === 0) return;
+    await this.#connection.unsubscribe(stale);
+    this.#o.logger.debug({ stale }, 'dropped subscriptions this consumer no longer serves');
   }
 
   /**

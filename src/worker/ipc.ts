@@ -12,6 +12,8 @@ export interface WorkerAssignment {
   /** Config overrides of the parent (CLI flags), keyed by env name. Never secrets: those come from env/files. */
   readonly overrides: Readonly<Record<string, string>>;
   readonly heartbeatIntervalMs: number;
+  /** The `.env` file to read instead of `<cwd>/.env`. */
+  readonly envFile?: string;
   /** Load and compile the route files, report them, and exit without connecting (reload pre-flight). */
   readonly checkOnly?: boolean;
 }

@@ -42,7 +42,10 @@ async function main(): Promise<void> {
   const assignment = await waitForAssignment();
   let logger: Logger | undefined;
   try {
-    const config = loadConfig({ overrides: assignment.overrides });
+    const config = loadConfig({
+      overrides: assignment.overrides,
+      ...(assignment.envFile !== undefined ? { envFile: assignment.envFile } : {}),
+    });
     logger = createLogger({
       level: config.log.level,
       ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),

@@ -242,7 +242,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     clearInterval(this.#watchdog);
     const stuckOn = this.#inHand[0];
     this.#log.error(
-      { pid: this.pid, silentMs, inHand: this.#inHand },
+      { workerPid: this.pid, silentMs, inHand: this.#inHand },
       stuckOn
         ? `worker stuck: no heartbeat for ${silentMs} ms while handling '${stuckOn.topic}' (route ${stuckOn.route}, ` +
             `message id ${String(stuckOn.messageId)}); killing it, the message will be redelivered`

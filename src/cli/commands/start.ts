@@ -10,6 +10,7 @@ import { RouteMQApp } from '../../runtime/app.js';
 import type { OutgoingPayload, PublishOptions } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
+import { formatTable } from '../format-table.js';
 import { installShutdownSignals } from '../signals.js';
 import { envFileOption } from './routes.js';
 
@@ -33,7 +34,8 @@ export function registerStartCommand(program: Command): void {
       });
       logger.debug({ config: describeConfig(config) }, 'configuration');
       let broker: MosquittoProcess | undefined;
-      const app = new RouteMQApp({ config, logger });
+      const overrides = overridesFromFlags(flags);
+      const app = new RouteMQApp({ config, logger, overrides, ...envFileOption(flags) });
       const traffic = new AbortController();
       const shutdown = async (): Promise<void> => {
         traffic.abort();
@@ -48,6 +50,7 @@ export function registerStartCommand(program: Command): void {
         await shutdown();
         throw err;
       }
+      printStartupTable(app);
       if (flags.traffic) void runTraffic(flags.traffic, app, traffic.signal, logger);
     });
 }
@@ -62,4 +65,22 @@ async function runTraffic(file: string, app: RouteMQApp, signal: AbortSignal, lo
   } catch (err) {
     if (!signal.aborted) log.error({ err }, 'sample traffic stopped with an error');
   }
+}
+
+/** The start-up table (stderr, for people; the same facts are in the JSON log). */
+function printStartupTable(app: RouteMQApp): void {
+  const health = app.workers?.getWorkerHealth();
+  const rows = (health?.workers ?? []).map((w) => ({
+    pool: w.pool,
+    slot: String(w.slot),
+    pid: String(w.pid ?? '-'),
+    routes: health?.pools.find((p) => p.name === w.pool)?.routes.join(', ') ?? '',
+  }));
+  const main = (app.table?.routes ?? []).filter((r) => !r.shared || !app.workers);
+  const lines = [
+    `RouteMQ serving ${app.table?.routes.length ?? 0} route(s)`,
+    `main process (pid ${process.pid}): ${main.map((r) => r.pattern).join(', ') || '(no routes)'}`,
+    ...(rows.length > 0 ? ['', formatTable(rows).trimEnd()] : []),
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
 }

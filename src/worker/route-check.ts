@@ -1,0 +1,44 @@
+import { fork } from 'node:child_process';
+import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { isWorkerMessage } from './ipc.js';
+import type { WorkerAssignment } from './ipc.js';
+import { WORKER_BOOTSTRAP } from './worker-process.js';
+
+/**
+ * Load and compile the route files in a throwaway worker process, as a reload's pre-flight: a fresh process reads
+ * the files as they are now (the parent's module cache holds the old ones). Resolves with the route patterns.
+ *
+ * @throws RouteMQError the code of the load failure (`RMQ_ERR_ROUTE_FILE_INVALID`, `RMQ_ERR_PATTERN_INVALID`, …).
+ */
+export function checkRouteFiles(
+  assignment: Omit<WorkerAssignment, 'checkOnly'>,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<readonly string[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(WORKER_BOOTSTRAP, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let routes: readonly string[] | undefined;
+    let failure: { code: string; message: string } | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('spawn', () => child.send({ type: 'config', ...assignment, checkOnly: true }));
+    child.on('message', (message: unknown) => {
+      if (!isWorkerMessage(message)) return;
+      if (message.type === 'checked') routes = message.routes;
+      if (message.type === 'failed') failure = { code: message.code, message: message.message };
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0 && routes) {
+        resolve(routes);
+        return;
+      }
+      reject(
+        new RouteMQError(
+          (failure?.code as ErrorCode | undefined) ?? ErrorCodes.ROUTE_FILE_INVALID,
+          `The route files failed to load: ${failure?.message ?? `checker exited with ${signal ?? String(code)}`}`,
+        ),
+      );
+    });
+  });
+}

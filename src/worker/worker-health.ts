@@ -1,0 +1,84 @@
+import type { MessageStatsSnapshot } from '../message/stats.js';
+import type { Pool, RestartPolicy } from './pool.js';
+import type { WorkerState } from './worker-process.js';
+
+/** One worker in {@link WorkerHealth}. */
+export interface WorkerHealthEntry {
+  /** `<pool>-<slot>` */
+  readonly workerId: string;
+  readonly pool: string;
+  readonly slot: number;
+  readonly pid: number | undefined;
+  readonly isAlive: boolean;
+  readonly status: WorkerState;
+  /** `Date.now()` when it became ready, or 0. */
+  readonly createTime: number;
+  readonly uptimeMs: number;
+  /** Time since the last heartbeat. */
+  readonly heartbeatAgeMs: number;
+  readonly inFlight: number;
+  readonly memoryMb: number;
+  readonly stats: MessageStatsSnapshot | undefined;
+}
+
+/** One pool in {@link WorkerHealth}. */
+export interface PoolHealth {
+  readonly name: string;
+  readonly routes: readonly string[];
+  readonly desired: number;
+  readonly live: number;
+  readonly ready: number;
+  readonly degraded: boolean;
+  readonly restartsInWindow: number;
+  readonly totalRestarts: number;
+}
+
+/** `getWorkerHealth()`: the seed's shape in camelCase, plus pools. */
+export interface WorkerHealth {
+  readonly totalWorkers: number;
+  readonly activeWorkers: number;
+  readonly workers: readonly WorkerHealthEntry[];
+  readonly pools: readonly PoolHealth[];
+}
+
+/** Build a health snapshot from the pools' state. */
+export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, now = Date.now()): WorkerHealth {
+  const workers: WorkerHealthEntry[] = [];
+  const poolHealth: PoolHealth[] = [];
+  for (const pool of pools) {
+    let ready = 0;
+    for (const worker of pool.slots.values()) {
+      if (worker.state === 'ready') ready++;
+      workers.push({
+        workerId: worker.id,
+        pool: pool.name,
+        slot: worker.assignment.slot,
+        pid: worker.pid,
+        isAlive: worker.state !== 'dead',
+        status: worker.state,
+        createTime: worker.readyAt,
+        uptimeMs: worker.readyAt > 0 ? now - worker.readyAt : 0,
+        heartbeatAgeMs: now - worker.lastHeartbeatAt,
+        inFlight: worker.stats?.inFlight ?? 0,
+        memoryMb: Math.round((worker.memoryRssBytes / 1024 / 1024) * 10) / 10,
+        stats: worker.stats,
+      });
+    }
+    poolHealth.push({
+      name: pool.name,
+      routes: pool.plan.routes.map((r) => r.pattern),
+      desired: pool.desired,
+      live: pool.live().length,
+      ready,
+      degraded: pool.degraded,
+      restartsInWindow: pool.restartsInWindow(policy, now),
+      totalRestarts: pool.totalRestarts,
+    });
+  }
+  return {
+    totalWorkers: workers.length,
+    activeWorkers: workers.filter((w) => w.status === 'ready').length,
+    workers,
+    pools: poolHealth,
+  };
+}
