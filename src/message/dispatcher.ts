@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { IPublishPacket } from 'mqtt';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -76,6 +77,8 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
+    // Every try in flight listens on the force signal; the concurrency bound, not 10, is its real limit.
+    setMaxListeners(0, this.#force.signal);
     this.#sequencer = new AckSequencer(options.ack);
     this.#runner = new RouteRunner({
       defaults: options.defaults,

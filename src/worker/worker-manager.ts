@@ -241,8 +241,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   }
 
   async #rollPool(pool: Pool): Promise<void> {
-    const surgeSlot = Math.max(pool.desired, ...pool.slots.keys()) + 1;
-    const surge = await this.#spawn(pool, surgeSlot, false);
+    // The surge slot is above `desired`, so it is never restarted, and it leaves with the scale-down protocol.
+    const surgeSlot = Math.max(pool.desired, ...[...pool.slots.keys()].map((s) => s + 1));
+    const surge = await this.#spawn(pool, surgeSlot);
     try {
       for (let slot = 0; slot < pool.desired; slot++) {
         const old = pool.slots.get(slot);
@@ -255,9 +256,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   }
 
   /** Fork a worker for `slot` and wait until it is subscribed. */
-  async #spawn(pool: Pool, slot: number, supervised = true): Promise<WorkerProcess> {
+  async #spawn(pool: Pool, slot: number): Promise<WorkerProcess> {
     const worker = new WorkerProcess(this.#assignment(pool, slot), this.#timings, this.#log, this.#env());
-    if (supervised) pool.slots.set(slot, worker);
+    pool.slots.set(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
     worker.on('stuck', (inHand) => this.emit('worker:stuck', { ...ref(worker), topic: inHand[0]?.topic }));
     const { sessionPresent } = await worker.ready();

@@ -1,0 +1,147 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { WorkerManager, WorkerManagerEvents } from '../../src/worker/worker-manager.js';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { childPids, steadyPublisher } from '../helpers/load.js';
+import { createTestManager } from '../helpers/manager.js';
+import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { check, readSeen } from '../helpers/seen.js';
+
+const RECEIVE_MAXIMUM = 32;
+
+describe('worker pools', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let manager: WorkerManager | undefined;
+  let publisher: MqttClient | undefined;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-pools-'));
+  });
+  afterEach(async () => {
+    await publisher?.endAsync(true);
+    publisher = undefined;
+    await manager?.stopWorkers();
+    manager = undefined;
+    for (const pid of childPids()) process.kill(pid, 'SIGKILL');
+  });
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(env: Record<string, string> = {}): Promise<{ seenFile: string; lines: Record<string, unknown>[] }> {
+    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
+    const created = await createTestManager(broker, {
+      SEEN_FILE: seenFile,
+      MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
+      ROUTEMQ_HEARTBEAT_INTERVAL_MS: '200',
+      ...env,
+    });
+    manager = created.manager;
+    await manager.startWorkers();
+    publisher = await connectClient(broker.url);
+    return { seenFile, lines: created.lines };
+  }
+
+  function nextEvent<K extends keyof WorkerManagerEvents>(
+    name: K,
+    predicate: (...args: WorkerManagerEvents[K]) => boolean = () => true,
+    timeoutMs = 20_000,
+  ): Promise<WorkerManagerEvents[K]> {
+    const m = manager as WorkerManager;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${name} event within ${timeoutMs} ms`)), timeoutMs);
+      const listener = (...args: WorkerManagerEvents[K]): void => {
+        if (!predicate(...args)) return;
+        clearTimeout(timer);
+        (m.off as (n: K, l: typeof listener) => void)(name, listener);
+        resolve(args);
+      };
+      (m.on as (n: K, l: typeof listener) => void)(name, listener);
+    });
+  }
+
+  it('runs one pool per shared route: workerCount 3 and 1 make exactly 4 processes, each serving only its route', async () => {
+    const { seenFile } = await start();
+    expect(manager?.getWorkerCount()).toBe(4);
+    expect(childPids()).toHaveLength(4);
+    expect(manager?.getSharedRoutesInfo().map((r) => [r.topic, r.workerCount])).toEqual([
+      ['pa/{id}', 3],
+      ['pb/{id}', 1],
+    ]);
+
+    const client = publisher as MqttClient;
+    await publishMany(client, 300, (i) => ({ topic: `pa/a${i}`, payload: '{}' }));
+    await publishMany(client, 60, (i) => ({ topic: `pb/b${i}`, payload: '{}' }));
+    await waitUntil(() => readSeen(seenFile).length >= 360, 20_000, '360 deliveries');
+
+    const seen = readSeen(seenFile);
+    const pidsA = new Set(seen.filter((s) => s.route === 'pa').map((s) => s.pid));
+    const pidsB = new Set(seen.filter((s) => s.route === 'pb').map((s) => s.pid));
+    expect(pidsA.size).toBe(3);
+    expect(pidsB.size).toBe(1);
+    expect([...pidsA].filter((pid) => pidsB.has(pid))).toEqual([]);
+    for (const pid of pidsA) {
+      const share = seen.filter((s) => s.route === 'pa' && s.pid === pid).length / 300;
+      expect(share).toBeGreaterThanOrEqual(0.2);
+    }
+    expect(seen.every((s) => s.id.startsWith(s.route === 'pa' ? 'a' : 'b'))).toBe(true);
+  });
+
+  it('loses nothing when a worker is killed -9 under load, and the slot comes back with its session', async () => {
+    const { seenFile } = await start({ POOL_A_COUNT: '2' });
+    const load = steadyPublisher(publisher as MqttClient, { topic: (id) => `pa/${id}`, ratePerSec: 2500, total: 5000 });
+    await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
+    const victim = manager?.getWorkerHealth().workers.find((w) => w.pool === 'pa-id' && w.slot === 0);
+    expect(victim?.pid).toBeTypeOf('number');
+    const back = nextEvent('worker:started', (e) => e.pool === 'pa-id' && e.slot === 0);
+    process.kill(victim?.pid as number, 'SIGKILL');
+    const [restarted] = await back;
+    expect(restarted.sessionPresent).toBe(true);
+    expect(restarted.pid).not.toBe(victim?.pid);
+
+    await load.done;
+    const acked = load.acked;
+    expect(acked).toHaveLength(5000);
+    await waitUntil(() => check(acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every acked id handled');
+    const result = check(acked, readSeen(seenFile));
+    expect(result.lost).toEqual([]);
+    expect(result.unexpected).toEqual([]);
+    expect(result.duplicated.length).toBeLessThanOrEqual(RECEIVE_MAXIMUM);
+  });
+
+  it('kills a busy-looping worker as stuck, names its message, and the respawned slot gets the message again', async () => {
+    const { seenFile, lines } = await start({ ROUTEMQ_STUCK_TIMEOUT_MS: '1500', POOL_A_COUNT: '1' });
+    const stuck = nextEvent('worker:stuck');
+    await (publisher as MqttClient).publishAsync('pb/looper', '{"loop":true}', { qos: 1 });
+    const [event] = await stuck;
+    expect(event.topic).toBe('pb/looper');
+    expect(lines.some((l) => String(l['msg']).includes("worker stuck") && String(l['msg']).includes('pb/looper'))).toBe(true);
+    await waitUntil(() => readSeen(seenFile).some((s) => s.id === 'looper'), 20_000, 'the redelivered message');
+    expect(readSeen(seenFile).find((s) => s.id === 'looper')?.dup).toBe(true);
+  });
+
+  it('marks a crash-looping pool degraded after maxRestarts', async () => {
+    await start({
+      ROUTEMQ_MAX_RESTARTS: '2',
+      ROUTEMQ_RESTART_WINDOW_MS: '60000',
+      ROUTEMQ_RESTART_BASE_MS: '50',
+      POOL_A_COUNT: '1',
+    });
+    const degraded = nextEvent('pool:degraded');
+    await (publisher as MqttClient).publishAsync('pb/poison', '{"exit":true}', { qos: 1 });
+    const [event] = await degraded;
+    expect(event).toMatchObject({ pool: 'pb-id', restarts: 3 });
+    const pool = manager?.getWorkerHealth().pools.find((p) => p.name === 'pb-id');
+    expect(pool?.degraded).toBe(true);
+    expect(pool?.live).toBe(0);
+    // The other pool is unaffected.
+    expect(manager?.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.ready).toBe(1);
+  });
+});
