@@ -57,6 +57,10 @@ export const ErrorCodes = {
   STOPPED: 'RMQ_ERR_STOPPED',
   /** A development broker could not be started. */
   DEV_BROKER_FAILED: 'RMQ_ERR_DEV_BROKER_FAILED',
+  /** No running instance answers on the control socket. */
+  CONTROL_UNREACHABLE: 'RMQ_ERR_CONTROL_UNREACHABLE',
+  /** A control-socket request was malformed. */
+  CONTROL_INVALID: 'RMQ_ERR_CONTROL_INVALID',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
+import { registerControlCommands } from './commands/control.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerStartCommand } from './commands/start.js';
 
@@ -10,6 +11,7 @@ const program = new Command()
 
 registerStartCommand(program);
 registerRoutesCommand(program);
+registerControlCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,11 +4,15 @@ import type { Logger } from '../logger.js';
 export const ExitCodes = { ok: 0, failed: 1, forced: 130 } as const;
 
 /**
- * Install the process's SIGINT/SIGTERM handling, once: the first signal runs `shutdown` (graceful), a second
- * one exits at once with code 130. `shutdown` should resolve when everything is stopped; the process then exits
- * with its result (0 or 1).
+ * Install the process's signal handling, once: the first SIGINT/SIGTERM runs `shutdown` (graceful), a second one
+ * exits at once with code 130. `shutdown` should resolve when everything is stopped; the process then exits with
+ * its result (0 or 1). SIGHUP runs `reload`. `trigger` starts the same shutdown from elsewhere (`routemq stop`).
  */
-export function installShutdownSignals(shutdown: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): void {
+export function installShutdownSignals(
+  shutdown: (signal: NodeJS.Signals) => Promise<void>,
+  logger: Logger,
+  reload?: () => Promise<void>,
+): { readonly trigger: (signal: NodeJS.Signals) => void } {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -27,4 +31,11 @@ export function installShutdownSignals(shutdown: (signal: NodeJS.Signals) => Pro
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (reload) {
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: rolling reload');
+      reload().catch((err: unknown) => logger.error({ err }, 'reload failed; the running workers stay'));
+    });
+  }
+  return { trigger: onSignal };
 }

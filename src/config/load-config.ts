@@ -286,7 +286,10 @@ function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       restartMaxMs: v.ROUTEMQ_RESTART_MAX_MS ?? d.ROUTEMQ_RESTART_MAX_MS,
       workerStartTimeoutMs: v.ROUTEMQ_WORKER_START_TIMEOUT_MS ?? d.ROUTEMQ_WORKER_START_TIMEOUT_MS,
       killTimeoutMs: v.ROUTEMQ_KILL_TIMEOUT_MS ?? d.ROUTEMQ_KILL_TIMEOUT_MS,
-      controlSocket: resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET),
+      controlSocket:
+        (v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET) === 'none'
+          ? undefined
+          : resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET),
     },
     redis: {
       enabled: v.ENABLE_REDIS ?? d.ENABLE_REDIS,

@@ -395,7 +395,8 @@ export interface ResolvedRouteMQConfig {
   readonly restartMaxMs: number;
   readonly workerStartTimeoutMs: number;
   readonly killTimeoutMs: number;
-  readonly controlSocket: string;
+  /** Absolute path of the control socket, or `undefined` when set to `none`. */
+  readonly controlSocket: string | undefined;
 }
 
 /** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */

@@ -9,6 +9,7 @@ import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { Consumer } from './consumer.js';
 import { mainClientId } from './client-ids.js';
 import { WorkerManager } from '../worker/worker-manager.js';
+import type { WorkerHealth } from '../worker/worker-health.js';
 
 /** Options of {@link RouteMQApp}. */
 export interface AppOptions {
@@ -27,6 +28,19 @@ export interface AppOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The `.env` file the workers read (`--env-file`). @defaultValue `.env` in the working directory */
   readonly envFile?: string;
+}
+
+/** {@link RouteMQApp.status}. */
+export interface AppStatus {
+  /** MQTT connected, every pool has a ready worker and none is degraded, no shutdown in progress. */
+  readonly ready: boolean;
+  /** Why it is not ready. */
+  readonly problems: readonly string[];
+  readonly state: AppState;
+  readonly pid: number;
+  readonly mqttConnected: boolean;
+  readonly main: MessageStatsSnapshot | undefined;
+  readonly workers: WorkerHealth | undefined;
 }
 
 /** Lifecycle state of {@link RouteMQApp}. */
@@ -119,6 +133,27 @@ export class RouteMQApp {
   publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
     if (!this.#consumer) throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'The app has not started');
     return this.#consumer.publish(topic, payload, options);
+  }
+
+  /** What `routemq status` shows: the app state, the main process, and every pool and worker. */
+  status(): AppStatus {
+    const workers = this.#workers?.getWorkerHealth();
+    const problems: string[] = [];
+    if (this.#state !== 'running') problems.push(`app is ${this.#state}`);
+    if (!this.#consumer?.connected) problems.push('main MQTT connection is down');
+    for (const pool of workers?.pools ?? []) {
+      if (pool.degraded) problems.push(`pool ${pool.name} is degraded (crash loop)`);
+      else if (pool.ready === 0) problems.push(`pool ${pool.name} has no ready worker`);
+    }
+    return {
+      ready: problems.length === 0,
+      problems,
+      state: this.#state,
+      pid: process.pid,
+      mqttConnected: this.#consumer?.connected ?? false,
+      main: this.#consumer?.stats(),
+      workers,
+    };
   }
 
   /** Message counters of the main process. */

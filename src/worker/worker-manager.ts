@@ -47,7 +47,9 @@ export interface WorkerRef {
 /** Typed events of {@link WorkerManager}. */
 export interface WorkerManagerEvents {
   'worker:started': [WorkerRef & { readonly sessionPresent: boolean }];
-  'worker:exited': [WorkerRef & { readonly code: number | null; readonly signal: string | null; readonly expected: boolean }];
+  'worker:exited': [
+    WorkerRef & { readonly code: number | null; readonly signal: string | null; readonly expected: boolean },
+  ];
   'worker:restarted': [WorkerRef & { readonly restarts: number }];
   'worker:stuck': [WorkerRef & { readonly topic: string | undefined }];
   'pool:degraded': [{ readonly pool: string; readonly restarts: number; readonly windowMs: number }];
@@ -87,7 +89,8 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     };
     this.#policy = { maxRestarts: r.maxRestarts, restartWindowMs: r.restartWindowMs };
     this.#overrides = {};
-    for (const [key, value] of Object.entries(options.overrides ?? {})) if (value !== undefined) this.#overrides[key] = value;
+    for (const [key, value] of Object.entries(options.overrides ?? {}))
+      if (value !== undefined) this.#overrides[key] = value;
     if (options.groupName !== undefined) this.#overrides['MQTT_GROUP_NAME'] = options.groupName;
     if (options.routerDirectory !== undefined) this.#overrides['ROUTEMQ_ROUTERS_DIR'] = options.routerDirectory;
     for (const plan of planPools(options.table, r.concurrency)) this.#pools.set(plan.name, new Pool(plan, plan.size));
@@ -124,7 +127,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       for (const pool of this.#pools.values()) pool.desired = n;
     }
     this.#state = 'starting';
-    const starts = [...this.#pools.values()].flatMap((pool) => pool.missingSlots().map((slot) => this.#spawn(pool, slot)));
+    const starts = [...this.#pools.values()].flatMap((pool) =>
+      pool.missingSlots().map((slot) => this.#spawn(pool, slot)),
+    );
     const results = await Promise.allSettled(starts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -299,7 +304,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     );
     if (isTakeoverExit(exit)) {
       pool.conflicted.add(slot);
-      this.#log.error({ pool: pool.name, slot }, 'another client took this slot\'s client id; not restarting it');
+      this.#log.error({ pool: pool.name, slot }, "another client took this slot's client id; not restarting it");
       return;
     }
     const outcome = pool.recordCrash(slot, exit.readyForMs, this.#policy);
@@ -332,7 +337,10 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     if (!pool.degraded) {
       pool.degraded = true;
       const restarts = pool.restartsInWindow(this.#policy);
-      this.#log.error({ pool: pool.name, restarts, windowMs: this.#policy.restartWindowMs }, 'pool degraded: crash loop');
+      this.#log.error(
+        { pool: pool.name, restarts, windowMs: this.#policy.restartWindowMs },
+        'pool degraded: crash loop',
+      );
       this.emit('pool:degraded', { pool: pool.name, restarts, windowMs: this.#policy.restartWindowMs });
     }
     clearTimeout(pool.recoveryTimer);
@@ -340,7 +348,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       pool.recoveryTimer = undefined;
       if (this.#state !== 'running' && this.#state !== 'starting') return;
       pool.resetRestarts();
-      this.#log.info({ pool: pool.name }, 'restart window cleared; restarting the pool\'s missing workers');
+      this.#log.info({ pool: pool.name }, "restart window cleared; restarting the pool's missing workers");
       for (const slot of pool.missingSlots()) this.#respawn(pool, slot);
     }, pool.msUntilWindowClears(this.#policy));
   }

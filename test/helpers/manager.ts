@@ -12,7 +12,10 @@ export const POOLS_ROUTERS = fileURLToPath(new URL('../fixtures/apps/pools/route
 /** A logger that keeps its JSON lines in memory. */
 export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 

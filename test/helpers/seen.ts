@@ -22,7 +22,10 @@ export function readSeen(file: string): Seen[] {
 }
 
 /** The checker's three sets: published ids not seen, ids seen more than once, ids seen but never published. */
-export function check(published: readonly string[], seen: readonly Seen[]): { lost: string[]; duplicated: string[]; unexpected: string[] } {
+export function check(
+  published: readonly string[],
+  seen: readonly Seen[],
+): { lost: string[]; duplicated: string[]; unexpected: string[] } {
   const counts = new Map<string, number>();
   for (const s of seen) counts.set(s.id, (counts.get(s.id) ?? 0) + 1);
   const publishedSet = new Set(published);

@@ -168,7 +168,12 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
   it('lets two instances with different instance ids share one group without client-id clashes', async () => {
     const group = uniqueName('shared');
     const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const common = { MQTT_GROUP_NAME: group, SEEN_FILE: seenFile, POOL_A_COUNT: '1', MQTT_CLIENT_ID: uniqueName('two') };
+    const common = {
+      MQTT_GROUP_NAME: group,
+      SEEN_FILE: seenFile,
+      POOL_A_COUNT: '1',
+      MQTT_CLIENT_ID: uniqueName('two'),
+    };
     const one = spawnRouteMQ(['start'], cliEnv({ ...common, ROUTEMQ_INSTANCE_ID: 'host-a' }));
     const two = spawnRouteMQ(['start'], cliEnv({ ...common, ROUTEMQ_INSTANCE_ID: 'host-b' }));
     await Promise.all([one, two].map((app) => app.waitForLog((l) => l['msg'] === 'RouteMQ is serving')));
@@ -184,7 +189,11 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
     );
     expect(new Set(clientIds).size).toBe(clientIds.length);
     for (const app of [one, two]) {
-      expect(app.logs().filter((l) => l['msg'] === 'MQTT connection lost' || l['code'] === 'RMQ_ERR_MQTT_SESSION_TAKEN_OVER')).toEqual([]);
+      expect(
+        app
+          .logs()
+          .filter((l) => l['msg'] === 'MQTT connection lost' || l['code'] === 'RMQ_ERR_MQTT_SESSION_TAKEN_OVER'),
+      ).toEqual([]);
       expect((await app.stop()).code).toBe(0);
     }
   });

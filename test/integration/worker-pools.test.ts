@@ -35,7 +35,9 @@ describe('worker pools', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(env: Record<string, string> = {}): Promise<{ seenFile: string; lines: Record<string, unknown>[] }> {
+  async function start(
+    env: Record<string, string> = {},
+  ): Promise<{ seenFile: string; lines: Record<string, unknown>[] }> {
     const seenFile = join(dir, `${uniqueName('seen')}.txt`);
     const created = await createTestManager(broker, {
       SEEN_FILE: seenFile,
@@ -122,7 +124,9 @@ describe('worker pools', () => {
     await (publisher as MqttClient).publishAsync('pb/looper', '{"loop":true}', { qos: 1 });
     const [event] = await stuck;
     expect(event.topic).toBe('pb/looper');
-    expect(lines.some((l) => String(l['msg']).includes("worker stuck") && String(l['msg']).includes('pb/looper'))).toBe(true);
+    expect(lines.some((l) => String(l['msg']).includes('worker stuck') && String(l['msg']).includes('pb/looper'))).toBe(
+      true,
+    );
     await waitUntil(() => readSeen(seenFile).some((s) => s.id === 'looper'), 20_000, 'the redelivered message');
     expect(readSeen(seenFile).find((s) => s.id === 'looper')?.dup).toBe(true);
   });

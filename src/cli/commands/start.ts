@@ -12,6 +12,8 @@ import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
 import { installShutdownSignals } from '../signals.js';
+import { ControlServer } from '../../control/control-server.js';
+import { appControlHandler } from '../../runtime/app-control.js';
 import { envFileOption } from './routes.js';
 
 /** What a `--traffic` module's default export receives. */
@@ -42,11 +44,26 @@ export function registerStartCommand(program: Command): void {
         await app.stop();
         await broker?.stop();
       };
-      installShutdownSignals(shutdown, logger);
+      const reload = async (): Promise<void> => {
+        await app.workers?.reload();
+      };
+      const signals = installShutdownSignals(
+        async () => {
+          await control?.stop();
+          await shutdown();
+        },
+        logger,
+        reload,
+      );
+      const control = config.routemq.controlSocket
+        ? new ControlServer(config.routemq.controlSocket, appControlHandler(app, reload, signals.trigger), logger)
+        : undefined;
       try {
         broker = await ensureDevBroker(config, logger);
         await app.start();
+        await control?.start();
       } catch (err) {
+        await control?.stop();
         await shutdown();
         throw err;
       }

@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load-config.js';
+import { sendControlRequest } from '../../control/control-client.js';
+import type { ControlRequest } from '../../control/protocol.js';
+import { ErrorCodes, RouteMQError } from '../../errors.js';
+import type { AppStatus } from '../../runtime/app.js';
+import { formatTable } from '../format-table.js';
+import { envFileOption } from './routes.js';
+
+interface ControlFlags {
+  readonly socket?: string;
+  readonly envFile?: string;
+  readonly json?: boolean;
+}
+
+function socketPath(flags: ControlFlags): string {
+  if (flags.socket) return flags.socket;
+  const config = loadConfig({ ...envFileOption(flags) });
+  if (!config.routemq.controlSocket) {
+    throw new RouteMQError(
+      ErrorCodes.CONTROL_UNREACHABLE,
+      'ROUTEMQ_CONTROL_SOCKET is "none": there is no control socket',
+    );
+  }
+  return config.routemq.controlSocket;
+}
+
+function withSocket(command: Command): Command {
+  return command
+    .option('--socket <path>', 'control socket of the running instance (ROUTEMQ_CONTROL_SOCKET)')
+    .option('--env-file <path>', 'read this file instead of ./.env')
+    .option('--json', 'print JSON');
+}
+
+async function run(flags: ControlFlags, request: ControlRequest): Promise<unknown> {
+  const result = await sendControlRequest(socketPath(flags), request);
+  if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+/** `routemq status|reload|stop|scale|worker restart`: talk to a running `routemq start` over its control socket. */
+export function registerControlCommands(program: Command): void {
+  withSocket(program.command('status'))
+    .description('show pools and workers of the running instance; exits 1 when it is not ready')
+    .action(async (flags: ControlFlags) => {
+      const status = (await run(flags, { cmd: 'status' })) as AppStatus;
+      if (!flags.json) process.stdout.write(formatStatus(status));
+      if (!status.ready) process.exitCode = 1;
+    });
+  withSocket(program.command('reload'))
+    .description('rolling reload: re-read the route files and replace each worker in turn (same as SIGHUP)')
+    .action(async (flags: ControlFlags) => {
+      await run(flags, { cmd: 'reload' });
+      if (!flags.json) process.stdout.write('reloaded\n');
+    });
+  withSocket(program.command('stop'))
+    .description('graceful stop of the running instance (same as SIGTERM)')
+    .action(async (flags: ControlFlags) => {
+      await run(flags, { cmd: 'stop' });
+      if (!flags.json) process.stdout.write('stopping\n');
+    });
+  withSocket(program.command('scale'))
+    .argument('<pool>', 'pool name (see routemq status)')
+    .argument('<count>', 'number of workers, ≥ 1')
+    .description('resize a worker pool; removed workers drain and end their sessions')
+    .action(async (pool: string, count: string, flags: ControlFlags) => {
+      await run(flags, { cmd: 'scale', pool, count: Number(count) });
+      if (!flags.json) process.stdout.write(`pool ${pool} scaled to ${count}\n`);
+    });
+  const worker = program.command('worker').description('act on one worker');
+  withSocket(worker.command('restart'))
+    .argument('<workerId>', 'worker id, <pool>-<slot> (see routemq status)')
+    .description('restart one worker under the same client id (drains it first)')
+    .action(async (workerId: string, flags: ControlFlags) => {
+      await run(flags, { cmd: 'restart-worker', workerId });
+      if (!flags.json) process.stdout.write(`worker ${workerId} restarted\n`);
+    });
+}
+
+/** The human form of `routemq status`. */
+export function formatStatus(status: AppStatus): string {
+  const head = [
+    `state: ${status.state}   ready: ${status.ready ? 'yes' : 'no'}   mqtt: ${status.mqttConnected ? 'connected' : 'down'}   pid: ${status.pid}`,
+    ...status.problems.map((p) => `  ! ${p}`),
+  ];
+  const pools = (status.workers?.pools ?? []).map((p) => ({
+    pool: p.name,
+    workers: `${p.ready}/${p.desired}`,
+    degraded: p.degraded ? 'yes' : 'no',
+    restarts: String(p.totalRestarts),
+    routes: p.routes.join(', '),
+  }));
+  const workers = (status.workers?.workers ?? []).map((w) => ({
+    worker: w.workerId,
+    state: w.status,
+    pid: String(w.pid ?? '-'),
+    mem: `${w.memoryMb} MB`,
+    uptime: `${Math.round(w.uptimeMs / 1000)} s`,
+    handled: String(w.stats?.total.handled ?? 0),
+    failed: String(w.stats?.total.failed ?? 0),
+  }));
+  return [...head, '', formatTable(pools).trimEnd(), '', formatTable(workers).trimEnd(), ''].join('\n');
+}

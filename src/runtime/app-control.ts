@@ -1,0 +1,35 @@
+import type { ControlHandler } from '../control/control-server.js';
+import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { RouteMQApp } from './app.js';
+
+/** Answer control-socket requests for a running app. `stop` starts the same graceful shutdown as SIGTERM. */
+export function appControlHandler(
+  app: RouteMQApp,
+  reload: () => Promise<void>,
+  stop: (signal: NodeJS.Signals) => void,
+): ControlHandler {
+  const workers = (): NonNullable<RouteMQApp['workers']> => {
+    if (!app.workers)
+      throw new RouteMQError(ErrorCodes.ROUTE_OPTION_INVALID, 'This app has no shared routes, so no worker pools');
+    return app.workers;
+  };
+  return async (request) => {
+    switch (request.cmd) {
+      case 'status':
+        return app.status();
+      case 'reload':
+        await reload();
+        return app.status();
+      case 'stop':
+        // Answer first; the shutdown closes the socket.
+        setImmediate(() => stop('SIGTERM'));
+        return { stopping: true };
+      case 'scale':
+        await workers().scaleTo(request.pool, request.count);
+        return app.status();
+      case 'restart-worker':
+        await workers().restartWorker(request.workerId);
+        return app.status();
+    }
+  };
+}

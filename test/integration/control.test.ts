@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AppStatus } from '../../src/runtime/app.js';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { POOLS_ROUTERS } from '../helpers/manager.js';
+import { uniqueName } from '../helpers/mqtt.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+
+const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
+const run = promisify(execFile);
+
+describe('routemq control commands against a running instance', () => {
+  let broker: TestBroker;
+  let dir: string;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-ctl-'));
+  });
+  afterEach(() => killAllSpawned());
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports status, scales a pool, restarts a worker, reloads on SIGHUP, and stops', async () => {
+    const socket = join(dir, 'control.sock');
+    const env = {
+      MQTT_BROKER: '127.0.0.1',
+      MQTT_PORT: String(broker.port),
+      MQTT_CLIENT_ID: uniqueName('ctl'),
+      MQTT_GROUP_NAME: uniqueName('g'),
+      ROUTEMQ_INSTANCE_ID: 'test',
+      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
+      ROUTEMQ_CONTROL_SOCKET: socket,
+      SEEN_FILE: join(dir, 'seen.txt'),
+      POOL_A_COUNT: '1',
+      POOL_B_COUNT: '1',
+    };
+    const app = spawnRouteMQ(['start'], env);
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const cli = async (...args: string[]): Promise<string> =>
+      (await run(process.execPath, [BIN, ...args, '--socket', socket], { env: { ...process.env, ...env } })).stdout;
+    const status = async (): Promise<AppStatus> => JSON.parse(await cli('status', '--json')) as AppStatus;
+
+    expect(await cli('status')).toMatch(/ready: yes/);
+    expect((await status()).workers?.pools.map((p) => [p.name, p.ready])).toEqual([
+      ['pa-id', 1],
+      ['pb-id', 1],
+    ]);
+
+    await cli('scale', 'pa-id', '2');
+    expect((await status()).workers?.pools.find((p) => p.name === 'pa-id')?.ready).toBe(2);
+
+    const before = (await status()).workers?.workers.find((w) => w.workerId === 'pb-id-0')?.pid;
+    await cli('worker', 'restart', 'pb-id-0');
+    const after = (await status()).workers?.workers.find((w) => w.workerId === 'pb-id-0');
+    expect(after?.status).toBe('ready');
+    expect(after?.pid).not.toBe(before);
+
+    const pidsBeforeReload = (await status()).workers?.workers.map((w) => w.pid);
+    app.child.kill('SIGHUP');
+    await app.waitForLog((l) => l['msg'] === 'rolling reload done', 30_000);
+    const reloaded = await status();
+    expect(reloaded.ready).toBe(true);
+    expect(reloaded.workers?.workers.map((w) => w.pid).filter((pid) => pidsBeforeReload?.includes(pid))).toEqual([]);
+
+    await expect(cli('scale', 'nope', '2')).rejects.toMatchObject({
+      stderr: expect.stringContaining('RMQ_ERR_ROUTE_OPTION_INVALID'),
+    });
+
+    expect(await cli('stop')).toContain('stopping');
+    const exit = await app.exited;
+    expect(exit.code).toBe(0);
+    await expect(cli('status')).rejects.toMatchObject({
+      stderr: expect.stringContaining('RMQ_ERR_CONTROL_UNREACHABLE'),
+    });
+  });
+});
