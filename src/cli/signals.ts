@@ -6,17 +6,20 @@ export const ExitCodes = { ok: 0, failed: 1, forced: 130 } as const;
 /**
  * Install the process's signal handling, once: the first SIGINT/SIGTERM runs `shutdown` (graceful), a second one
  * exits at once with code 130. `shutdown` should resolve when everything is stopped; the process then exits with
- * its result (0 or 1). SIGHUP runs `reload`. `trigger` starts the same shutdown from elsewhere (`routemq stop`).
+ * its result (0 or 1); a forced exit first runs `force` (which must not leave child processes behind). SIGHUP runs
+ * `reload`. `trigger` starts the same shutdown from elsewhere (`routemq stop`).
  */
 export function installShutdownSignals(
   shutdown: (signal: NodeJS.Signals) => Promise<void>,
   logger: Logger,
-  reload?: () => Promise<void>,
+  options: { reload?: () => Promise<void>; force?: () => void } = {},
 ): { readonly trigger: (signal: NodeJS.Signals) => void } {
+  const { reload, force } = options;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: forcing exit');
+      force?.();
       process.exit(ExitCodes.forced);
     }
     stopping = true;

@@ -45,6 +45,11 @@ interface ClientInternals {
   _releaseIncomingQoS2Publish(messageId: number): void;
 }
 
+/** A close within this long after CONNACK counts as a flap. */
+const FLAP_WINDOW_MS = 5_000;
+/** Consecutive flaps that mean "someone else has our client id". */
+const MAX_FLAPS = 3;
+
 /** Why {@link MqttConnection.start} is told not to wait for the done callback of a deferred message. */
 const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
 
@@ -62,6 +67,8 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   readonly #log: Logger;
   #epoch = 0;
   #reconnectAttempt = 0;
+  #connectedAt = 0;
+  #flaps = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
@@ -250,7 +257,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     // Acks are tiny packets; Nagle would hold them back behind a delayed TCP ack (~40 ms).
     (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     this.#epoch += 1;
-    this.#reconnectAttempt = 0;
+    this.#connectedAt = Date.now();
     this.#state = 'connected';
     this.#log.info({ clientId: this.clientId, sessionPresent, epoch: this.#epoch }, 'MQTT connected');
     this.emit('connect', this.#epoch, sessionPresent);
@@ -260,9 +267,36 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     if (this.#state === 'stopping' || this.#state === 'stopped' || this.#state === 'failed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'offline';
-    if (wasConnected) this.#log.warn({ clientId: this.clientId }, 'MQTT connection lost');
+    if (wasConnected) {
+      this.#log.warn({ clientId: this.clientId }, 'MQTT connection lost');
+      this.#countFlap();
+      if (this.#fatalError) return;
+    }
     this.emit('close');
     this.#scheduleReconnect();
+  }
+
+  /**
+   * A connection that the broker closes soon after CONNACK, again and again, is almost always another live client
+   * with our client id: each reconnect kicks it, and it kicks us back. Mosquitto 2.0 closes the socket without the
+   * v5 DISCONNECT 0x8E that would say so, so count the flaps, and give the slot up instead of fighting
+   * (mqttjs/MQTT.js#1585). A connection that lived long enough resets the count and the backoff.
+   */
+  #countFlap(): void {
+    if (Date.now() - this.#connectedAt >= FLAP_WINDOW_MS) {
+      this.#flaps = 0;
+      this.#reconnectAttempt = 0;
+      return;
+    }
+    if (++this.#flaps >= MAX_FLAPS) {
+      this.#fail(
+        new RouteMQError(
+          ErrorCodes.MQTT_SESSION_TAKEN_OVER,
+          `The broker closed the connection of '${this.clientId}' ${this.#flaps} times right after connecting; ` +
+            'another client is probably using this client id. Giving the slot up instead of fighting for it',
+        ),
+      );
+    }
   }
 
   #scheduleReconnect(): void {

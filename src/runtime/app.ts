@@ -156,6 +156,11 @@ export class RouteMQApp {
     };
   }
 
+  /** Forced exit: SIGKILL every worker now (see {@link WorkerManager.killAll}). */
+  kill(): void {
+    this.#workers?.killAll();
+  }
+
   /** Message counters of the main process. */
   stats(): MessageStatsSnapshot | undefined {
     return this.#consumer?.stats();

@@ -8,6 +8,7 @@ export interface WorkerHealthEntry {
   readonly workerId: string;
   readonly pool: string;
   readonly slot: number;
+  readonly clientId: string;
   readonly pid: number | undefined;
   readonly isAlive: boolean;
   readonly status: WorkerState;
@@ -53,6 +54,7 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
         workerId: worker.id,
         pool: pool.name,
         slot: worker.assignment.slot,
+        clientId: worker.assignment.clientId,
         pid: worker.pid,
         isAlive: worker.state !== 'dead',
         status: worker.state,

@@ -3,7 +3,10 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import { loadRouteFiles } from '../router/discovery.js';
+import { compileRoutes } from '../router/route-table.js';
 import type { RouteTable, SharedRouteInfo } from '../router/route-table.js';
+import type { RouteDeclarationSource } from '../router/router.js';
 import { workerClientId } from '../runtime/client-ids.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import type { ShutdownMode, WorkerAssignment } from './ipc.js';
@@ -20,7 +23,12 @@ import { describeHealth } from './worker-health.js';
 export interface WorkerManagerOptions {
   readonly config: ResolvedConfig;
   /** The compiled routes; the pools are planned from its shared routes. */
-  readonly table: RouteTable;
+  readonly table?: RouteTable;
+  /**
+   * The seed's form: a router whose declarations are compiled with `groupName`. Without `table` or `router`, the
+   * route files of `routerDirectory` are loaded by {@link WorkerManager.startWorkers}.
+   */
+  readonly router?: RouteDeclarationSource;
   /** @defaultValue a silent logger */
   readonly logger?: Logger;
   /** Share group default for the workers. @defaultValue `config.mqtt.groupName` */
@@ -72,6 +80,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   readonly #timings: WorkerTimings;
   readonly #policy: RestartPolicy;
   readonly #overrides: Record<string, string>;
+  #table: RouteTable | undefined;
   #state: ManagerState = 'idle';
   #stopPromise: Promise<void> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -93,7 +102,17 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       if (value !== undefined) this.#overrides[key] = value;
     if (options.groupName !== undefined) this.#overrides['MQTT_GROUP_NAME'] = options.groupName;
     if (options.routerDirectory !== undefined) this.#overrides['ROUTEMQ_ROUTERS_DIR'] = options.routerDirectory;
-    for (const plan of planPools(options.table, r.concurrency)) this.#pools.set(plan.name, new Pool(plan, plan.size));
+    const groupName = options.groupName ?? options.config.mqtt.groupName;
+    const table =
+      options.table ?? (options.router ? compileRoutes(options.router, { defaultGroup: groupName }) : undefined);
+    if (table) this.#plan(table);
+  }
+
+  #plan(table: RouteTable): void {
+    this.#table = table;
+    for (const plan of planPools(table, this.#o.config.routemq.concurrency)) {
+      this.#pools.set(plan.name, new Pool(plan, plan.size));
+    }
   }
 
   get state(): ManagerState {
@@ -115,6 +134,11 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    */
   async startWorkers(n?: number): Promise<void> {
     if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.STOPPED, `WorkerManager is ${this.#state}`);
+    if (!this.#table) {
+      const dir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
+      const groupName = this.#o.groupName ?? this.#o.config.mqtt.groupName;
+      this.#plan(compileRoutes(await loadRouteFiles(dir), { defaultGroup: groupName }));
+    }
     if (n !== undefined) {
       assertCount(n);
       if (this.#pools.size !== 1) {
@@ -154,6 +178,17 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     return this.#stopPromise;
   }
 
+  /**
+   * SIGKILL every worker at once, synchronously. For a forced exit (a second signal): the parent is about to
+   * exit, and no worker may outlive it. Unacked messages are redelivered when the slots return.
+   */
+  killAll(): void {
+    for (const pool of this.#pools.values()) {
+      pool.clearTimers();
+      for (const worker of pool.live()) worker.kill('SIGKILL');
+    }
+  }
+
   /** Live worker processes over all pools. */
   getWorkerCount(): number {
     return [...this.#pools.values()].reduce((n, pool) => n + pool.live().length, 0);
@@ -161,7 +196,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   /** The shared routes, in the seed's shape. */
   getSharedRoutesInfo(): readonly SharedRouteInfo[] {
-    return this.#o.table.getSharedRoutesInfo();
+    return this.#table?.getSharedRoutesInfo() ?? [];
   }
 
   /** A snapshot of every pool and worker. */
@@ -303,8 +338,18 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       'worker exited unexpectedly',
     );
     if (isTakeoverExit(exit)) {
+      // Restarting at once would kick the other client and start a war; try again only much later.
+      const retryMs = this.#o.config.routemq.restartMaxMs;
       pool.conflicted.add(slot);
-      this.#log.error({ pool: pool.name, slot }, "another client took this slot's client id; not restarting it");
+      this.#log.error({ pool: pool.name, slot, retryMs }, "another client took this slot's client id; backing off");
+      pool.restartTimers.set(
+        slot,
+        setTimeout(() => {
+          pool.restartTimers.delete(slot);
+          pool.conflicted.delete(slot);
+          this.#respawn(pool, slot);
+        }, retryMs),
+      );
       return;
     }
     const outcome = pool.recordCrash(slot, exit.readyForMs, this.#policy);

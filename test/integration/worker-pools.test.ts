@@ -148,4 +148,30 @@ describe('worker pools', () => {
     // The other pool is unaffected.
     expect(manager?.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.ready).toBe(1);
   });
+
+  it('gives a slot up when another client keeps taking its client id: no kick ping-pong', async () => {
+    await start({ POOL_A_COUNT: '2', ROUTEMQ_RESTART_MAX_MS: '60000' });
+    const victim = manager?.getWorkerHealth().workers.find((w) => w.workerId === 'pa-id-0');
+    const exited = nextEvent('worker:exited', (e) => e.workerId === 'pa-id-0');
+    // A persistent client that reconnects at once whenever it is kicked, like a second deployment would.
+    const intruder = await connectClient(broker.url, {
+      clientId: victim?.clientId as string,
+      clean: false,
+      reconnectPeriod: 100,
+    });
+    let kicks = 0;
+    intruder.on('close', () => kicks++);
+    try {
+      const [exit] = await exited;
+      expect(exit.code).toBe(3);
+      const kicksAtExit = kicks;
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(kicks).toBe(kicksAtExit);
+      const health = manager?.getWorkerHealth();
+      expect(health?.workers.map((w) => w.workerId).sort()).toEqual(['pa-id-1', 'pb-id-0']);
+      expect(health?.pools.find((p) => p.name === 'pa-id')?.totalRestarts).toBe(0);
+    } finally {
+      await intruder.endAsync(true);
+    }
+  });
 });

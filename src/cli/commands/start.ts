@@ -53,7 +53,7 @@ export function registerStartCommand(program: Command): void {
           await shutdown();
         },
         logger,
-        reload,
+        { reload, force: () => app.kill() },
       );
       const control = config.routemq.controlSocket
         ? new ControlServer(config.routemq.controlSocket, appControlHandler(app, reload, signals.trigger), logger)
@@ -91,6 +91,7 @@ function printStartupTable(app: RouteMQApp): void {
     pool: w.pool,
     slot: String(w.slot),
     pid: String(w.pid ?? '-'),
+    'client id': w.clientId,
     routes: health?.pools.find((p) => p.name === w.pool)?.routes.join(', ') ?? '',
   }));
   const main = (app.table?.routes ?? []).filter((r) => !r.shared || !app.workers);
