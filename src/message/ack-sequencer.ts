@@ -1,4 +1,5 @@
 import type { IPublishPacket } from 'mqtt';
+import { Fifo } from '../util/fifo.js';
 
 /** Sends one ack; returns whether it went out (an ack of an older connection epoch is dropped). */
 export type AckSender = (packet: IPublishPacket, epoch: number) => boolean;
@@ -20,7 +21,7 @@ export interface AckTicket {
 export class AckSequencer {
   readonly #send: AckSender;
   #epoch = -1;
-  #queue: AckTicket[] = [];
+  #queue = new Fifo<AckTicket>();
 
   constructor(send: AckSender) {
     this.#send = send;
@@ -30,7 +31,7 @@ export class AckSequencer {
   push(packet: IPublishPacket, epoch: number): AckTicket {
     if (epoch !== this.#epoch) {
       this.#epoch = epoch;
-      this.#queue = [];
+      this.#queue = new Fifo<AckTicket>();
     }
     const ticket: AckTicket = { packet, epoch, settled: false, ack: true };
     this.#queue.push(ticket);
@@ -43,7 +44,7 @@ export class AckSequencer {
     ticket.ack = ack;
     if (ticket.epoch !== this.#epoch) return;
     const queue = this.#queue;
-    while (queue.length > 0 && queue[0]?.settled) {
+    while (queue.peek()?.settled) {
       const head = queue.shift() as AckTicket;
       if (head.ack) this.#send(head.packet, head.epoch);
     }

@@ -13,14 +13,13 @@ export interface ContextInit {
   readonly wildcards: readonly string[];
   readonly payload: unknown;
   readonly attempt: number;
-  readonly signal: AbortSignal;
   readonly publish: Publisher;
   readonly logger: Logger;
 }
 
 /**
- * The {@link MessageContext} of one try. The child logger is made on first use only: most handlers never log,
- * and a pino child per message would be the largest allocation on the hot path.
+ * The {@link MessageContext} of one try. The child logger and the abort signal are made on first use only: most
+ * handlers never use them, and they would be the largest allocations on the hot path.
  */
 export class MessageContextImpl implements MessageContext {
   readonly topic: string;
@@ -34,11 +33,12 @@ export class MessageContextImpl implements MessageContext {
   readonly properties: PublishProperties | undefined;
   readonly attempt: number;
   readonly route: RouteInfo;
-  readonly signal: AbortSignal;
   readonly state: Record<string, unknown> = {};
   readonly #publish: Publisher;
   readonly #logger: Logger;
   #log: Logger | undefined;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
 
   constructor(init: ContextInit) {
     const { packet } = init;
@@ -53,9 +53,27 @@ export class MessageContextImpl implements MessageContext {
     this.properties = packet.properties;
     this.attempt = init.attempt;
     this.route = init.route;
-    this.signal = init.signal;
     this.#publish = init.publish;
     this.#logger = init.logger;
+  }
+
+  /**
+   * Made on first use: most handlers never look at it, and an AbortController per message is measurable on the hot
+   * path. A context aborted before anyone asked for the signal hands out an already-aborted one.
+   */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Abort the signal (timeout, forced stop). */
+  abort(reason: unknown): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
   }
 
   get log(): Logger {

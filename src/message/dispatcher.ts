@@ -1,8 +1,8 @@
-import { setMaxListeners } from 'node:events';
 import type { IPublishPacket } from 'mqtt';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RouteDefinition, RouteTable } from '../router/route-table.js';
+import { Fifo } from '../util/fifo.js';
 import { AckSequencer } from './ack-sequencer.js';
 import type { AckSender, AckTicket } from './ack-sequencer.js';
 import type { Publisher } from './context.js';
@@ -68,7 +68,7 @@ export class Dispatcher {
   readonly #runner: RouteRunner;
   readonly #force = new AbortController();
   readonly #stats = new MessageStats();
-  readonly #waiting: Job[] = [];
+  readonly #waiting = new Fifo<Job>();
   readonly #running = new Set<Job>();
   #stopping = false;
   #idle: (() => void) | undefined;
@@ -77,8 +77,6 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
-    // Every try in flight listens on the force signal; the concurrency bound, not 10, is its real limit.
-    setMaxListeners(0, this.#force.signal);
     this.#sequencer = new AckSequencer(options.ack);
     this.#runner = new RouteRunner({
       defaults: options.defaults,
@@ -152,7 +150,7 @@ export class Dispatcher {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.#stopping = true;
-    this.#waiting.length = 0;
+    this.#waiting.clear();
     if (this.#running.size === 0) return true;
     const idle = new Promise<void>((resolve) => (this.#idle = resolve));
     let timer: NodeJS.Timeout | undefined;

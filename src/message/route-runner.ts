@@ -41,9 +41,14 @@ export type RunOutcome = 'ack' | 'hold';
  */
 export class RouteRunner {
   readonly #o: RouteRunnerOptions;
+  readonly #active = new Set<MessageContextImpl>();
 
   constructor(options: RouteRunnerOptions) {
     this.#o = options;
+    const force = options.forceSignal;
+    force.addEventListener('abort', () => {
+      for (const ctx of this.#active) ctx.abort(force.reason);
+    });
   }
 
   async run(route: RouteDefinition, packet: IPublishPacket, captures: readonly string[]): Promise<RunOutcome> {
@@ -95,21 +100,6 @@ export class RouteRunner {
     attempt: number,
   ): Promise<unknown> {
     const timeoutMs = route.timeoutMs ?? this.#o.defaults.timeoutMs;
-    const controller = new AbortController();
-    const force = this.#o.forceSignal;
-    const onForce = (): void => controller.abort(force.reason);
-    force.addEventListener('abort', onForce, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new RouteMQError(
-          ErrorCodes.HANDLER_TIMEOUT,
-          `Handler of '${route.pattern}' did not settle within ${timeoutMs} ms`,
-        );
-        controller.abort(err);
-        reject(err);
-      }, timeoutMs);
-    });
     const ctx = new MessageContextImpl({
       packet,
       route,
@@ -117,9 +107,21 @@ export class RouteRunner {
       wildcards,
       payload,
       attempt,
-      signal: controller.signal,
       publish: this.#o.publish,
       logger: this.#o.logger,
+    });
+    // A forced stop aborts every try in this set; one Set entry is far cheaper than a listener per try.
+    this.#active.add(ctx);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new RouteMQError(
+          ErrorCodes.HANDLER_TIMEOUT,
+          `Handler of '${route.pattern}' did not settle within ${timeoutMs} ms`,
+        );
+        ctx.abort(err);
+        reject(err);
+      }, timeoutMs);
     });
     try {
       await Promise.race([route.run(ctx), timeout]);
@@ -128,7 +130,7 @@ export class RouteRunner {
       return err ?? new Error('handler rejected with no reason');
     } finally {
       clearTimeout(timer);
-      force.removeEventListener('abort', onForce);
+      this.#active.delete(ctx);
     }
   }
 

@@ -1,0 +1,152 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load-config.js';
+import { silentLogger } from '../../src/logger.js';
+import { loadRouteFiles } from '../../src/router/discovery.js';
+import { compileRoutes } from '../../src/router/route-table.js';
+import { WorkerManager } from '../../src/worker/worker-manager.js';
+import { memoryOf, readCounters, runPublisher, startBaseline, startRouteMQ, waitForCount } from './sides.js';
+import type { Side, SideOptions } from './sides.js';
+import { median, percentile } from './stats.js';
+
+/** One side's figures in one run. */
+export interface SideResult {
+  readonly count: number;
+  /** Messages per second from the first publish to the last handled message. */
+  readonly rate: number;
+  readonly peakMb: number;
+  readonly idleMb: number;
+  readonly latencies: number[];
+}
+
+/** Both sides of one run, and the ratios. */
+export interface ThroughputResult {
+  readonly baseline: SideResult;
+  readonly ours: SideResult;
+  readonly ratio: number;
+  readonly memoryRatio: number;
+}
+
+async function runSide(
+  start: (o: SideOptions) => Promise<Side>,
+  options: SideOptions,
+  n: number,
+  rate = 0,
+): Promise<SideResult> {
+  const side = await start(options);
+  try {
+    const idleMb = median(side.pids().map((pid) => memoryOf(pid).rssMb));
+    const published = await runPublisher(options.url, n, options.qos, rate);
+    const counts = await waitForCount(side.dir, n);
+    const peakMb = median(side.pids().map((pid) => memoryOf(pid).peakMb));
+    return {
+      count: counts.count,
+      rate: counts.count / ((counts.lastAt - published.startedAt) / 1000),
+      peakMb,
+      idleMb,
+      latencies: counts.latencies,
+    };
+  } finally {
+    await side.stop();
+  }
+}
+
+/** Baseline then RouteMQ on the same workload. */
+export async function measureThroughput(
+  url: string,
+  cell: { w: number; qos: 0 | 1; n: number; ioMs?: number; env?: Record<string, string> },
+): Promise<ThroughputResult> {
+  const options: SideOptions = {
+    url,
+    workers: cell.w,
+    qos: cell.qos,
+    ...(cell.ioMs !== undefined ? { ioMs: cell.ioMs } : {}),
+    ...(cell.env ? { env: cell.env } : {}),
+  };
+  const baseline = await runSide(startBaseline, options, cell.n);
+  const ours = await runSide(startRouteMQ, options, cell.n);
+  return { baseline, ours, ratio: ours.rate / baseline.rate, memoryRatio: ours.peakMb / baseline.peakMb };
+}
+
+/** Publish→handler latency at a fixed rate (W=2, QoS1), 5 s of traffic, both sides. */
+export async function measureLatency(
+  url: string,
+  rate: number,
+): Promise<{
+  rate: number;
+  baseline: { p50: number; p95: number; p99: number };
+  ours: { p50: number; p95: number; p99: number };
+}> {
+  const n = rate * 5;
+  const options: SideOptions = { url, workers: 2, qos: 1 };
+  const pct = (l: number[]): { p50: number; p95: number; p99: number } => ({
+    p50: percentile(l, 50),
+    p95: percentile(l, 95),
+    p99: percentile(l, 99),
+  });
+  const baseline = await runSide(startBaseline, options, n, rate);
+  const ours = await runSide(startRouteMQ, options, n, rate);
+  return { rate, baseline: pct(baseline.latencies), ours: pct(ours.latencies) };
+}
+
+/** I/O-bound handlers (5 ms) with one worker SIGKILLed mid-run: every id must still be handled. */
+export async function measureIoKill(url: string, n: number): Promise<{ lost: number; duplicated: number }> {
+  const record = mkdtempSync(join(tmpdir(), 'routemq-bench-ids-'));
+  const side = await startRouteMQ({
+    url,
+    workers: 2,
+    qos: 1,
+    ioMs: 5,
+    env: { BENCH_CONCURRENCY: '256', BENCH_RECORD_DIR: record },
+  });
+  try {
+    const publishing = runPublisher(url, n, 1, 4000);
+    while (readCounters(side.dir).count < n * 0.3) await new Promise((r) => setTimeout(r, 20));
+    const victim = side.pids()[0];
+    if (victim) process.kill(victim, 'SIGKILL');
+    await publishing;
+    const ids = (): string[] =>
+      readdirSync(record).flatMap((f) => readFileSync(join(record, f), 'utf8').split('\n').filter(Boolean));
+    const deadline = Date.now() + 30_000;
+    while (new Set(ids()).size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const all = ids();
+    const distinct = new Set(all).size;
+    return { lost: n - distinct, duplicated: all.length - distinct };
+  } finally {
+    await side.stop();
+    rmSync(record, { recursive: true, force: true });
+  }
+}
+
+/** Time from `startWorkers()` to 4 workers subscribed, and a rolling reload of those 4. */
+export async function measureStartup(url: string): Promise<{ startMs: number; reloadMs: number }> {
+  const routers = fileURLToPath(new URL('../app/routers', import.meta.url));
+  const { hostname, port } = new URL(url);
+  const env = {
+    MQTT_BROKER: hostname,
+    MQTT_PORT: port,
+    MQTT_CLIENT_ID: `benchstart${process.pid}`,
+    MQTT_GROUP_NAME: `bench-start-${process.pid}`,
+    MQTT_SESSION_EXPIRY_S: '60',
+    ROUTEMQ_ROUTERS_DIR: routers,
+    LOG_LEVEL: 'warn',
+    BENCH_W: '4',
+    BENCH_QOS: '1',
+  };
+  Object.assign(process.env, { BENCH_W: '4' });
+  const config = loadConfig({ env, envFile: false });
+  const table = compileRoutes(await loadRouteFiles(routers), { defaultGroup: config.mqtt.groupName });
+  const manager = new WorkerManager({ config, table, logger: silentLogger(), env: { ...process.env, ...env } });
+  try {
+    const t0 = performance.now();
+    await manager.startWorkers();
+    const startMs = performance.now() - t0;
+    const t1 = performance.now();
+    await manager.reload();
+    return { startMs, reloadMs: performance.now() - t1 };
+  } finally {
+    await manager.stopWorkers();
+  }
+}
