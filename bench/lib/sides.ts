@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids } from '../../test/helpers/load.js';
-import type { CounterReport } from './counter.js';
+import type { CounterReport } from './counter.mjs';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const BIN = here('../../bin/routemq.js');
 const ROUTERS = here('../app/routers');
-const TSX = ['--import', 'tsx'];
 
 /** One side of a run: the processes that count, and how to stop them. */
 export interface Side {
@@ -47,8 +46,8 @@ export async function startBaseline(options: SideOptions): Promise<Side> {
   const children: ChildProcess[] = [];
   await Promise.all(
     Array.from({ length: options.workers }, () => {
-      const child = fork(here('../baseline-subscriber.ts'), [], {
-        execArgv: TSX,
+      const child = fork(here('../baseline-subscriber.mjs'), [], {
+        execArgv: [],
         env: {
           ...process.env,
           BENCH_DIR: dir,
@@ -139,8 +138,8 @@ export function runPublisher(
   rate = 0,
 ): Promise<{ startedAt: number; finishedAt: number }> {
   return new Promise((resolve, reject) => {
-    const child = fork(here('../publisher.ts'), [], {
-      execArgv: TSX,
+    const child = fork(here('../publisher.mjs'), [], {
+      execArgv: [],
       env: { ...process.env, BENCH_URL: url, BENCH_N: String(n), BENCH_QOS: String(qos), BENCH_RATE: String(rate) },
     });
     child.once('message', (m) => resolve(m as { startedAt: number; finishedAt: number }));

@@ -2,15 +2,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ErrorCodes, RouteMQError } from '../errors.js';
-import {
-  CONFIG_DEFAULTS,
-  CONFIG_VARIABLES,
-  DEFAULT_PORTS,
-  FILE_VARIANTS,
-  SECRET_VARIABLES,
-  configSchema,
-} from './schema.js';
-import type { BrokerAddress, ConfigVariable, ParsedConfigValues, ResolvedConfig } from './schema.js';
+import { DEFAULT_PORTS } from './broker-address.js';
+import type { BrokerAddress } from './broker-address.js';
+import { CONFIG_DEFAULTS, CONFIG_VARIABLES, FILE_VARIANTS, SECRET_VARIABLES, configSchema } from './schema.js';
+import type { ConfigVariable, ParsedConfigValues, ResolvedConfig } from './schema.js';
 import { Secret, REDACTED } from './secret.js';
 
 export type { ResolvedConfig } from './schema.js';

@@ -5,7 +5,9 @@ import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { OutgoingPayload, PublishOptions, QoS } from '../types.js';
 import { backoffDelayMs } from '../util/backoff.js';
+import { withTimeout } from '../util/with-timeout.js';
 import { classifyConnectError, isSessionTakenOver } from './connect-errors.js';
+import { FlapDetector } from './flap-detector.js';
 
 /** Options of {@link MqttConnection}. Built from the config by `connectionOptionsFromConfig`. */
 export interface ConnectionOptions {
@@ -45,11 +47,6 @@ interface ClientInternals {
   _releaseIncomingQoS2Publish(messageId: number): void;
 }
 
-/** A close within this long after CONNACK counts as a flap. */
-const FLAP_WINDOW_MS = 5_000;
-/** Consecutive flaps that mean "someone else has our client id". */
-const MAX_FLAPS = 3;
-
 /** Why {@link MqttConnection.start} is told not to wait for the done callback of a deferred message. */
 const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
 
@@ -67,8 +64,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   readonly #log: Logger;
   #epoch = 0;
   #reconnectAttempt = 0;
-  #connectedAt = 0;
-  #flaps = 0;
+  readonly #flapDetector = new FlapDetector();
   #reconnectTimer: NodeJS.Timeout | undefined;
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
@@ -204,6 +200,12 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       return false;
     }
     const client = this.#client as unknown as ClientInternals;
+    // Acks settle in bursts; corking until the next tick writes a burst in one syscall instead of one per ack.
+    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void };
+    if (stream.cork && stream.uncork) {
+      stream.cork();
+      process.nextTick(() => stream.uncork?.());
+    }
     if (packet.qos === 1) {
       client._sendPacket({ cmd: 'puback', messageId: packet.messageId });
     } else {
@@ -257,7 +259,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     // Acks are tiny packets; Nagle would hold them back behind a delayed TCP ack (~40 ms).
     (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     this.#epoch += 1;
-    this.#connectedAt = Date.now();
+    this.#flapDetector.connected(Date.now());
     this.#state = 'connected';
     this.#log.info({ clientId: this.clientId, sessionPresent, epoch: this.#epoch }, 'MQTT connected');
     this.emit('connect', this.#epoch, sessionPresent);
@@ -269,34 +271,23 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     this.#state = 'offline';
     if (wasConnected) {
       this.#log.warn({ clientId: this.clientId }, 'MQTT connection lost');
-      this.#countFlap();
+      // A long-lived connection starts the backoff over; repeated flaps mean a takeover (see FlapDetector).
+      const verdict = this.#flapDetector.closed(Date.now());
+      if (verdict === 'stable') this.#reconnectAttempt = 0;
+      if (verdict === 'takeover') {
+        this.#fail(
+          new RouteMQError(
+            ErrorCodes.MQTT_SESSION_TAKEN_OVER,
+            `The broker closed the connection of '${this.clientId}' ${this.#flapDetector.flaps} times right after ` +
+              'connecting; another client is probably using this client id. ' +
+              'Giving the slot up instead of fighting for it',
+          ),
+        );
+      }
       if (this.#fatalError) return;
     }
     this.emit('close');
     this.#scheduleReconnect();
-  }
-
-  /**
-   * A connection that the broker closes soon after CONNACK, again and again, is almost always another live client
-   * with our client id: each reconnect kicks it, and it kicks us back. Mosquitto 2.0 closes the socket without the
-   * v5 DISCONNECT 0x8E that would say so, so count the flaps, and give the slot up instead of fighting
-   * (mqttjs/MQTT.js#1585). A connection that lived long enough resets the count and the backoff.
-   */
-  #countFlap(): void {
-    if (Date.now() - this.#connectedAt >= FLAP_WINDOW_MS) {
-      this.#flaps = 0;
-      this.#reconnectAttempt = 0;
-      return;
-    }
-    if (++this.#flaps >= MAX_FLAPS) {
-      this.#fail(
-        new RouteMQError(
-          ErrorCodes.MQTT_SESSION_TAKEN_OVER,
-          `The broker closed the connection of '${this.clientId}' ${this.#flaps} times right after connecting; ` +
-            'another client is probably using this client id. Giving the slot up instead of fighting for it',
-        ),
-      );
-    }
   }
 
   #scheduleReconnect(): void {
@@ -345,12 +336,4 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     this.#log.error({ code: err.code, clientId: this.clientId }, err.message);
     this.emit('fatal', err);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

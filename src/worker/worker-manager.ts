@@ -1,85 +1,37 @@
 import { EventEmitter } from 'node:events';
-import type { ResolvedConfig } from '../config/schema.js';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
 import { compileRoutes } from '../router/route-table.js';
 import type { RouteTable, SharedRouteInfo } from '../router/route-table.js';
-import type { RouteDeclarationSource } from '../router/router.js';
-import { workerClientId } from '../runtime/client-ids.js';
-import { backoffDelayMs } from '../util/backoff.js';
-import type { ShutdownMode, WorkerAssignment } from './ipc.js';
+import type { ShutdownMode } from './ipc.js';
 import { Pool } from './pool.js';
 import type { RestartPolicy } from './pool.js';
 import { planPools } from './pools.js';
-import { checkRouteFiles } from './route-check.js';
-import { WorkerProcess, isTakeoverExit } from './worker-process.js';
-import type { WorkerExit, WorkerTimings } from './worker-process.js';
+import { Supervisor } from './supervisor.js';
+import type { WorkerExit, WorkerProcess } from './worker-process.js';
 import type { WorkerHealth } from './worker-health.js';
 import { describeHealth } from './worker-health.js';
+import { WorkerLauncher } from './worker-launcher.js';
+import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker-manager-types.js';
 
-/** Options of {@link WorkerManager}. The seed's names (`groupName`, `routerDirectory`) are kept. */
-export interface WorkerManagerOptions {
-  readonly config: ResolvedConfig;
-  /** The compiled routes; the pools are planned from its shared routes. */
-  readonly table?: RouteTable;
-  /**
-   * The seed's form: a router whose declarations are compiled with `groupName`. Without `table` or `router`, the
-   * route files of `routerDirectory` are loaded by {@link WorkerManager.startWorkers}.
-   */
-  readonly router?: RouteDeclarationSource;
-  /** @defaultValue a silent logger */
-  readonly logger?: Logger;
-  /** Share group default for the workers. @defaultValue `config.mqtt.groupName` */
-  readonly groupName?: string;
-  /** Route files the workers load. @defaultValue `config.routemq.routersDir` */
-  readonly routerDirectory?: string;
-  /** Config overrides (CLI flags) passed on to the workers, keyed by env-var name. */
-  readonly overrides?: Readonly<Record<string, string | undefined>>;
-  /** The workers' environment. @defaultValue `process.env` */
-  readonly env?: NodeJS.ProcessEnv;
-  /** The `.env` file the workers read. @defaultValue `.env` in the working directory */
-  readonly envFile?: string;
-}
-
-/** Identifies one worker in events. */
-export interface WorkerRef {
-  readonly pool: string;
-  readonly slot: number;
-  /** `<pool>-<slot>` */
-  readonly workerId: string;
-  readonly pid: number | undefined;
-}
-
-/** Typed events of {@link WorkerManager}. */
-export interface WorkerManagerEvents {
-  'worker:started': [WorkerRef & { readonly sessionPresent: boolean }];
-  'worker:exited': [
-    WorkerRef & { readonly code: number | null; readonly signal: string | null; readonly expected: boolean },
-  ];
-  'worker:restarted': [WorkerRef & { readonly restarts: number }];
-  'worker:stuck': [WorkerRef & { readonly topic: string | undefined }];
-  'pool:degraded': [{ readonly pool: string; readonly restarts: number; readonly windowMs: number }];
-  'pool:scaled': [{ readonly pool: string; readonly from: number; readonly to: number; readonly reason: string }];
-}
-
-/** Lifecycle state of {@link WorkerManager}. */
-export type ManagerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker-manager-types.js';
 
 /**
  * Runs the shared routes in pools of worker processes: one pool per shared route (or per `pool` option), each
  * worker with its own persistent MQTT session on `$share/<group>/<filter>`, serving only its pool's routes.
- * Supervises them (restart with backoff, crash-loop → degraded, heartbeat watchdog), and stops, scales and
- * reloads them without losing a message (the protocols of DELIVERY.md).
+ * Supervises them (restart with backoff and crash-loop → degraded in {@link Supervisor}, the heartbeat watchdog in
+ * each {@link WorkerProcess}), and stops, scales and reloads them without losing a message (the protocols of
+ * DELIVERY.md). {@link WorkerLauncher} builds what each worker starts with.
  */
 export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   readonly #o: WorkerManagerOptions;
   readonly #log: Logger;
   readonly #pools = new Map<string, Pool>();
-  readonly #timings: WorkerTimings;
+  readonly #launcher: WorkerLauncher;
   readonly #policy: RestartPolicy;
-  readonly #overrides: Record<string, string>;
+  readonly #supervisor: Supervisor;
   #table: RouteTable | undefined;
   #state: ManagerState = 'idle';
   #stopPromise: Promise<void> | undefined;
@@ -90,18 +42,17 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     this.#o = options;
     this.#log = options.logger ?? silentLogger();
     const r = options.config.routemq;
-    this.#timings = {
-      heartbeatIntervalMs: r.heartbeatIntervalMs,
-      stuckTimeoutMs: r.stuckTimeoutMs,
-      startTimeoutMs: r.workerStartTimeoutMs,
-      killTimeoutMs: r.killTimeoutMs,
-    };
+    this.#launcher = new WorkerLauncher({ ...options, logger: this.#log });
     this.#policy = { maxRestarts: r.maxRestarts, restartWindowMs: r.restartWindowMs };
-    this.#overrides = {};
-    for (const [key, value] of Object.entries(options.overrides ?? {}))
-      if (value !== undefined) this.#overrides[key] = value;
-    if (options.groupName !== undefined) this.#overrides['MQTT_GROUP_NAME'] = options.groupName;
-    if (options.routerDirectory !== undefined) this.#overrides['ROUTEMQ_ROUTERS_DIR'] = options.routerDirectory;
+    this.#supervisor = new Supervisor({
+      policy: this.#policy,
+      restartBaseMs: r.restartBaseMs,
+      restartMaxMs: r.restartMaxMs,
+      logger: this.#log,
+      isActive: () => this.#state === 'running' || this.#state === 'starting',
+      respawn: (pool, slot) => this.#respawn(pool, slot),
+      onDegraded: (info) => this.emit('pool:degraded', info),
+    });
     const groupName = options.groupName ?? options.config.mqtt.groupName;
     const table =
       options.table ?? (options.router ? compileRoutes(options.router, { defaultGroup: groupName }) : undefined);
@@ -222,12 +173,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
         await Promise.all(pool.missingSlots().map((slot) => this.#spawn(pool, slot)));
       } else {
         const leaving = [...pool.slots].filter(([slot]) => slot >= n).map(([, w]) => w);
-        for (const [slot, timer] of pool.restartTimers) {
-          if (slot >= n) {
-            clearTimeout(timer);
-            pool.restartTimers.delete(slot);
-          }
-        }
+        this.#supervisor.cancelRestarts(pool, n);
         await Promise.all(leaving.map((w) => this.#stopWorker(w, 'leave')));
       }
       this.#log.info({ pool: pool.name, from, to: n, reason }, 'pool scaled');
@@ -247,7 +193,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     return this.#exclusive(async () => {
       const first = [...this.#pools.values()][0];
       if (!first) return;
-      await checkRouteFiles(this.#assignment(first, 0), this.#env(), this.#timings.startTimeoutMs);
+      await this.#launcher.checkRouteFiles(first);
       for (const pool of this.#pools.values()) {
         pool.clearTimers();
         pool.resetRestarts();
@@ -297,7 +243,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   /** Fork a worker for `slot` and wait until it is subscribed. */
   async #spawn(pool: Pool, slot: number): Promise<WorkerProcess> {
-    const worker = new WorkerProcess(this.#assignment(pool, slot), this.#timings, this.#log, this.#env());
+    const worker = this.#launcher.launch(pool, slot);
     pool.slots.set(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
     worker.on('stuck', (inHand) => this.emit('worker:stuck', { ...ref(worker), topic: inHand[0]?.topic }));
@@ -305,23 +251,6 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     this.#log.info({ pool: pool.name, slot, workerPid: worker.pid, sessionPresent }, 'worker started');
     this.emit('worker:started', { ...ref(worker), sessionPresent });
     return worker;
-  }
-
-  #assignment(pool: Pool, slot: number): WorkerAssignment {
-    return {
-      pool: pool.name,
-      slot,
-      clientId: workerClientId(this.#o.config, pool.name, slot),
-      routes: pool.plan.routes.map((r) => r.pattern),
-      concurrency: pool.plan.concurrency,
-      overrides: this.#overrides,
-      heartbeatIntervalMs: this.#timings.heartbeatIntervalMs,
-      ...(this.#o.envFile !== undefined ? { envFile: this.#o.envFile } : {}),
-    };
-  }
-
-  #env(): NodeJS.ProcessEnv {
-    return this.#o.env ?? process.env;
   }
 
   async #stopWorker(worker: WorkerProcess, mode: ShutdownMode): Promise<void> {
@@ -337,37 +266,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       { pool: pool.name, slot, workerPid: worker.pid, code: exit.code, signal: exit.signal, failure: exit.failure },
       'worker exited unexpectedly',
     );
-    if (isTakeoverExit(exit)) {
-      // Restarting at once would kick the other client and start a war; try again only much later.
-      const retryMs = this.#o.config.routemq.restartMaxMs;
-      pool.conflicted.add(slot);
-      this.#log.error({ pool: pool.name, slot, retryMs }, "another client took this slot's client id; backing off");
-      pool.restartTimers.set(
-        slot,
-        setTimeout(() => {
-          pool.restartTimers.delete(slot);
-          pool.conflicted.delete(slot);
-          this.#respawn(pool, slot);
-        }, retryMs),
-      );
-      return;
-    }
-    const outcome = pool.recordCrash(slot, exit.readyForMs, this.#policy);
-    if (outcome.degraded) {
-      this.#markDegraded(pool);
-      return;
-    }
-    const delayMs = backoffDelayMs(outcome.streak - 1, {
-      baseMs: this.#o.config.routemq.restartBaseMs,
-      maxMs: this.#o.config.routemq.restartMaxMs,
-    });
-    pool.restartTimers.set(
-      slot,
-      setTimeout(() => {
-        pool.restartTimers.delete(slot);
-        this.#respawn(pool, slot);
-      }, delayMs),
-    );
+    this.#supervisor.onCrash(pool, slot, exit);
   }
 
   #respawn(pool: Pool, slot: number): void {
@@ -376,26 +275,6 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       (worker) => this.emit('worker:restarted', { ...ref(worker), restarts: pool.totalRestarts }),
       (err: unknown) => this.#log.warn({ pool: pool.name, slot, err }, 'worker restart failed'),
     );
-  }
-
-  #markDegraded(pool: Pool): void {
-    if (!pool.degraded) {
-      pool.degraded = true;
-      const restarts = pool.restartsInWindow(this.#policy);
-      this.#log.error(
-        { pool: pool.name, restarts, windowMs: this.#policy.restartWindowMs },
-        'pool degraded: crash loop',
-      );
-      this.emit('pool:degraded', { pool: pool.name, restarts, windowMs: this.#policy.restartWindowMs });
-    }
-    clearTimeout(pool.recoveryTimer);
-    pool.recoveryTimer = setTimeout(() => {
-      pool.recoveryTimer = undefined;
-      if (this.#state !== 'running' && this.#state !== 'starting') return;
-      pool.resetRestarts();
-      this.#log.info({ pool: pool.name }, "restart window cleared; restarting the pool's missing workers");
-      for (const slot of pool.missingSlots()) this.#respawn(pool, slot);
-    }, pool.msUntilWindowClears(this.#policy));
   }
 
   #pool(name: string): Pool {

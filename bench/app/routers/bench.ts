@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Middleware, Router } from '../../../src/index.js';
-import { createCounter } from '../../lib/counter.js';
+import { createCounter } from '../../lib/counter.mjs';
 
 // The RouteMQ side of the benchmark: one shared route over `bench/{n}`, served by BENCH_W workers. The handler
 // gets the payload parsed by the framework and counts it. Options add layers to measure their cost.

@@ -4,10 +4,10 @@ import mqtt from 'mqtt';
 
 const env = process.env;
 const n = Number(env['BENCH_N']);
-const qos = Number(env['BENCH_QOS']) as 0 | 1;
+const qos = Number(env['BENCH_QOS']);
 const rate = Number(env['BENCH_RATE'] ?? 0);
 const window = 500;
-const client = await mqtt.connectAsync(env['BENCH_URL'] as string, {
+const client = await mqtt.connectAsync(env['BENCH_URL'], {
   clientId: `bench-pub-${process.pid}`,
   protocolVersion: 5,
   reconnectPeriod: 0,
@@ -16,8 +16,8 @@ const client = await mqtt.connectAsync(env['BENCH_URL'] as string, {
 const started = performance.timeOrigin + performance.now();
 let sent = 0;
 let acked = 0;
-await new Promise<void>((resolve) => {
-  const pump = (): void => {
+await new Promise((resolve) => {
+  const pump = () => {
     const due =
       rate > 0
         ? Math.min(n, Math.floor(((performance.timeOrigin + performance.now() - started) * rate) / 1000) + 1)

@@ -2,24 +2,24 @@
 // (MQTT.js's default). In io mode it awaits 5 ms per message with unbounded concurrency: the unsafe design that
 // NestJS and RouteMQ (Python) use, which loses the messages in hand on a crash.
 import mqtt from 'mqtt';
-import { createCounter } from './lib/counter.js';
+import { createCounter } from './lib/counter.mjs';
 
 const env = process.env;
-const counter = createCounter(env['BENCH_DIR'] as string, 'baseline');
+const counter = createCounter(env['BENCH_DIR'], 'baseline');
 const ioMs = Number(env['BENCH_IO_MS'] ?? 0);
-const client = await mqtt.connectAsync(env['BENCH_URL'] as string, {
+const client = await mqtt.connectAsync(env['BENCH_URL'], {
   clientId: `bench-baseline-${process.pid}`,
   protocolVersion: 5,
   clean: true,
   reconnectPeriod: 0,
 });
 client.on('message', (_topic, payload) => {
-  const { ts } = JSON.parse(payload.toString()) as { ts: number };
+  const { ts } = JSON.parse(payload.toString());
   if (ioMs > 0) setTimeout(() => counter.hit(ts), ioMs);
   else counter.hit(ts);
 });
-await client.subscribeAsync(`$share/${env['BENCH_GROUP'] as string}/bench/+`, {
-  qos: Number(env['BENCH_QOS']) as 0 | 1,
+await client.subscribeAsync(`$share/${env['BENCH_GROUP']}/bench/+`, {
+  qos: Number(env['BENCH_QOS']),
 });
 process.send?.('ready');
 process.on('message', () => void client.endAsync(true).then(() => process.exit(0)));

@@ -1,0 +1,31 @@
+// Counts messages in a benchmark process (baseline subscriber or RouteMQ handler alike) and writes the count to
+// `<dir>/<name>-<pid>.json` from a timer, so counting costs one increment per message and no I/O.
+// Plain JavaScript, so that the baseline runs without tsx (its memory is then that of a plain MQTT.js process).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const MAX_SAMPLES = 20_000;
+
+export function createCounter(dir, name) {
+  let count = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  const latencies = [];
+  const file = join(dir, `${name}-${process.pid}.json`);
+  const flush = () => writeFileSync(file, JSON.stringify({ pid: process.pid, count, firstAt, lastAt, latencies }));
+  setInterval(flush, 50).unref();
+  process.once('exit', flush);
+  flush();
+  return {
+    hit(sentAt) {
+      const now = performance.timeOrigin + performance.now();
+      if (count === 0) firstAt = now;
+      lastAt = now;
+      count++;
+      if (sentAt !== undefined) {
+        if (latencies.length < MAX_SAMPLES) latencies.push(now - sentAt);
+        else latencies[Math.floor(Math.random() * count) % MAX_SAMPLES] = now - sentAt;
+      }
+    },
+  };
+}

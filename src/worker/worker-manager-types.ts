@@ -1,0 +1,53 @@
+import type { ResolvedConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { RouteTable } from '../router/route-table.js';
+import type { RouteDeclarationSource } from '../router/router.js';
+import type { PoolDegradedInfo } from './supervisor.js';
+
+/** Options of {@link WorkerManager}. The seed's names (`groupName`, `routerDirectory`) are kept. */
+export interface WorkerManagerOptions {
+  readonly config: ResolvedConfig;
+  /** The compiled routes; the pools are planned from its shared routes. */
+  readonly table?: RouteTable;
+  /**
+   * The seed's form: a router whose declarations are compiled with `groupName`. Without `table` or `router`, the
+   * route files of `routerDirectory` are loaded by {@link WorkerManager.startWorkers}.
+   */
+  readonly router?: RouteDeclarationSource;
+  /** @defaultValue a silent logger */
+  readonly logger?: Logger;
+  /** Share group default for the workers. @defaultValue `config.mqtt.groupName` */
+  readonly groupName?: string;
+  /** Route files the workers load. @defaultValue `config.routemq.routersDir` */
+  readonly routerDirectory?: string;
+  /** Config overrides (CLI flags) passed on to the workers, keyed by env-var name. */
+  readonly overrides?: Readonly<Record<string, string | undefined>>;
+  /** The workers' environment. @defaultValue `process.env` */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The `.env` file the workers read. @defaultValue `.env` in the working directory */
+  readonly envFile?: string;
+}
+
+/** Identifies one worker in events. */
+export interface WorkerRef {
+  readonly pool: string;
+  readonly slot: number;
+  /** `<pool>-<slot>` */
+  readonly workerId: string;
+  readonly pid: number | undefined;
+}
+
+/** Typed events of {@link WorkerManager}. */
+export interface WorkerManagerEvents {
+  'worker:started': [WorkerRef & { readonly sessionPresent: boolean }];
+  'worker:exited': [
+    WorkerRef & { readonly code: number | null; readonly signal: string | null; readonly expected: boolean },
+  ];
+  'worker:restarted': [WorkerRef & { readonly restarts: number }];
+  'worker:stuck': [WorkerRef & { readonly topic: string | undefined }];
+  'pool:degraded': [PoolDegradedInfo];
+  'pool:scaled': [{ readonly pool: string; readonly from: number; readonly to: number; readonly reason: string }];
+}
+
+/** Lifecycle state of {@link WorkerManager}. */
+export type ManagerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
