@@ -119,7 +119,7 @@ export async function startRouteMQ(options: SideOptions): Promise<Side> {
   return {
     kind: 'routemq',
     dir,
-    pids: () => childPids('worker.js', child.pid),
+    pids: () => childPids('worker-entry', child.pid),
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

@@ -295,6 +295,16 @@ function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       password: v.REDIS_PASSWORD,
       prefix: v.ROUTEMQ_REDIS_PREFIX ?? d.ROUTEMQ_REDIS_PREFIX,
     },
+    health: {
+      httpEnabled: v.HEALTH_HTTP_ENABLED ?? d.HEALTH_HTTP_ENABLED,
+      metricsEnabled: v.METRICS_HTTP_ENABLED ?? d.METRICS_HTTP_ENABLED,
+      host: v.HEALTH_HTTP_HOST ?? d.HEALTH_HTTP_HOST,
+      port: v.HEALTH_HTTP_PORT ?? d.HEALTH_HTTP_PORT,
+      metricsPath: v.METRICS_PATH ?? d.METRICS_PATH,
+      token: v.HEALTH_HTTP_TOKEN,
+      intervalMs: v.ROUTEMQ_HEALTH_INTERVAL_MS ?? d.ROUTEMQ_HEALTH_INTERVAL_MS,
+      maxMemoryMb: v.ROUTEMQ_MAX_MEMORY_MB,
+    },
   };
 }
 

@@ -74,6 +74,15 @@ export const CONFIG_DEFAULTS = Object.freeze({
   REDIS_PASSWORD: undefined,
   REDIS_PASSWORD_FILE: undefined,
   ROUTEMQ_REDIS_PREFIX: 'routemq:',
+  HEALTH_HTTP_ENABLED: false,
+  HEALTH_HTTP_HOST: '127.0.0.1',
+  HEALTH_HTTP_PORT: 8080,
+  HEALTH_HTTP_TOKEN: undefined,
+  HEALTH_HTTP_TOKEN_FILE: undefined,
+  METRICS_HTTP_ENABLED: false,
+  METRICS_PATH: '/metrics',
+  ROUTEMQ_HEALTH_INTERVAL_MS: 2000,
+  ROUTEMQ_MAX_MEMORY_MB: undefined,
 } as const);
 
 /** The name of one configuration variable, e.g. `'MQTT_PORT'`. */
@@ -85,13 +94,18 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = Object.freeze(
 );
 
 /** Variables whose values are secrets: held as {@link Secret}s and never shown in an error message or a log line. */
-export const SECRET_VARIABLES: readonly ConfigVariable[] = Object.freeze(['MQTT_PASSWORD', 'REDIS_PASSWORD']);
+export const SECRET_VARIABLES: readonly ConfigVariable[] = Object.freeze([
+  'MQTT_PASSWORD',
+  'REDIS_PASSWORD',
+  'HEALTH_HTTP_TOKEN',
+]);
 
 /** Variables that may be read from a file instead, mapped to the `*_FILE` variable naming that file. */
 export const FILE_VARIANTS: Readonly<Partial<Record<ConfigVariable, ConfigVariable>>> = Object.freeze({
   MQTT_USERNAME: 'MQTT_USERNAME_FILE',
   MQTT_PASSWORD: 'MQTT_PASSWORD_FILE',
   REDIS_PASSWORD: 'REDIS_PASSWORD_FILE',
+  HEALTH_HTTP_TOKEN: 'HEALTH_HTTP_TOKEN_FILE',
 });
 
 const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling: a larger delay fires at once.
@@ -228,6 +242,15 @@ export const configSchema = z.object({
   REDIS_PASSWORD: secret,
   REDIS_PASSWORD_FILE: path,
   ROUTEMQ_REDIS_PREFIX: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 printable ASCII characters without spaces'),
+  HEALTH_HTTP_ENABLED: bool,
+  HEALTH_HTTP_HOST: host,
+  HEALTH_HTTP_PORT: int(0, 65535),
+  HEALTH_HTTP_TOKEN: secret,
+  HEALTH_HTTP_TOKEN_FILE: path,
+  METRICS_HTTP_ENABLED: bool,
+  METRICS_PATH: pattern(/^\/[A-Za-z0-9_\-/.]{0,100}$/, "a path starting with '/'"),
+  ROUTEMQ_HEALTH_INTERVAL_MS: int(100, MAX_TIMER_MS),
+  ROUTEMQ_MAX_MEMORY_MB: int(16, 1_048_576),
 } satisfies Record<ConfigVariable, z.ZodType>);
 
 /** Each variable's validated value, `undefined` when unset (defaults not applied). */
@@ -330,4 +353,22 @@ export interface ResolvedConfig {
   readonly log: ResolvedLogConfig;
   readonly routemq: ResolvedRouteMQConfig;
   readonly redis: ResolvedRedisConfig;
+  readonly health: ResolvedHealthConfig;
+}
+
+/** Health monitor and HTTP (`HEALTH_HTTP_*`, `METRICS_*`, `ROUTEMQ_HEALTH_INTERVAL_MS`, `ROUTEMQ_MAX_MEMORY_MB`). */
+export interface ResolvedHealthConfig {
+  /** Serve `/health`, `/ready`, `/status`, `/events` and the dashboard. */
+  readonly httpEnabled: boolean;
+  /** Serve Prometheus metrics at `metricsPath`. */
+  readonly metricsEnabled: boolean;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly metricsPath: string;
+  /** Bearer token required on everything but `/health`, when set. */
+  readonly token: Secret | undefined;
+  readonly intervalMs: number;
+  /** A worker above this RSS is drained and replaced; unset = no limit. */
+  readonly maxMemoryMb: number | undefined;
 }

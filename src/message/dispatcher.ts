@@ -8,7 +8,7 @@ import type { AckSender, AckTicket } from './ack-sequencer.js';
 import type { Publisher } from './context.js';
 import type { PayloadLimits } from './decode-payload.js';
 import { RouteRunner } from './route-runner.js';
-import type { RunnerDefaults, RunOutcome } from './route-runner.js';
+import type { RouteRunnerOptions, RunnerDefaults, RunOutcome } from './route-runner.js';
 import { MessageStats } from './stats.js';
 import type { MessageStatsSnapshot } from './stats.js';
 
@@ -21,8 +21,12 @@ export interface DispatcherOptions {
   readonly publish: Publisher;
   /** Handlers in flight at most; further messages wait unacked (the broker's receive maximum bounds them). */
   readonly concurrency: number;
-  /** QoS0 messages waiting beyond this are dropped with a warning: nothing bounds them at the broker. */
-  readonly maxQueuedQoS0?: number;
+  /**
+   * Messages waiting to start beyond which {@link Dispatcher.onPacket} asks the connection to stop reading until
+   * the backlog halves. QoS1 is bounded by the receive maximum anyway; nothing bounds a QoS0 flood but this
+   * (TCP backpressure to the broker, never a silent drop). @defaultValue 1000
+   */
+  readonly maxWaiting?: number;
   readonly limits: PayloadLimits;
   readonly defaults: RunnerDefaults;
   readonly logger: Logger;
@@ -32,6 +36,8 @@ export interface DispatcherOptions {
    * the message in hand then, so that if this handler blocks the event loop, its supervisor can name the message.
    */
   readonly onStart?: (afterQuiet: boolean) => void;
+  /** See {@link RouteRunnerOptions.onDeadLetter}. */
+  readonly onDeadLetter?: RouteRunnerOptions['onDeadLetter'];
 }
 
 /** A message whose handler is running, as heartbeats report it. */
@@ -72,6 +78,8 @@ export class Dispatcher {
   readonly #running = new Set<Job>();
   #stopping = false;
   #idle: (() => void) | undefined;
+  #drained: Promise<void> | undefined;
+  #resume: (() => void) | undefined;
   #idleSince = Date.now();
   #lastPacketAt = 0;
 
@@ -85,28 +93,33 @@ export class Dispatcher {
       stats: this.#stats,
       logger: options.logger,
       forceSignal: this.#force.signal,
+      onDeadLetter: options.onDeadLetter,
     });
   }
 
-  /** Feed one received packet. Never throws. Bound, so it can be passed as a connection's sink. */
-  readonly onPacket = (packet: IPublishPacket, epoch: number): void => {
+  /**
+   * Feed one received packet. Never throws. Bound, so it can be passed as a connection's sink. Returns a promise
+   * when the backlog is over `maxWaiting`: the connection should read nothing more until it resolves.
+   */
+  readonly onPacket = (packet: IPublishPacket, epoch: number): Promise<void> | undefined => {
     // While stopping, new arrivals stay unacked: the broker redelivers them to this session later.
-    if (this.#stopping) return;
+    if (this.#stopping) return undefined;
     this.#lastPacketAt = Date.now();
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
     const routes = this.#routesFor(packet);
     if (!routes) {
       if (ticket) this.#sequencer.settle(ticket, true);
-      return;
+      return undefined;
     }
     const job: Job = { packet, routes: routes.routes, captures: routes.captures, ticket, startedAt: 0 };
     if (this.#running.size < this.#o.concurrency) {
       this.#start(job);
-    } else if (ticket || this.#waiting.length < (this.#o.maxQueuedQoS0 ?? 10_000)) {
-      this.#waiting.push(job);
-    } else {
-      this.#o.logger.warn({ topic: packet.topic }, 'QoS0 message dropped: the local queue is full');
+      return undefined;
     }
+    this.#waiting.push(job);
+    if (this.#waiting.length < (this.#o.maxWaiting ?? 1000)) return undefined;
+    this.#drained ??= new Promise<void>((resolve) => (this.#resume = resolve));
+    return this.#drained;
   };
 
   /** Counters so far. */
@@ -151,6 +164,9 @@ export class Dispatcher {
   async drain(timeoutMs: number): Promise<boolean> {
     this.#stopping = true;
     this.#waiting.clear();
+    this.#resume?.();
+    this.#resume = undefined;
+    this.#drained = undefined;
     if (this.#running.size === 0) return true;
     const idle = new Promise<void>((resolve) => (this.#idle = resolve));
     let timer: NodeJS.Timeout | undefined;
@@ -202,7 +218,11 @@ export class Dispatcher {
       this.#running.delete(job);
       const next = this.#stopping ? undefined : this.#waiting.shift();
       if (next) this.#start(next);
-      else if (this.#running.size === 0) {
+      if (this.#resume && (this.#stopping || this.#waiting.length <= (this.#o.maxWaiting ?? 1000) / 2)) {
+        this.#resume();
+        this.#resume = undefined;
+        this.#drained = undefined;
+      } else if (this.#running.size === 0) {
         this.#idleSince = Date.now();
         this.#idle?.();
       }

@@ -30,6 +30,17 @@ export interface RouteRunnerOptions {
   readonly logger: Logger;
   /** Aborts when the process is forced to stop: tries end, nothing more is retried or dead-lettered. */
   readonly forceSignal: AbortSignal;
+  /** Told of every message published to the dead-letter topic (for events and dashboards). */
+  readonly onDeadLetter?: ((info: DeadLetterInfo) => void) | undefined;
+}
+
+/** A message that went to the dead-letter topic. */
+export interface DeadLetterInfo {
+  readonly route: string;
+  readonly topic: string;
+  readonly dlq: string;
+  readonly code: string;
+  readonly attempts: number;
 }
 
 /** `ack`: the message is done (handled or dead-lettered). `hold`: leave it unacked so the broker redelivers it. */
@@ -123,6 +134,7 @@ export class RouteRunner {
         reject(err);
       }, timeoutMs);
     });
+    const started = performance.now();
     try {
       await Promise.race([route.run(ctx), timeout]);
       return undefined;
@@ -131,6 +143,7 @@ export class RouteRunner {
     } finally {
       clearTimeout(timer);
       this.#active.delete(ctx);
+      this.#o.stats.observe(route.pattern, (performance.now() - started) / 1000);
     }
   }
 
@@ -147,6 +160,13 @@ export class RouteRunner {
       return 'hold';
     }
     this.#o.stats.add(route.pattern, 'deadLettered');
+    this.#o.onDeadLetter?.({
+      route: route.pattern,
+      topic: packet.topic,
+      dlq: topic,
+      code: reason.code,
+      attempts: reason.attempts,
+    });
     this.#o.logger.warn(
       { route: route.pattern, topic: packet.topic, dlq: topic, code: reason.code, attempts: reason.attempts },
       `message dead-lettered: ${reason.message}`,

@@ -1,3 +1,6 @@
+import { DurationHistogram } from './duration-histogram.js';
+import type { HistogramData } from './duration-histogram.js';
+
 /** Counters of one route (or of the whole process). */
 export interface MessageCounters {
   /** Messages that reached a handler's route (decoded or not). */
@@ -23,6 +26,8 @@ export interface MessageStatsSnapshot {
   readonly skipped: number;
   readonly inFlight: number;
   readonly queued: number;
+  /** Handler durations per route pattern (every try). */
+  readonly durations: Readonly<Record<string, HistogramData>>;
 }
 
 function zero(): MessageCounters {
@@ -33,6 +38,7 @@ function zero(): MessageCounters {
 export class MessageStats {
   readonly total: MessageCounters = zero();
   readonly #routes = new Map<string, MessageCounters>();
+  readonly #durations = new Map<string, DurationHistogram>();
   noRoute = 0;
   skipped = 0;
 
@@ -52,9 +58,29 @@ export class MessageStats {
     this.total[key] += n;
   }
 
+  /** Record how long one try of a route's handler took. */
+  observe(pattern: string, seconds: number): void {
+    let histogram = this.#durations.get(pattern);
+    if (!histogram) {
+      histogram = new DurationHistogram();
+      this.#durations.set(pattern, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
   snapshot(inFlight: number, queued: number): MessageStatsSnapshot {
     const routes: Record<string, MessageCounters> = {};
     for (const [pattern, counters] of this.#routes) routes[pattern] = { ...counters };
-    return { total: { ...this.total }, routes, noRoute: this.noRoute, skipped: this.skipped, inFlight, queued };
+    const durations: Record<string, HistogramData> = {};
+    for (const [pattern, histogram] of this.#durations) durations[pattern] = histogram.data();
+    return {
+      total: { ...this.total },
+      routes,
+      noRoute: this.noRoute,
+      skipped: this.skipped,
+      inFlight,
+      queued,
+      durations,
+    };
   }
 }

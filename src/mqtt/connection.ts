@@ -28,8 +28,11 @@ export interface Subscription {
   readonly subscriptionId?: number;
 }
 
-/** Receives every PUBLISH, with the connection epoch it arrived on. The ack is the receiver's job. */
-export type PacketSink = (packet: IPublishPacket, epoch: number) => void;
+/**
+ * Receives every PUBLISH, with the connection epoch it arrived on. The ack is the receiver's job. A returned
+ * promise means "backlog full": the connection reads nothing more until it resolves.
+ */
+export type PacketSink = (packet: IPublishPacket, epoch: number) => Promise<void> | undefined;
 
 /** Events of {@link MqttConnection}. */
 export interface ConnectionEvents {
@@ -82,8 +85,10 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     });
     // Installed before connect: a persistent session's stored messages follow the CONNACK at once.
     this.#client.handleMessage = (packet, done) => {
-      sink(packet, this.#epoch);
-      done(DEFERRED_ACK);
+      const backlog = sink(packet, this.#epoch);
+      // Over the receiver's backlog limit (a QoS0 flood), hold the pipeline: TCP pushes back on the broker.
+      if (backlog) void backlog.then(() => done(DEFERRED_ACK));
+      else done(DEFERRED_ACK);
     };
     this.#client.on('connect', (connack) => this.#onConnect(connack.sessionPresent));
     this.#client.on('close', () => this.#onClose());

@@ -56,7 +56,8 @@ export async function loadRouteFiles(dir: string, router: Router = new Router())
   return router;
 }
 
-async function listRouteFiles(dir: string): Promise<string[]> {
+/** The route files of `dir`, sorted; throws `RMQ_ERR_ROUTES_NOT_FOUND` like {@link loadRouteFiles}. */
+export async function listRouteFiles(dir: string): Promise<string[]> {
   const hint = 'Set ROUTEMQ_ROUTERS_DIR or pass --routers <dir>.';
   let isDirectory = false;
   try {

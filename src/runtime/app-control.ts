@@ -1,10 +1,15 @@
 import type { ControlHandler } from '../control/control-server.js';
 import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { HealthSnapshot } from '../health/health-monitor.js';
 import type { RouteMQApp } from './app.js';
 
-/** Answer control-socket requests for a running app. `stop` starts the same graceful shutdown as SIGTERM. */
+/**
+ * Answer control-socket requests for a running app. `status` is the health monitor's fresh sample; `stop` starts
+ * the same graceful shutdown as SIGTERM.
+ */
 export function appControlHandler(
   app: RouteMQApp,
+  status: () => Promise<HealthSnapshot>,
   reload: () => Promise<void>,
   stop: (signal: NodeJS.Signals) => void,
 ): ControlHandler {
@@ -16,20 +21,20 @@ export function appControlHandler(
   return async (request) => {
     switch (request.cmd) {
       case 'status':
-        return app.status();
+        return status();
       case 'reload':
         await reload();
-        return app.status();
+        return status();
       case 'stop':
         // Answer first; the shutdown closes the socket.
         setImmediate(() => stop('SIGTERM'));
         return { stopping: true };
       case 'scale':
         await workers().scaleTo(request.pool, request.count);
-        return app.status();
+        return status();
       case 'restart-worker':
         await workers().restartWorker(request.workerId);
-        return app.status();
+        return status();
     }
   };
 }

@@ -8,6 +8,7 @@ import type { RouteTable } from '../router/route-table.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { Consumer } from './consumer.js';
 import { mainClientId } from './client-ids.js';
+import { AppEvents } from './app-events.js';
 import { WorkerManager } from '../worker/worker-manager.js';
 import type { WorkerHealth } from '../worker/worker-health.js';
 
@@ -58,6 +59,8 @@ export class RouteMQApp {
   #workers: WorkerManager | undefined;
   readonly #options: AppOptions;
   #state: AppState = 'idle';
+  /** Lifecycle events (workers, pools, dead letters), for `/events` and the dashboard. */
+  readonly events = new AppEvents();
   #stopPromise: Promise<void> | undefined;
 
   constructor(options: AppOptions) {
@@ -102,6 +105,7 @@ export class RouteMQApp {
         routes: pooled ? table.routes.filter((r) => !r.shared) : table.routes,
         clientId: mainClientId(this.#config),
         logger: this.#logger,
+        onDeadLetter: (info) => this.events.publish('message.dead_lettered', { workerId: 'main', ...info }),
       });
       this.#consumer = consumer;
       consumer.on('fatal', (err) => this.#logger.fatal({ code: err.code }, err.message));
@@ -115,6 +119,7 @@ export class RouteMQApp {
           ...(this.#options.env ? { env: this.#options.env } : {}),
           ...(this.#options.envFile !== undefined ? { envFile: this.#options.envFile } : {}),
         });
+        this.events.follow(this.#workers);
         await this.#workers.startWorkers();
       }
       this.#state = 'running';

@@ -23,6 +23,8 @@ export interface ConsumerOptions {
   readonly concurrency?: number;
   /** See {@link DispatcherOptions.onStart}. */
   readonly onStart?: DispatcherOptions['onStart'];
+  /** See {@link DispatcherOptions.onDeadLetter}. */
+  readonly onDeadLetter?: DispatcherOptions['onDeadLetter'];
 }
 
 /** After UNSUBSCRIBE, a leaving slot counts as idle once no message has arrived for this long. */
@@ -70,6 +72,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       },
       logger,
       ...(options.onStart ? { onStart: options.onStart } : {}),
+      ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
     });
     this.#connection = new MqttConnection(
       connectionOptionsFromConfig(config, options.clientId, logger),

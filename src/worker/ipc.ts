@@ -1,5 +1,6 @@
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import type { DeadLetterInfo } from '../message/route-runner.js';
 
 /** What a worker needs to know about its slot; sent once, right after fork. */
 export interface WorkerAssignment {
@@ -14,6 +15,8 @@ export interface WorkerAssignment {
   readonly heartbeatIntervalMs: number;
   /** The `.env` file to read instead of `<cwd>/.env`. */
   readonly envFile?: string;
+  /** The compiled route files to load (the worker bundle's), instead of `ROUTEMQ_ROUTERS_DIR`. */
+  readonly routersDir?: string;
   /** Load and compile the route files, report them, and exit without connecting (reload pre-flight). */
   readonly checkOnly?: boolean;
 }
@@ -39,9 +42,10 @@ export type WorkerMessage =
   | { readonly type: 'stats'; readonly stats: MessageStatsSnapshot; readonly memoryRssBytes: number }
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }
-  | { readonly type: 'stopping'; readonly mode: ShutdownMode };
+  | { readonly type: 'stopping'; readonly mode: ShutdownMode }
+  | ({ readonly type: 'dead-lettered' } & DeadLetterInfo);
 
-const WORKER_TYPES = new Set(['ready', 'heartbeat', 'stats', 'checked', 'failed', 'stopping']);
+const WORKER_TYPES = new Set(['ready', 'heartbeat', 'stats', 'checked', 'failed', 'stopping', 'dead-lettered']);
 const PARENT_TYPES = new Set(['config', 'shutdown']);
 
 /** Type guard for messages received from a worker. */

@@ -21,6 +21,10 @@ export class Pool {
   readonly slots = new Map<number, WorkerProcess>();
   /** Slots whose client id another live client took over: not restarted until reload. */
   readonly conflicted = new Set<number>();
+  /** How each slot's previous process ended. */
+  readonly lastExits = new Map<number, { readonly code: number | null; readonly signal: string | null }>();
+  /** Unexpected exits per slot, over the pool's life. */
+  readonly slotRestarts = new Map<number, number>();
   readonly restartTimers = new Map<number, NodeJS.Timeout>();
   #restartTimes: number[] = [];
   readonly #crashStreak = new Map<number, number>();
@@ -59,6 +63,7 @@ export class Pool {
     now = Date.now(),
   ): { degraded: true } | { degraded: false; streak: number } {
     this.#totalRestarts++;
+    this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
     this.#restartTimes.push(now);
     const streak = readyForMs >= HEALTHY_AFTER_MS ? 1 : (this.#crashStreak.get(slot) ?? 0) + 1;
     this.#crashStreak.set(slot, streak);

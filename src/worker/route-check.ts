@@ -3,21 +3,21 @@ import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { isWorkerMessage } from './ipc.js';
 import type { WorkerAssignment } from './ipc.js';
-import { WORKER_BOOTSTRAP } from './worker-process.js';
 
 /**
- * Load and compile the route files in a throwaway worker process, as a reload's pre-flight: a fresh process reads
- * the files as they are now (the parent's module cache holds the old ones). Resolves with the route patterns.
+ * Load the compiled route files in a throwaway worker process, as a reload's pre-flight: the new bundle must load
+ * and compile into a route table before any running worker is replaced. Resolves with the route patterns.
  *
  * @throws RouteMQError the code of the load failure (`RMQ_ERR_ROUTE_FILE_INVALID`, `RMQ_ERR_PATTERN_INVALID`, …).
  */
 export function checkRouteFiles(
+  entry: string,
   assignment: Omit<WorkerAssignment, 'checkOnly'>,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
 ): Promise<readonly string[]> {
   return new Promise((resolve, reject) => {
-    const child = fork(WORKER_BOOTSTRAP, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(entry, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let routes: readonly string[] | undefined;
     let failure: { code: string; message: string } | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

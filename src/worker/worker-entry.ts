@@ -1,4 +1,4 @@
-// The main module of a worker process (forked by WorkerManager through bin/worker.js). It waits for its
+// The main module of a worker process (compiled into the worker bundle, forked by WorkerManager). It waits for its
 // assignment over IPC, loads the same route files as the parent, serves only its pool's routes on its own
 // connection, and reports ready / heartbeat / stats back. It exits when told to, or when the parent goes away.
 import { loadConfig } from '../config/load-config.js';
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
       base: { pool: assignment.pool, slot: assignment.slot },
     });
-    const table = compileRoutes(await loadRouteFiles(config.routemq.routersDir), {
+    const table = compileRoutes(await loadRouteFiles(assignment.routersDir ?? config.routemq.routersDir), {
       defaultGroup: config.mqtt.groupName,
     });
     const pools = planPools(table, config.routemq.concurrency);
@@ -88,6 +88,7 @@ async function serve(
     concurrency: assignment.concurrency,
     // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
     // blocks the event loop, the parent can still name the message it was stuck on.
+    onDeadLetter: (info) => send({ type: 'dead-lettered', ...info }),
     onStart: (afterQuiet) => {
       if (afterQuiet || Date.now() - lastBeat >= assignment.heartbeatIntervalMs) beat();
     },

@@ -11,6 +11,11 @@ export interface WorkerHealthEntry {
   readonly clientId: string;
   readonly pid: number | undefined;
   readonly isAlive: boolean;
+  /** Exit code of the slot's previous process, if it had one. */
+  readonly exitCode: number | null | undefined;
+  readonly exitSignal: string | null | undefined;
+  /** Unexpected exits of this slot so far. */
+  readonly restarts: number;
   readonly status: WorkerState;
   /** `Date.now()` when it became ready, or 0. */
   readonly createTime: number;
@@ -57,6 +62,9 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
         clientId: worker.assignment.clientId,
         pid: worker.pid,
         isAlive: worker.state !== 'dead',
+        exitCode: pool.lastExits.get(worker.assignment.slot)?.code,
+        exitSignal: pool.lastExits.get(worker.assignment.slot)?.signal,
+        restarts: pool.slotRestarts.get(worker.assignment.slot) ?? 0,
         status: worker.state,
         createTime: worker.readyAt,
         uptimeMs: worker.readyAt > 0 ? now - worker.readyAt : 0,

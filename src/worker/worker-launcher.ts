@@ -3,7 +3,12 @@ import type { Logger } from '../logger.js';
 import { workerClientId } from '../runtime/client-ids.js';
 import type { WorkerAssignment } from './ipc.js';
 import type { Pool } from './pool.js';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCodes, RouteMQError } from '../errors.js';
 import { checkRouteFiles } from './route-check.js';
+import { buildWorkerBundle } from './worker-bundle.js';
+import type { WorkerBundle } from './worker-bundle.js';
 import { WorkerProcess } from './worker-process.js';
 import type { WorkerTimings } from './worker-process.js';
 
@@ -21,6 +26,8 @@ export interface WorkerLauncherOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The `.env` file the workers read. @defaultValue `.env` in the working directory */
   readonly envFile?: string;
+  /** Where worker bundles are built. @defaultValue `<cwd>/.routemq/build/<pid>` */
+  readonly buildDir?: string;
 }
 
 /**
@@ -32,6 +39,7 @@ export class WorkerLauncher {
   readonly #o: WorkerLauncherOptions;
   readonly #timings: WorkerTimings;
   readonly #overrides: Record<string, string> = {};
+  #bundle: WorkerBundle | undefined;
 
   constructor(options: WorkerLauncherOptions) {
     this.#o = options;
@@ -48,23 +56,47 @@ export class WorkerLauncher {
     if (options.routerDirectory !== undefined) this.#overrides['ROUTEMQ_ROUTERS_DIR'] = options.routerDirectory;
   }
 
+  /**
+   * Compile the route files into a new worker bundle and check it in a throwaway worker (as `pool`'s slot 0
+   * would load it, without connecting). Only then do new workers use it; on failure the current bundle stays.
+   *
+   * @throws RouteMQError the compile or load error of the route files (`RMQ_ERR_ROUTE_FILE_INVALID`, …).
+   */
+  async prepare(pool: Pool | undefined): Promise<void> {
+    if (this.#o.buildDir === undefined) pruneDeadBuilds(BUILD_ROOT());
+    const routersDir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
+    const bundle = await buildWorkerBundle(routersDir, this.#buildDir());
+    if (pool) {
+      await checkRouteFiles(bundle.entry, this.#assignment(pool, 0, bundle), this.#env(), this.#timings.startTimeoutMs);
+    }
+    this.#bundle = bundle;
+  }
+
   /** Fork the worker of `slot` in `pool`. It is not ready yet: await {@link WorkerProcess.ready}. */
   launch(pool: Pool, slot: number): WorkerProcess {
-    return new WorkerProcess(this.#assignment(pool, slot), this.#timings, this.#o.logger, this.#env());
+    const bundle = this.#bundle;
+    if (!bundle) throw new RouteMQError(ErrorCodes.STOPPED, 'WorkerLauncher.prepare() has not run');
+    return new WorkerProcess(
+      bundle.entry,
+      this.#assignment(pool, slot, bundle),
+      this.#timings,
+      this.#o.logger,
+      this.#env(),
+    );
   }
 
-  /**
-   * Load and compile the route files in a throwaway worker process, as `pool`'s slot 0 would, without connecting.
-   * Resolves with the loaded route patterns.
-   *
-   * @throws RouteMQError the load error of the route files (`RMQ_ERR_ROUTE_FILE_INVALID`, …).
-   */
-  checkRouteFiles(pool: Pool): Promise<readonly string[]> {
-    return checkRouteFiles(this.#assignment(pool, 0), this.#env(), this.#timings.startTimeoutMs);
+  /** Remove this process's bundles. */
+  cleanUp(): void {
+    rmSync(this.#buildDir(), { recursive: true, force: true });
   }
 
-  #assignment(pool: Pool, slot: number): WorkerAssignment {
+  #buildDir(): string {
+    return this.#o.buildDir ?? join(BUILD_ROOT(), String(process.pid));
+  }
+
+  #assignment(pool: Pool, slot: number, bundle: WorkerBundle): WorkerAssignment {
     return {
+      routersDir: bundle.routersDir,
       pool: pool.name,
       slot,
       clientId: workerClientId(this.#o.config, pool.name, slot),
@@ -78,5 +110,21 @@ export class WorkerLauncher {
 
   #env(): NodeJS.ProcessEnv {
     return this.#o.env ?? process.env;
+  }
+}
+
+const BUILD_ROOT = (): string => join(process.cwd(), '.routemq', 'build');
+
+/** Remove the build directories of processes that no longer run (a crashed or killed `routemq start`). */
+function pruneDeadBuilds(root: string): void {
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(root, name), { recursive: true, force: true });
+    }
   }
 }

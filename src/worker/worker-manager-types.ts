@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { RouteDeclarationSource } from '../router/router.js';
 import type { PoolDegradedInfo } from './supervisor.js';
+import type { DeadLetterInfo } from '../message/route-runner.js';
+import type { MessageStatsSnapshot } from '../message/stats.js';
 
 /** Options of {@link WorkerManager}. The seed's names (`groupName`, `routerDirectory`) are kept. */
 export interface WorkerManagerOptions {
@@ -41,11 +43,18 @@ export interface WorkerRef {
 export interface WorkerManagerEvents {
   'worker:started': [WorkerRef & { readonly sessionPresent: boolean }];
   'worker:exited': [
-    WorkerRef & { readonly code: number | null; readonly signal: string | null; readonly expected: boolean },
+    WorkerRef & {
+      readonly code: number | null;
+      readonly signal: string | null;
+      readonly expected: boolean;
+      /** The last message counters it reported. */
+      readonly stats: MessageStatsSnapshot | undefined;
+    },
   ];
   'worker:restarted': [WorkerRef & { readonly restarts: number }];
   'worker:stuck': [WorkerRef & { readonly topic: string | undefined }];
   'pool:degraded': [PoolDegradedInfo];
+  'message:dead_lettered': [WorkerRef & DeadLetterInfo];
   'pool:scaled': [{ readonly pool: string; readonly from: number; readonly to: number; readonly reason: string }];
 }
 

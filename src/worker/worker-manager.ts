@@ -102,6 +102,12 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       for (const pool of this.#pools.values()) pool.desired = n;
     }
     this.#state = 'starting';
+    try {
+      await this.#launcher.prepare(undefined);
+    } catch (err) {
+      this.#state = 'stopped';
+      throw err;
+    }
     const starts = [...this.#pools.values()].flatMap((pool) =>
       pool.missingSlots().map((slot) => this.#spawn(pool, slot)),
     );
@@ -124,6 +130,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       for (const pool of this.#pools.values()) pool.clearTimers();
       const stops = [...this.#pools.values()].flatMap((pool) => pool.live().map((w) => this.#stopWorker(w, 'stop')));
       await Promise.all(stops);
+      this.#launcher.cleanUp();
       this.#state = 'stopped';
     })();
     return this.#stopPromise;
@@ -193,7 +200,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     return this.#exclusive(async () => {
       const first = [...this.#pools.values()][0];
       if (!first) return;
-      await this.#launcher.checkRouteFiles(first);
+      await this.#launcher.prepare(first);
       for (const pool of this.#pools.values()) {
         pool.clearTimers();
         pool.resetRestarts();
@@ -247,6 +254,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     pool.slots.set(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
     worker.on('stuck', (inHand) => this.emit('worker:stuck', { ...ref(worker), topic: inHand[0]?.topic }));
+    worker.on('deadLettered', (info) => this.emit('message:dead_lettered', { ...ref(worker), ...info }));
     const { sessionPresent } = await worker.ready();
     this.#log.info({ pool: pool.name, slot, workerPid: worker.pid, sessionPresent }, 'worker started');
     this.emit('worker:started', { ...ref(worker), sessionPresent });
@@ -259,8 +267,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   #onExit(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
     if (pool.slots.get(slot) === worker) pool.slots.delete(slot);
+    pool.lastExits.set(slot, { code: exit.code, signal: exit.signal });
     const expected = exit.requested;
-    this.emit('worker:exited', { ...ref(worker), code: exit.code, signal: exit.signal, expected });
+    this.emit('worker:exited', { ...ref(worker), code: exit.code, signal: exit.signal, expected, stats: worker.stats });
     if (expected || this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired) return;
     this.#log.warn(
       { pool: pool.name, slot, workerPid: worker.pid, code: exit.code, signal: exit.signal, failure: exit.failure },

@@ -1,17 +1,14 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import type { DeadLetterInfo } from '../message/route-runner.js';
 import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
-
-/** The worker bootstrap: registers tsx, then runs worker-entry. */
-export const WORKER_BOOTSTRAP = fileURLToPath(new URL('../../bin/worker.js', import.meta.url));
 
 /** Lifecycle state of one worker process. */
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'stuck' | 'dead';
@@ -43,6 +40,7 @@ export interface WorkerTimings {
 export interface WorkerProcessEvents {
   stuck: [inHand: readonly InHandMessage[]];
   stats: [stats: MessageStatsSnapshot];
+  deadLettered: [info: DeadLetterInfo];
   exit: [exit: WorkerExit];
 }
 
@@ -68,13 +66,24 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #stopPromise: Promise<WorkerExit> | undefined;
   #watchdog: NodeJS.Timeout | undefined;
 
-  constructor(assignment: WorkerAssignment, timings: WorkerTimings, logger: Logger, env?: NodeJS.ProcessEnv) {
+  /**
+   * @param entry - the compiled worker entry (see `buildWorkerBundle`): plain JavaScript, so the worker runs on
+   *   plain `node` with no loader.
+   */
+  constructor(
+    entry: string,
+    assignment: WorkerAssignment,
+    timings: WorkerTimings,
+    logger: Logger,
+    env?: NodeJS.ProcessEnv,
+  ) {
     super();
     this.assignment = assignment;
     this.#timings = timings;
     this.#log = logger.child({ pool: assignment.pool, slot: assignment.slot });
     // Secrets travel in the environment (inherited), never in argv.
-    this.#child = fork(WORKER_BOOTSTRAP, [], {
+    this.#child = fork(entry, [], {
+      execArgv: [],
       env: env ?? process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -229,6 +238,11 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       case 'stopping':
         this.#state = 'draining';
         break;
+      case 'dead-lettered': {
+        const { type: _type, ...info } = message;
+        this.emit('deadLettered', info);
+        break;
+      }
       case 'checked':
         break;
     }

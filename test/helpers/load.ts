@@ -51,7 +51,7 @@ export function steadyPublisher(
 }
 
 /** Pids of this process's live children whose command line contains `match`. */
-export function childPids(match = 'worker.js', parent = process.pid): number[] {
+export function childPids(match = 'worker-entry', parent = process.pid): number[] {
   let out = '';
   try {
     out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AppStatus } from '../../src/runtime/app.js';
+import type { HealthSnapshot } from '../../src/health/health-monitor.js';
 import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
@@ -47,29 +47,29 @@ describe('routemq control commands against a running instance', () => {
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     const cli = async (...args: string[]): Promise<string> =>
       (await run(process.execPath, [BIN, ...args, '--socket', socket], { env: { ...process.env, ...env } })).stdout;
-    const status = async (): Promise<AppStatus> => JSON.parse(await cli('status', '--json')) as AppStatus;
+    const status = async (): Promise<HealthSnapshot> => JSON.parse(await cli('status', '--json')) as HealthSnapshot;
 
     expect(await cli('status')).toMatch(/ready: yes/);
-    expect((await status()).workers?.pools.map((p) => [p.name, p.ready])).toEqual([
+    expect((await status()).pools.map((p) => [p.name, p.ready])).toEqual([
       ['pa-id', 1],
       ['pb-id', 1],
     ]);
 
     await cli('scale', 'pa-id', '2');
-    expect((await status()).workers?.pools.find((p) => p.name === 'pa-id')?.ready).toBe(2);
+    expect((await status()).pools.find((p) => p.name === 'pa-id')?.ready).toBe(2);
 
-    const before = (await status()).workers?.workers.find((w) => w.workerId === 'pb-id-0')?.pid;
+    const before = (await status()).workers.find((w) => w.workerId === 'pb-id-0')?.pid;
     await cli('worker', 'restart', 'pb-id-0');
-    const after = (await status()).workers?.workers.find((w) => w.workerId === 'pb-id-0');
+    const after = (await status()).workers.find((w) => w.workerId === 'pb-id-0');
     expect(after?.status).toBe('ready');
     expect(after?.pid).not.toBe(before);
 
-    const pidsBeforeReload = (await status()).workers?.workers.map((w) => w.pid);
+    const pidsBeforeReload = (await status()).workers.map((w) => w.pid);
     app.child.kill('SIGHUP');
     await app.waitForLog((l) => l['msg'] === 'rolling reload done', 30_000);
     const reloaded = await status();
     expect(reloaded.ready).toBe(true);
-    expect(reloaded.workers?.workers.map((w) => w.pid).filter((pid) => pidsBeforeReload?.includes(pid))).toEqual([]);
+    expect(reloaded.workers.map((w) => w.pid).filter((pid) => pidsBeforeReload?.includes(pid))).toEqual([]);
 
     await expect(cli('scale', 'nope', '2')).rejects.toMatchObject({
       stderr: expect.stringContaining('RMQ_ERR_ROUTE_OPTION_INVALID'),

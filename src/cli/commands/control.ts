@@ -3,7 +3,7 @@ import { loadConfig } from '../../config/load-config.js';
 import { sendControlRequest } from '../../control/control-client.js';
 import type { ControlRequest } from '../../control/protocol.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
-import type { AppStatus } from '../../runtime/app.js';
+import type { HealthSnapshot } from '../../health/health-monitor.js';
 import { formatTable } from '../format-table.js';
 import { envFileOption } from './routes.js';
 
@@ -43,7 +43,7 @@ export function registerControlCommands(program: Command): void {
   withSocket(program.command('status'))
     .description('show pools and workers of the running instance; exits 1 when it is not ready')
     .action(async (flags: ControlFlags) => {
-      const status = (await run(flags, { cmd: 'status' })) as AppStatus;
+      const status = (await run(flags, { cmd: 'status' })) as HealthSnapshot;
       if (!flags.json) process.stdout.write(formatStatus(status));
       if (!status.ready) process.exitCode = 1;
     });
@@ -78,26 +78,29 @@ export function registerControlCommands(program: Command): void {
 }
 
 /** The human form of `routemq status`. */
-export function formatStatus(status: AppStatus): string {
+export function formatStatus(status: HealthSnapshot): string {
   const head = [
-    `state: ${status.state}   ready: ${status.ready ? 'yes' : 'no'}   mqtt: ${status.mqttConnected ? 'connected' : 'down'}   pid: ${status.pid}`,
+    `state: ${status.state}   ready: ${status.ready ? 'yes' : 'no'}   mqtt: ${status.mqttConnected ? 'connected' : 'down'}   ` +
+      `main pid: ${status.main.pid} (cpu ${status.main.cpuPercent}%, ${status.main.memoryMb} MB)`,
     ...status.problems.map((p) => `  ! ${p}`),
   ];
-  const pools = (status.workers?.pools ?? []).map((p) => ({
+  const pools = status.pools.map((p) => ({
     pool: p.name,
     workers: `${p.ready}/${p.desired}`,
     degraded: p.degraded ? 'yes' : 'no',
     restarts: String(p.totalRestarts),
     routes: p.routes.join(', '),
   }));
-  const workers = (status.workers?.workers ?? []).map((w) => ({
+  const workers = status.workers.map((w) => ({
     worker: w.workerId,
     state: w.status,
     pid: String(w.pid ?? '-'),
+    cpu: `${w.cpuPercent}%`,
     mem: `${w.memoryMb} MB`,
     uptime: `${Math.round(w.uptimeMs / 1000)} s`,
+    restarts: String(w.restarts),
+    'msg/s': String(w.ratePerSec),
     handled: String(w.stats?.total.handled ?? 0),
-    failed: String(w.stats?.total.failed ?? 0),
   }));
   return [...head, '', formatTable(pools).trimEnd(), '', formatTable(workers).trimEnd(), ''].join('\n');
 }

@@ -14,6 +14,7 @@ import { formatTable } from '../format-table.js';
 import { installShutdownSignals } from '../signals.js';
 import { ControlServer } from '../../control/control-server.js';
 import { appControlHandler } from '../../runtime/app-control.js';
+import { HealthService } from '../../health/health-service.js';
 import { envFileOption } from './routes.js';
 
 /** What a `--traffic` module's default export receives. */
@@ -38,9 +39,11 @@ export function registerStartCommand(program: Command): void {
       let broker: MosquittoProcess | undefined;
       const overrides = overridesFromFlags(flags);
       const app = new RouteMQApp({ config, logger, overrides, ...envFileOption(flags) });
+      const health = new HealthService(app, config, logger);
       const traffic = new AbortController();
       const shutdown = async (): Promise<void> => {
         traffic.abort();
+        void health.stop();
         await app.stop();
         await broker?.stop();
       };
@@ -56,14 +59,20 @@ export function registerStartCommand(program: Command): void {
         { reload, force: () => app.kill() },
       );
       const control = config.routemq.controlSocket
-        ? new ControlServer(config.routemq.controlSocket, appControlHandler(app, reload, signals.trigger), logger)
+        ? new ControlServer(
+            config.routemq.controlSocket,
+            appControlHandler(app, () => health.monitor.sample(), reload, signals.trigger),
+            logger,
+          )
         : undefined;
       try {
         broker = await ensureDevBroker(config, logger);
+        await health.start();
         await app.start();
         await control?.start();
       } catch (err) {
         await control?.stop();
+        await health.stop();
         await shutdown();
         throw err;
       }

@@ -1,0 +1,187 @@
+import { EventEmitter } from 'node:events';
+import pidusage from 'pidusage';
+import type { Logger } from '../logger.js';
+import { histogramQuantile, mergeHistograms } from '../message/duration-histogram.js';
+import type { MessageStatsSnapshot } from '../message/stats.js';
+import type { AppStatus } from '../runtime/app.js';
+import type { PoolHealth, WorkerHealthEntry } from '../worker/worker-health.js';
+
+/** One worker as the health monitor reports it: the manager's view plus pidusage and rates. */
+export interface MonitoredWorker extends WorkerHealthEntry {
+  /** CPU in percent of one core, from pidusage. */
+  readonly cpuPercent: number;
+  /** Messages handled per second since the previous sample. */
+  readonly ratePerSec: number;
+  /** Handler duration percentiles over the worker's life, in ms (from its histogram). */
+  readonly latencyP50Ms: number | undefined;
+  readonly latencyP95Ms: number | undefined;
+}
+
+/** What `/status`, `routemq status` and the dashboard show. */
+export interface HealthSnapshot {
+  readonly at: number;
+  readonly ready: boolean;
+  readonly problems: readonly string[];
+  readonly state: AppStatus['state'];
+  readonly mqttConnected: boolean;
+  readonly main: {
+    readonly pid: number;
+    readonly cpuPercent: number;
+    readonly memoryMb: number;
+    readonly uptimeMs: number;
+    readonly stats: MessageStatsSnapshot | undefined;
+  };
+  readonly totalWorkers: number;
+  readonly activeWorkers: number;
+  readonly pools: readonly PoolHealth[];
+  readonly workers: readonly MonitoredWorker[];
+}
+
+/** Events of {@link HealthMonitor}. */
+export interface HealthMonitorEvents {
+  sample: [snapshot: HealthSnapshot];
+  /** A worker is above `maxMemoryMb`; whoever owns the workers decides what to do (drain and replace). */
+  'memory:exceeded': [{ readonly workerId: string; readonly memoryMb: number; readonly limitMb: number }];
+}
+
+/** Options of {@link HealthMonitor}. */
+export interface HealthMonitorOptions {
+  /** The app's own view (state, readiness, workers from IPC). */
+  readonly status: () => AppStatus;
+  readonly intervalMs: number;
+  readonly maxMemoryMb?: number | undefined;
+  readonly logger: Logger;
+}
+
+const MB = 1024 * 1024;
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+/**
+ * Samples the main process and every worker with pidusage every `intervalMs`, and joins that with what the
+ * workers report over IPC (state, heartbeats, counters, handler durations). It observes and emits; it never
+ * restarts anything itself.
+ */
+export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
+  readonly #o: HealthMonitorOptions;
+  readonly #startedAt = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #snapshot: HealthSnapshot | undefined;
+  #previousHandled = new Map<number, { handled: number; at: number }>();
+  readonly #overLimit = new Set<string>();
+  #sampling: Promise<HealthSnapshot> | undefined;
+
+  constructor(options: HealthMonitorOptions) {
+    super();
+    this.#o = options;
+  }
+
+  /** Start sampling. */
+  start(): void {
+    this.#timer ??= setInterval(() => void this.sample(), this.#o.intervalMs);
+    this.#timer.unref();
+    void this.sample();
+  }
+
+  /** The latest snapshot (sampled now if there is none yet). */
+  async snapshot(): Promise<HealthSnapshot> {
+    return this.#snapshot ?? (await this.sample());
+  }
+
+  /** The latest snapshot, if any, without waiting. */
+  get latest(): HealthSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** Take a sample now (concurrent calls share one). */
+  sample(): Promise<HealthSnapshot> {
+    this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined));
+    return this.#sampling;
+  }
+
+  async #sample(): Promise<HealthSnapshot> {
+    const status = this.#o.status();
+    const workers = status.workers?.workers ?? [];
+    const pids = [process.pid, ...workers.flatMap((w) => (w.pid !== undefined && w.isAlive ? [w.pid] : []))];
+    let usage: Record<string, { cpu: number; memory: number }> = {};
+    try {
+      usage = await pidusage(pids);
+    } catch (err) {
+      // A worker that exited between the status and the sample; the next sample is fine.
+      this.#o.logger.debug({ err }, 'pidusage sample failed');
+    }
+    const now = Date.now();
+    const monitored = workers.map((w) => this.#monitor(w, usage[String(w.pid)], now));
+    const self = usage[String(process.pid)];
+    const snapshot: HealthSnapshot = {
+      at: now,
+      ready: status.ready,
+      problems: status.problems,
+      state: status.state,
+      mqttConnected: status.mqttConnected,
+      main: {
+        pid: process.pid,
+        cpuPercent: round1(self?.cpu ?? 0),
+        memoryMb: round1((self?.memory ?? process.memoryUsage.rss()) / MB),
+        uptimeMs: now - this.#startedAt,
+        stats: status.main,
+      },
+      totalWorkers: status.workers?.totalWorkers ?? 0,
+      activeWorkers: status.workers?.activeWorkers ?? 0,
+      pools: status.workers?.pools ?? [],
+      workers: monitored,
+    };
+    this.#snapshot = snapshot;
+    this.#checkMemory(monitored);
+    this.emit('sample', snapshot);
+    return snapshot;
+  }
+
+  #monitor(
+    worker: WorkerHealthEntry,
+    usage: { cpu: number; memory: number } | undefined,
+    now: number,
+  ): MonitoredWorker {
+    const handled = worker.stats?.total.handled ?? 0;
+    const pid = worker.pid ?? -1;
+    const previous = this.#previousHandled.get(pid);
+    this.#previousHandled.set(pid, { handled, at: now });
+    const ratePerSec = previous && now > previous.at ? ((handled - previous.handled) * 1000) / (now - previous.at) : 0;
+    const histogram = mergeHistograms(Object.values(worker.stats?.durations ?? {}));
+    const p50 = histogramQuantile(histogram, 0.5);
+    const p95 = histogramQuantile(histogram, 0.95);
+    return {
+      ...worker,
+      cpuPercent: round1(usage?.cpu ?? 0),
+      memoryMb: usage ? round1(usage.memory / MB) : worker.memoryMb,
+      ratePerSec: round1(Math.max(0, ratePerSec)),
+      latencyP50Ms: p50 === undefined ? undefined : round1(p50 * 1000),
+      latencyP95Ms: p95 === undefined ? undefined : round1(p95 * 1000),
+    };
+  }
+
+  #checkMemory(workers: readonly MonitoredWorker[]): void {
+    const limit = this.#o.maxMemoryMb;
+    if (limit === undefined) return;
+    for (const w of workers) {
+      if (w.status !== 'ready' || w.memoryMb <= limit) {
+        if (w.memoryMb <= limit) this.#overLimit.delete(`${w.workerId}:${String(w.pid)}`);
+        continue;
+      }
+      const key = `${w.workerId}:${String(w.pid)}`;
+      if (this.#overLimit.has(key)) continue;
+      this.#overLimit.add(key);
+      this.#o.logger.warn(
+        { workerId: w.workerId, workerPid: w.pid, memoryMb: w.memoryMb, limitMb: limit },
+        `worker ${w.workerId} uses ${w.memoryMb} MB, over ROUTEMQ_MAX_MEMORY_MB=${limit}: draining and replacing it`,
+      );
+      this.emit('memory:exceeded', { workerId: w.workerId, memoryMb: w.memoryMb, limitMb: limit });
+    }
+  }
+
+  /** Stop sampling. Memoised, synchronous. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    pidusage.clear();
+  }
+}

@@ -1,0 +1,111 @@
+import type { ResolvedConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { RouteMQApp } from '../runtime/app.js';
+import { HealthMonitor } from './health-monitor.js';
+import { HealthHttpServer } from './http-server.js';
+import { MetricsAggregator } from './metrics-aggregator.js';
+import { createMetricsRegistry } from './metrics.js';
+
+/**
+ * Health for a running app: the monitor (pidusage + IPC), the aggregated Prometheus registry, and — when
+ * `HEALTH_HTTP_ENABLED` or `METRICS_HTTP_ENABLED` — the HTTP server. Start it before the app, so `/ready` answers
+ * 503 while the workers come up. A worker over `ROUTEMQ_MAX_MEMORY_MB` is replaced through the WorkerManager.
+ */
+export class HealthService {
+  readonly monitor: HealthMonitor;
+  readonly #app: RouteMQApp;
+  readonly #config: ResolvedConfig;
+  readonly #log: Logger;
+  readonly #aggregator = new MetricsAggregator();
+  readonly #server: HealthHttpServer | undefined;
+  readonly #replacing = new Set<string>();
+  #stopping = false;
+  #stopPromise: Promise<void> | undefined;
+
+  constructor(app: RouteMQApp, config: ResolvedConfig, logger: Logger) {
+    this.#app = app;
+    this.#config = config;
+    this.#log = logger;
+    this.monitor = new HealthMonitor({
+      status: () => app.status(),
+      intervalMs: config.health.intervalMs,
+      maxMemoryMb: config.health.maxMemoryMb,
+      logger,
+    });
+    app.events.on('retired', (pid, stats) => this.#aggregator.retire(pid, stats));
+    this.monitor.on('memory:exceeded', ({ workerId }) => void this.#replace(workerId));
+    const registry = createMetricsRegistry({
+      aggregate: () => {
+        const status = app.status();
+        const live = [
+          { pid: process.pid, stats: status.main },
+          ...(status.workers?.workers ?? []).map((w) => ({ pid: w.pid, stats: w.stats })),
+        ];
+        return this.#aggregator.aggregate(live);
+      },
+      health: () => this.monitor.latest,
+    });
+    const h = config.health;
+    if (h.httpEnabled || h.metricsEnabled) {
+      this.#server = new HealthHttpServer({
+        host: h.host,
+        port: h.port,
+        healthEnabled: h.httpEnabled,
+        metricsEnabled: h.metricsEnabled,
+        metricsPath: h.metricsPath,
+        token: h.token,
+        monitor: this.monitor,
+        registry,
+        events: app.events,
+        stopping: () => this.#stopping || app.state === 'stopping' || app.state === 'stopped',
+        logger,
+      });
+    }
+  }
+
+  /** The HTTP server's base URL, when it runs. */
+  get url(): string | undefined {
+    return this.#server?.url;
+  }
+
+  /** Start sampling and, when enabled, serving HTTP. */
+  async start(): Promise<void> {
+    this.monitor.start();
+    await this.#server?.start();
+    const url = this.#server?.url;
+    if (url) {
+      const h = this.#config.health;
+      this.#log.info(
+        {
+          ...(h.httpEnabled ? { dashboard: `${url}/`, ready: `${url}/ready`, status: `${url}/status` } : {}),
+          ...(h.metricsEnabled ? { metrics: `${url}${h.metricsPath}` } : {}),
+        },
+        `health and metrics on ${url}`,
+      );
+    }
+  }
+
+  /** Mark the shutdown (`/ready` turns 503), then close everything. Memoised. */
+  stop(): Promise<void> {
+    this.#stopping = true;
+    this.#stopPromise ??= (async () => {
+      this.monitor.stop();
+      await this.#server?.stop();
+    })();
+    return this.#stopPromise;
+  }
+
+  /** Drain and replace a worker over its memory limit (never killed mid-message). */
+  async #replace(workerId: string): Promise<void> {
+    if (this.#replacing.has(workerId) || !this.#app.workers) return;
+    this.#replacing.add(workerId);
+    try {
+      await this.#app.workers.restartWorker(workerId);
+      this.#log.info({ workerId }, 'worker replaced after exceeding its memory limit');
+    } catch (err) {
+      this.#log.warn({ err, workerId }, 'could not replace the worker over its memory limit');
+    } finally {
+      this.#replacing.delete(workerId);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Secret } from '../config/secret.js';
+import type { Logger } from '../logger.js';
+import type { AppEvent, AppEvents } from '../runtime/app-events.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import type { HealthMonitor, HealthSnapshot } from './health-monitor.js';
+
+/** Options of {@link HealthHttpServer}. */
+export interface HealthHttpOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Serve `/health`, `/ready`, `/status`, `/events`, `/`. */
+  readonly healthEnabled: boolean;
+  /** Serve Prometheus text at `metricsPath`. */
+  readonly metricsEnabled: boolean;
+  readonly metricsPath: string;
+  readonly token: Secret | undefined;
+  readonly monitor: HealthMonitor;
+  readonly registry: Registry;
+  readonly events: AppEvents;
+  /** True once a shutdown began (then `/ready` answers 503). */
+  readonly stopping: () => boolean;
+  readonly logger: Logger;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+/**
+ * The HTTP face of a running app (node:http, no framework): probes for orchestrators, Prometheus metrics, the full
+ * health JSON, Server-Sent Events of lifecycle events, and a self-contained dashboard page. Binds to 127.0.0.1 by
+ * default; an optional bearer token protects everything but `/health`.
+ */
+export class HealthHttpServer {
+  readonly #o: HealthHttpOptions;
+  readonly #routes = new Map<string, Route>();
+  readonly #clients = new Set<ServerResponse>();
+  #server: Server | undefined;
+  #stopPromise: Promise<void> | undefined;
+  readonly #onEvent = (event: AppEvent): void => this.#broadcast('lifecycle', event);
+  readonly #onSample = (snapshot: HealthSnapshot): void => this.#broadcast('health', snapshot);
+
+  constructor(options: HealthHttpOptions) {
+    this.#o = options;
+    if (options.healthEnabled) {
+      this.#routes.set('/health', (_req, res) => json(res, 200, { status: 'ok', pid: process.pid }));
+      this.#routes.set('/ready', async (_req, res) => {
+        const s = await options.monitor.sample();
+        const problems = options.stopping() ? ['shutdown in progress', ...s.problems] : s.problems;
+        json(res, problems.length === 0 ? 200 : 503, { ready: problems.length === 0, problems });
+      });
+      this.#routes.set('/status', async (_req, res) => json(res, 200, await options.monitor.sample()));
+      this.#routes.set('/events', (req, res) => this.#subscribe(req, res));
+      this.#routes.set('/', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(DASHBOARD_HTML);
+      });
+    }
+    if (options.metricsEnabled) {
+      this.#routes.set(options.metricsPath, async (_req, res) => {
+        await options.monitor.sample();
+        const text = await options.registry.metrics();
+        res.writeHead(200, { 'content-type': options.registry.contentType });
+        res.end(text);
+      });
+    }
+  }
+
+  /** The bound address (after {@link start}). */
+  get url(): string {
+    const address = this.#server?.address() as AddressInfo | null;
+    const host = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host;
+    return `http://${host}:${address?.port ?? this.#o.port}`;
+  }
+
+  /** Listen. */
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.#handle(req, res));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port, this.#o.host, () => resolve());
+    });
+    this.#o.events.on('event', this.#onEvent);
+    this.#o.monitor.on('sample', this.#onSample);
+  }
+
+  /** Close the server and every event stream. Memoised. */
+  stop(): Promise<void> {
+    this.#stopPromise ??= new Promise<void>((resolve) => {
+      this.#o.events.off('event', this.#onEvent);
+      this.#o.monitor.off('sample', this.#onSample);
+      for (const client of this.#clients) client.end();
+      this.#clients.clear();
+      if (!this.#server) return resolve();
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    return this.#stopPromise;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const route = this.#routes.get(path);
+    if (!route) return json(res, 404, { error: 'not found', path });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(res, 405, { error: 'method not allowed', method: req.method });
+    }
+    if (path !== '/health' && !this.#authorized(req)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return json(res, 401, { error: 'unauthorized' });
+    }
+    try {
+      await route(req, res);
+    } catch (err) {
+      this.#o.logger.error({ err, path }, 'health endpoint failed');
+      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+    }
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    const token = this.#o.token;
+    if (!token) return true;
+    const header = req.headers.authorization ?? '';
+    // EventSource cannot send headers: the dashboard passes the token as ?token= on /events.
+    const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : query;
+    const expected = Buffer.from(token.reveal());
+    const actual = Buffer.from(given);
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
+
+  #subscribe(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write(': routemq events\n\n');
+    this.#clients.add(res);
+    const latest = this.#o.monitor.latest;
+    if (latest) send(res, 'health', latest);
+    req.on('close', () => this.#clients.delete(res));
+  }
+
+  #broadcast(event: string, data: unknown): void {
+    for (const client of this.#clients) send(client, event, data);
+  }
+}
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,144 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Metric } from 'prom-client';
+import { DURATION_BUCKETS_S } from '../message/duration-histogram.js';
+import type { MessageCounters } from '../message/stats.js';
+import type { AggregatedStats } from './metrics-aggregator.js';
+import type { HealthSnapshot } from './health-monitor.js';
+
+/** What the metrics read at each scrape. */
+export interface MetricsSource {
+  /** Counters summed over every process (see MetricsAggregator). */
+  aggregate(): AggregatedStats;
+  /** The latest health sample (cpu, memory, states). */
+  health(): HealthSnapshot | undefined;
+}
+
+const COUNTERS: readonly [keyof MessageCounters, string, string][] = [
+  ['received', 'routemq_messages_received_total', 'Messages that reached a route, per route pattern.'],
+  ['handled', 'routemq_messages_handled_total', 'Messages whose handler settled without error, per route pattern.'],
+  ['failed', 'routemq_messages_failed_total', 'Failed handler tries, per route pattern.'],
+  ['retried', 'routemq_messages_retried_total', 'Retries scheduled, per route pattern.'],
+  [
+    'deadLettered',
+    'routemq_messages_dead_lettered_total',
+    'Messages published to the dead-letter topic, per route pattern.',
+  ],
+];
+
+/**
+ * The Prometheus registry of a RouteMQ app (prom-client): message counters and handler durations aggregated
+ * across all worker processes and labelled by route *pattern* (never the concrete topic: cardinality), worker
+ * gauges, MQTT connection state, and the main process's default Node metrics.
+ */
+export function createMetricsRegistry(source: MetricsSource): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  for (const [key, name, help] of COUNTERS) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['route'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [route, counters] of source.aggregate().routes) this.inc({ route }, counters[key]);
+      },
+    });
+  }
+  new Counter({
+    name: 'routemq_messages_no_route_total',
+    help: 'Messages whose topic matched no route.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(source.aggregate().noRoute);
+    },
+  });
+  registry.registerMetric(durationHistogram(source));
+  gauge(registry, 'routemq_workers', 'Worker processes by pool and state.', ['pool', 'state'], (set, h) => {
+    const counts = new Map<string, number>();
+    for (const w of h.workers)
+      counts.set(`${w.pool}\u0000${w.status}`, (counts.get(`${w.pool}\u0000${w.status}`) ?? 0) + 1);
+    for (const pool of h.pools)
+      for (const state of ['starting', 'ready', 'draining', 'stuck'] as const) {
+        set({ pool: pool.name, state }, counts.get(`${pool.name}\u0000${state}`) ?? 0);
+      }
+  });
+  gauge(registry, 'routemq_pool_degraded', 'Whether a pool is degraded (crash loop): 1 or 0.', ['pool'], (set, h) => {
+    for (const pool of h.pools) set({ pool: pool.name }, pool.degraded ? 1 : 0);
+  });
+  gauge(registry, 'routemq_worker_restarts', 'Unexpected worker exits per pool since start.', ['pool'], (set, h) => {
+    for (const pool of h.pools) set({ pool: pool.name }, pool.totalRestarts);
+  });
+  gauge(registry, 'routemq_messages_in_flight', 'Handlers running now, per worker.', ['worker'], (set, h) => {
+    for (const w of h.workers) set({ worker: w.workerId }, w.inFlight);
+    set({ worker: 'main' }, h.main.stats?.inFlight ?? 0);
+  });
+  gauge(
+    registry,
+    'routemq_worker_cpu_percent',
+    'CPU of each worker, percent of one core (pidusage).',
+    ['worker'],
+    (set, h) => {
+      for (const w of h.workers) set({ worker: w.workerId }, w.cpuPercent);
+      set({ worker: 'main' }, h.main.cpuPercent);
+    },
+  );
+  gauge(registry, 'routemq_worker_memory_bytes', 'Resident memory of each worker (pidusage).', ['worker'], (set, h) => {
+    for (const w of h.workers) set({ worker: w.workerId }, w.memoryMb * 1024 * 1024);
+    set({ worker: 'main' }, h.main.memoryMb * 1024 * 1024);
+  });
+  gauge(registry, 'routemq_mqtt_connected', 'Whether the main MQTT connection is up: 1 or 0.', [], (set, h) => {
+    set({}, h.mqttConnected ? 1 : 0);
+  });
+  gauge(registry, 'routemq_ready', 'Whether the app is ready (the /ready check): 1 or 0.', [], (set, h) => {
+    set({}, h.ready ? 1 : 0);
+  });
+  return registry;
+
+  function gauge(
+    reg: Registry,
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (set: (labels: Record<string, string>, value: number) => void, health: HealthSnapshot) => void,
+  ): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [reg],
+      collect() {
+        this.reset();
+        const health = source.health();
+        if (health) fill((labels, value) => this.set(labels, value), health);
+      },
+    });
+  }
+}
+
+function durationHistogram(source: MetricsSource): Metric {
+  const name = 'routemq_handler_duration_seconds';
+  const help = 'Handler duration per try, per route pattern, summed over every worker.';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset: () => undefined,
+    get: () => {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const [route, h] of source.aggregate().durations) {
+        let cumulative = 0;
+        h.counts.forEach((n, i) => {
+          cumulative += n;
+          const le = i < DURATION_BUCKETS_S.length ? String(DURATION_BUCKETS_S[i]) : '+Inf';
+          values.push({ labels: { le, route }, value: cumulative, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: { route }, value: h.sum, metricName: `${name}_sum` });
+        values.push({ labels: { route }, value: h.count, metricName: `${name}_count` });
+      }
+      return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
+    },
+  } as unknown as Metric;
+}
