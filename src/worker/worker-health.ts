@@ -85,6 +85,7 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
       totalRestarts: pool.totalRestarts,
     });
   }
+  workers.sort((a, b) => (a.pool === b.pool ? a.slot - b.slot : a.pool < b.pool ? -1 : 1));
   return {
     totalWorkers: workers.length,
     activeWorkers: workers.filter((w) => w.status === 'ready').length,
