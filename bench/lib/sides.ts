@@ -178,7 +178,7 @@ export async function waitForCount(dir: string, n: number, quietMs = 3000): Prom
   for (;;) {
     const now = readCounters(dir);
     if (now.count >= n) {
-      await new Promise((r) => setTimeout(r, 120)); // one more flush for the exact last timestamp
+      await new Promise((r) => setTimeout(r, 200)); // two more flushes: the exact last timestamp, then the latencies
       return readCounters(dir);
     }
     if (now.count !== last) {

@@ -33,7 +33,7 @@ export class MessageContextImpl implements MessageContext {
   readonly properties: PublishProperties | undefined;
   readonly attempt: number;
   readonly route: RouteInfo;
-  readonly state: Record<string, unknown> = {};
+  #state: Record<string, unknown> | undefined;
   readonly #publish: Publisher;
   readonly #logger: Logger;
   #log: Logger | undefined;
@@ -74,6 +74,12 @@ export class MessageContextImpl implements MessageContext {
     if (this.#abortReason !== undefined) return;
     this.#abortReason = reason;
     this.#controller?.abort(reason);
+  }
+
+  /** Made on first use, like the logger. */
+  get state(): Record<string, unknown> {
+    this.#state ??= {};
+    return this.#state;
   }
 
   get log(): Logger {

@@ -39,7 +39,8 @@ export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodTyp
   if (!isUtf8(raw)) {
     return schema ? fail(ErrorCodes.PAYLOAD_NOT_UTF8, 'payload is not valid UTF-8') : { ok: true, value: raw };
   }
-  if (exceedsDepth(raw, limits.maxDepth)) {
+  // Every level takes at least one byte, so a payload no longer than the limit cannot exceed it.
+  if (raw.length > limits.maxDepth && exceedsDepth(raw, limits.maxDepth)) {
     return fail(ErrorCodes.PAYLOAD_TOO_DEEP, `payload nests deeper than ${limits.maxDepth} levels`);
   }
   const text = raw.toString('utf8');

@@ -8,7 +8,7 @@ import type { AckSender, AckTicket } from './ack-sequencer.js';
 import type { Publisher } from './context.js';
 import type { PayloadLimits } from './decode-payload.js';
 import { RouteRunner } from './route-runner.js';
-import type { RouteRunnerOptions, RunnerDefaults, RunOutcome } from './route-runner.js';
+import type { RouteRunnerOptions, RunnerDefaults } from './route-runner.js';
 import { MessageStats } from './stats.js';
 import type { MessageStatsSnapshot } from './stats.js';
 
@@ -193,12 +193,13 @@ export class Dispatcher {
     const ids = packet.properties?.subscriptionIdentifier;
     const serves = this.#o.serves;
     let routes = match.routes;
+    const runsHere = (route: RouteDefinition): boolean =>
+      (serves === undefined || serves(route)) &&
+      (ids === undefined || (typeof ids === 'number' ? ids === route.id : ids.includes(route.id)));
     if (serves || ids !== undefined) {
-      routes = routes.filter(
-        (route) =>
-          (serves === undefined || serves(route)) &&
-          (ids === undefined || (typeof ids === 'number' ? ids === route.id : ids.includes(route.id))),
-      );
+      // One route on the winning filter is the common case: no array to allocate.
+      const only = routes.length === 1 ? routes[0] : undefined;
+      routes = only ? (runsHere(only) ? routes : []) : routes.filter(runsHere);
     }
     if (routes.length === 0) {
       this.#stats.skipped++;
@@ -213,33 +214,36 @@ export class Dispatcher {
     job.startedAt = now;
     this.#running.add(job);
     this.#o.onStart?.(afterQuiet);
-    void this.#run(job).then((ack) => {
-      if (job.ticket) this.#sequencer.settle(job.ticket, ack);
-      this.#running.delete(job);
-      const next = this.#stopping ? undefined : this.#waiting.shift();
-      if (next) this.#start(next);
-      if (this.#resume && (this.#stopping || this.#waiting.length <= (this.#o.maxWaiting ?? 1000) / 2)) {
-        this.#resume();
-        this.#resume = undefined;
-        this.#drained = undefined;
-      } else if (this.#running.size === 0) {
-        this.#idleSince = Date.now();
-        this.#idle?.();
-      }
-    });
+    const { routes, packet, captures } = job;
+    const single = routes.length === 1 ? routes[0] : undefined;
+    const outcome = single
+      ? this.#runner.run(single, packet, captures)
+      : Promise.all(routes.map((r) => this.#runner.run(r, packet, captures))).then((all) =>
+          all.every((o) => o === 'ack') ? 'ack' : 'hold',
+        );
+    // RouteRunner never rejects by design; if it does, keep the message for redelivery rather than lose it.
+    outcome.then(
+      (o) => this.#finish(job, o === 'ack'),
+      (err: unknown) => {
+        this.#o.logger.error({ err, topic: packet.topic }, 'dispatcher error; message left unacked');
+        this.#finish(job, false);
+      },
+    );
   }
 
-  async #run(job: Job): Promise<boolean> {
-    const { routes, packet, captures } = job;
-    try {
-      if (routes.length === 1)
-        return (await this.#runner.run(routes[0] as RouteDefinition, packet, captures)) === 'ack';
-      const outcomes: RunOutcome[] = await Promise.all(routes.map((r) => this.#runner.run(r, packet, captures)));
-      return outcomes.every((o) => o === 'ack');
-    } catch (err) {
-      // RouteRunner never rejects by design; if it does, keep the message for redelivery rather than lose it.
-      this.#o.logger.error({ err, topic: packet.topic }, 'dispatcher error; message left unacked');
-      return false;
+  #finish(job: Job, ack: boolean): void {
+    if (job.ticket) this.#sequencer.settle(job.ticket, ack);
+    this.#running.delete(job);
+    const next = this.#stopping ? undefined : this.#waiting.shift();
+    if (next) this.#start(next);
+    if (this.#resume && (this.#stopping || this.#waiting.length <= (this.#o.maxWaiting ?? 1000) / 2)) {
+      this.#resume();
+      this.#resume = undefined;
+      this.#drained = undefined;
+    }
+    if (this.#running.size === 0) {
+      this.#idleSince = Date.now();
+      this.#idle?.();
     }
   }
 }

@@ -1,6 +1,9 @@
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, MessageContext, Middleware, RouteInfo } from '../types.js';
 
+const noop = (): void => undefined;
+const RESOLVED = Promise.resolve();
+
 /** A composed middleware chain plus handler, ready to run one message. */
 export type ComposedHandler = (ctx: MessageContext) => Promise<void>;
 
@@ -23,8 +26,14 @@ export function compose(
 ): ComposedHandler {
   const chain = [...middleware];
   if (chain.length === 0) {
-    return async function runHandler(ctx: MessageContext): Promise<void> {
-      await handler(ctx);
+    // No async wrapper: the handler's own promise (or none, for a synchronous handler) is all this costs.
+    return function runHandler(ctx: MessageContext): Promise<void> {
+      try {
+        const result: unknown = handler(ctx);
+        return result instanceof Promise ? result.then(noop) : RESOLVED;
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
     };
   }
 
