@@ -90,7 +90,9 @@ export async function startRouteMQ(options: SideOptions): Promise<Side> {
       MQTT_PORT: url.port,
       MQTT_CLIENT_ID: `bench${process.pid}r${++runId}`,
       MQTT_GROUP_NAME: `bench-ours-${process.pid}-${runId}`,
-      MQTT_SESSION_EXPIRY_S: '60',
+      // Sessions of finished runs must not linger: each would keep a subscription on bench/+ and make the broker
+      // queue a copy of every later message (that distorted whole runs before this was 1).
+      MQTT_SESSION_EXPIRY_S: '1',
       ROUTEMQ_ROUTERS_DIR: ROUTERS,
       ROUTEMQ_CONTROL_SOCKET: 'none',
       LOG_LEVEL: 'info',
@@ -178,8 +180,14 @@ export async function waitForCount(dir: string, n: number, quietMs = 3000): Prom
   for (;;) {
     const now = readCounters(dir);
     if (now.count >= n) {
-      await new Promise((r) => setTimeout(r, 200)); // two more flushes: the exact last timestamp, then the latencies
-      return readCounters(dir);
+      // More flushes: the exact last timestamp, then the latency sample (written once the count is quiet).
+      const deadline = Date.now() + 2000;
+      let final = now;
+      do {
+        await new Promise((r) => setTimeout(r, 60));
+        final = readCounters(dir);
+      } while (final.latencies.length < Math.min(final.count, 1000) && Date.now() < deadline);
+      return final;
     }
     if (now.count !== last) {
       last = now.count;

@@ -5,6 +5,8 @@ import { HealthMonitor } from './health-monitor.js';
 import { HealthHttpServer } from './http-server.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import { createMetricsRegistry } from './metrics.js';
+import { RedisHealthReporter } from './redis-reporter.js';
+import type { RedisManager } from '../redis/redis-manager.js';
 
 /**
  * Health for a running app: the monitor (pidusage + IPC), the aggregated Prometheus registry, and — when
@@ -19,10 +21,11 @@ export class HealthService {
   readonly #aggregator = new MetricsAggregator();
   readonly #server: HealthHttpServer | undefined;
   readonly #replacing = new Set<string>();
+  readonly #reporter: RedisHealthReporter | undefined;
   #stopping = false;
   #stopPromise: Promise<void> | undefined;
 
-  constructor(app: RouteMQApp, config: ResolvedConfig, logger: Logger) {
+  constructor(app: RouteMQApp, config: ResolvedConfig, logger: Logger, redis?: RedisManager) {
     this.#app = app;
     this.#config = config;
     this.#log = logger;
@@ -45,6 +48,16 @@ export class HealthService {
       },
       health: () => this.monitor.latest,
     });
+    if (redis && redis.state !== 'disabled') {
+      this.#reporter = new RedisHealthReporter({
+        redis,
+        events: app.events,
+        monitor: this.monitor,
+        instanceId: config.routemq.instanceId,
+        heartbeatTtlMs: Math.max(3 * config.health.intervalMs, 5000),
+        logger,
+      });
+    }
     const h = config.health;
     if (h.httpEnabled || h.metricsEnabled) {
       this.#server = new HealthHttpServer({
@@ -58,6 +71,7 @@ export class HealthService {
         registry,
         events: app.events,
         stopping: () => this.#stopping || app.state === 'stopping' || app.state === 'stopped',
+        dependencies: (): Record<string, string> => (redis && redis.state !== 'disabled' ? { redis: redis.state } : {}),
         logger,
       });
     }
@@ -71,6 +85,7 @@ export class HealthService {
   /** Start sampling and, when enabled, serving HTTP. */
   async start(): Promise<void> {
     this.monitor.start();
+    this.#reporter?.start();
     await this.#server?.start();
     const url = this.#server?.url;
     if (url) {
@@ -90,6 +105,7 @@ export class HealthService {
     this.#stopping = true;
     this.#stopPromise ??= (async () => {
       this.monitor.stop();
+      this.#reporter?.stop();
       await this.#server?.stop();
     })();
     return this.#stopPromise;

@@ -24,6 +24,11 @@ export interface HealthHttpOptions {
   readonly events: AppEvents;
   /** True once a shutdown began (then `/ready` answers 503). */
   readonly stopping: () => boolean;
+  /**
+   * Optional dependencies and their state (e.g. `{ redis: 'down' }`), shown on `/ready`. They never make it 503:
+   * messages still flow without them, and a restart would not bring them back.
+   */
+  readonly dependencies?: () => Record<string, string>;
   readonly logger: Logger;
 }
 
@@ -50,7 +55,11 @@ export class HealthHttpServer {
       this.#routes.set('/ready', async (_req, res) => {
         const s = await options.monitor.sample();
         const problems = options.stopping() ? ['shutdown in progress', ...s.problems] : s.problems;
-        json(res, problems.length === 0 ? 200 : 503, { ready: problems.length === 0, problems });
+        json(res, problems.length === 0 ? 200 : 503, {
+          ready: problems.length === 0,
+          problems,
+          dependencies: options.dependencies?.() ?? {},
+        });
       });
       this.#routes.set('/status', async (_req, res) => json(res, 200, await options.monitor.sample()));
       this.#routes.set('/events', (req, res) => this.#subscribe(req, res));

@@ -23,12 +23,8 @@ export interface AppOptions {
    * embedding and tests). @defaultValue true
    */
   readonly workers?: boolean;
-  /** Config overrides (CLI flags) the workers must see too, keyed by env-var name. */
-  readonly overrides?: Readonly<Record<string, string | undefined>>;
   /** The workers' environment. @defaultValue `process.env` */
   readonly env?: NodeJS.ProcessEnv;
-  /** The `.env` file the workers read (`--env-file`). @defaultValue `.env` in the working directory */
-  readonly envFile?: string;
 }
 
 /** {@link RouteMQApp.status}. */
@@ -115,9 +111,7 @@ export class RouteMQApp {
           config: this.#config,
           table,
           logger: this.#logger,
-          ...(this.#options.overrides ? { overrides: this.#options.overrides } : {}),
           ...(this.#options.env ? { env: this.#options.env } : {}),
-          ...(this.#options.envFile !== undefined ? { envFile: this.#options.envFile } : {}),
         });
         this.events.follow(this.#workers);
         await this.#workers.startWorkers();

@@ -1,6 +1,7 @@
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { DeadLetterInfo } from '../message/route-runner.js';
+import type { TransferableConfig } from '../config/transfer.js';
 
 /** What a worker needs to know about its slot; sent once, right after fork. */
 export interface WorkerAssignment {
@@ -10,11 +11,9 @@ export interface WorkerAssignment {
   /** Patterns of the routes this worker serves (checked against what it loads). */
   readonly routes: readonly string[];
   readonly concurrency: number;
-  /** Config overrides of the parent (CLI flags), keyed by env name. Never secrets: those come from env/files. */
-  readonly overrides: Readonly<Record<string, string>>;
+  /** The parent's resolved config (with the pool's group and routers applied). */
+  readonly config: TransferableConfig;
   readonly heartbeatIntervalMs: number;
-  /** The `.env` file to read instead of `<cwd>/.env`. */
-  readonly envFile?: string;
   /** The compiled route files to load (the worker bundle's), instead of `ROUTEMQ_ROUTERS_DIR`. */
   readonly routersDir?: string;
   /** Load and compile the route files, report them, and exit without connecting (reload pre-flight). */

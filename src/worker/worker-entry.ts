@@ -1,7 +1,8 @@
 // The main module of a worker process (compiled into the worker bundle, forked by WorkerManager). It waits for its
 // assignment over IPC, loads the same route files as the parent, serves only its pool's routes on its own
 // connection, and reports ready / heartbeat / stats back. It exits when told to, or when the parent goes away.
-import { loadConfig } from '../config/load-config.js';
+import { fromTransferable } from '../config/transfer.js';
+import type { ResolvedConfig } from '../config/schema.js';
 import type { RouteMQError } from '../errors.js';
 import { errorMessageOf, isRouteMQError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -42,10 +43,7 @@ async function main(): Promise<void> {
   const assignment = await waitForAssignment();
   let logger: Logger | undefined;
   try {
-    const config = loadConfig({
-      overrides: assignment.overrides,
-      ...(assignment.envFile !== undefined ? { envFile: assignment.envFile } : {}),
-    });
+    const config = fromTransferable(assignment.config);
     logger = createLogger({
       level: config.log.level,
       ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
@@ -69,7 +67,7 @@ async function main(): Promise<void> {
 
 async function serve(
   assignment: WorkerAssignment,
-  config: ReturnType<typeof loadConfig>,
+  config: ResolvedConfig,
   table: ReturnType<typeof compileRoutes>,
   routes: Parameters<typeof planPools>[0]['routes'],
   logger: Logger,

@@ -2,6 +2,8 @@ import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { workerClientId } from '../runtime/client-ids.js';
 import type { WorkerAssignment } from './ipc.js';
+import { toTransferable } from '../config/transfer.js';
+import type { TransferableConfig } from '../config/transfer.js';
 import type { Pool } from './pool.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,16 +18,12 @@ import type { WorkerTimings } from './worker-process.js';
 export interface WorkerLauncherOptions {
   readonly config: ResolvedConfig;
   readonly logger: Logger;
-  /** Passed on as `MQTT_GROUP_NAME`. @defaultValue the workers' own config */
+  /** The workers' share-group default. @defaultValue `config.mqtt.groupName` */
   readonly groupName?: string;
-  /** Passed on as `ROUTEMQ_ROUTERS_DIR`. @defaultValue the workers' own config */
+  /** The route files the workers serve. @defaultValue `config.routemq.routersDir` */
   readonly routerDirectory?: string;
-  /** Config overrides (CLI flags) passed on to the workers, keyed by env-var name; `undefined` values are dropped. */
-  readonly overrides?: Readonly<Record<string, string | undefined>>;
   /** The workers' environment. @defaultValue `process.env` */
   readonly env?: NodeJS.ProcessEnv;
-  /** The `.env` file the workers read. @defaultValue `.env` in the working directory */
-  readonly envFile?: string;
   /** Where worker bundles are built. @defaultValue `<cwd>/.routemq/build/<pid>` */
   readonly buildDir?: string;
 }
@@ -38,7 +36,7 @@ export interface WorkerLauncherOptions {
 export class WorkerLauncher {
   readonly #o: WorkerLauncherOptions;
   readonly #timings: WorkerTimings;
-  readonly #overrides: Record<string, string> = {};
+  readonly #config: TransferableConfig;
   #bundle: WorkerBundle | undefined;
 
   constructor(options: WorkerLauncherOptions) {
@@ -50,10 +48,12 @@ export class WorkerLauncher {
       startTimeoutMs: r.workerStartTimeoutMs,
       killTimeoutMs: r.killTimeoutMs,
     };
-    for (const [key, value] of Object.entries(options.overrides ?? {}))
-      if (value !== undefined) this.#overrides[key] = value;
-    if (options.groupName !== undefined) this.#overrides['MQTT_GROUP_NAME'] = options.groupName;
-    if (options.routerDirectory !== undefined) this.#overrides['ROUTEMQ_ROUTERS_DIR'] = options.routerDirectory;
+    const c = options.config;
+    this.#config = toTransferable({
+      ...c,
+      mqtt: { ...c.mqtt, groupName: options.groupName ?? c.mqtt.groupName },
+      routemq: { ...c.routemq, routersDir: options.routerDirectory ?? c.routemq.routersDir },
+    });
   }
 
   /**
@@ -102,9 +102,8 @@ export class WorkerLauncher {
       clientId: workerClientId(this.#o.config, pool.name, slot),
       routes: pool.plan.routes.map((r) => r.pattern),
       concurrency: pool.plan.concurrency,
-      overrides: this.#overrides,
+      config: this.#config,
       heartbeatIntervalMs: this.#timings.heartbeatIntervalMs,
-      ...(this.#o.envFile !== undefined ? { envFile: this.#o.envFile } : {}),
     };
   }
 

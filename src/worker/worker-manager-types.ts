@@ -22,12 +22,8 @@ export interface WorkerManagerOptions {
   readonly groupName?: string;
   /** Route files the workers load. @defaultValue `config.routemq.routersDir` */
   readonly routerDirectory?: string;
-  /** Config overrides (CLI flags) passed on to the workers, keyed by env-var name. */
-  readonly overrides?: Readonly<Record<string, string | undefined>>;
   /** The workers' environment. @defaultValue `process.env` */
   readonly env?: NodeJS.ProcessEnv;
-  /** The `.env` file the workers read. @defaultValue `.env` in the working directory */
-  readonly envFile?: string;
 }
 
 /** Identifies one worker in events. */

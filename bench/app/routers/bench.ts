@@ -1,13 +1,12 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { z } from 'zod';
 import type { Middleware, Router } from '../../../src/index.js';
 import { createCounter } from '../../lib/counter.mjs';
 
 // The RouteMQ side of the benchmark: one shared route over `bench/{n}`, served by BENCH_W workers. The handler
 // gets the payload parsed by the framework and counts it. Options add layers to measure their cost.
-export default (router: Router): void => {
+export default async (router: Router): Promise<void> => {
   const env = process.env;
   // Only workers count; the main process loads the same file too.
   const counter = process.send && env['BENCH_DIR'] ? createCounter(env['BENCH_DIR'], 'routemq') : undefined;
@@ -19,7 +18,9 @@ export default (router: Router): void => {
       await next();
     };
   });
-  const schema = env['BENCH_SCHEMA'] === '1' ? z.object({ v: z.number(), i: z.number(), ts: z.number() }) : undefined;
+  // zod only when the schema variant runs: the other cells should not pay for loading it.
+  const { z } = env['BENCH_SCHEMA'] === '1' ? await import('zod') : { z: undefined };
+  const schema = z ? z.object({ v: z.number(), i: z.number(), ts: z.number() }) : undefined;
   for (let k = 0; k < Number(env['BENCH_EXTRA_ROUTES'] ?? 0); k++) {
     router.on(`other/${k}/{id}/status`, () => undefined);
   }

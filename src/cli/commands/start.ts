@@ -15,6 +15,7 @@ import { installShutdownSignals } from '../signals.js';
 import { ControlServer } from '../../control/control-server.js';
 import { appControlHandler } from '../../runtime/app-control.js';
 import { HealthService } from '../../health/health-service.js';
+import { RedisManager } from '../../redis/redis-manager.js';
 import { envFileOption } from './routes.js';
 
 /** What a `--traffic` module's default export receives. */
@@ -37,14 +38,15 @@ export function registerStartCommand(program: Command): void {
       });
       logger.debug({ config: describeConfig(config) }, 'configuration');
       let broker: MosquittoProcess | undefined;
-      const overrides = overridesFromFlags(flags);
-      const app = new RouteMQApp({ config, logger, overrides, ...envFileOption(flags) });
-      const health = new HealthService(app, config, logger);
+      const app = new RouteMQApp({ config, logger });
+      const redis = new RedisManager(config, logger);
+      const health = new HealthService(app, config, logger, redis);
       const traffic = new AbortController();
       const shutdown = async (): Promise<void> => {
         traffic.abort();
         void health.stop();
         await app.stop();
+        await redis.stop();
         await broker?.stop();
       };
       const reload = async (): Promise<void> => {
@@ -67,6 +69,7 @@ export function registerStartCommand(program: Command): void {
         : undefined;
       try {
         broker = await ensureDevBroker(config, logger);
+        redis.start();
         await health.start();
         await app.start();
         await control?.start();
