@@ -87,6 +87,15 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     return this.#snapshot ?? (await this.sample());
   }
 
+  /**
+   * RouteMQ's `get_worker_health()` in camelCase: `{ totalWorkers, activeWorkers, workers: [{ workerId, pid,
+   * isAlive, exitCode, cpuPercent, memoryMb, createTime, status, … }] }`, plus pools and their degraded flag.
+   */
+  async getWorkerHealth(): Promise<Pick<HealthSnapshot, 'totalWorkers' | 'activeWorkers' | 'workers' | 'pools'>> {
+    const { totalWorkers, activeWorkers, workers, pools } = await this.sample();
+    return { totalWorkers, activeWorkers, workers, pools };
+  }
+
   /** The latest snapshot, if any, without waiting. */
   get latest(): HealthSnapshot | undefined {
     return this.#snapshot;

@@ -96,6 +96,14 @@ describe('worker pools', () => {
     expect(seen.every((s) => s.id.startsWith(s.route === 'pa' ? 'a' : 'b'))).toBe(true);
   });
 
+  it('refuses startWorkers(n) for an app with several pools, since n sizes a single pool', async () => {
+    const created = await createTestManager(broker, { SEEN_FILE: join(dir, 'unused.txt') });
+    manager = created.manager;
+    await expect(manager.startWorkers(2)).rejects.toMatchObject({ code: 'RMQ_ERR_ROUTE_OPTION_INVALID' });
+    expect(childPids()).toEqual([]);
+    manager = undefined;
+  });
+
   it('loses nothing when a worker is killed -9 under load, and the slot comes back with its session', async () => {
     const { seenFile } = await start({ POOL_A_COUNT: '2' });
     const load = steadyPublisher(publisher as MqttClient, { topic: (id) => `pa/${id}`, ratePerSec: 2500, total: 5000 });

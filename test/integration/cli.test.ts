@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { POOLS_ROUTERS } from '../helpers/manager.js';
+import { uniqueName } from '../helpers/mqtt.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
+const run = promisify(execFile);
+
+describe('the CLI and the sample app', () => {
+  let broker: TestBroker;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+  });
+  afterEach(() => killAllSpawned());
+  afterAll(() => broker.dispose());
+
+  it('prints the route table with subscription, qos, group, workers and source file', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'routes', '--routers', POOLS_ROUTERS], {
+      env: { ...process.env, MQTT_GROUP_NAME: 'grp', POOL_A_COUNT: '3' },
+    });
+    expect(stdout).toMatch(/PATTERN\s+SUBSCRIPTION\s+QOS\s+SHARED\s+GROUP\s+WORKERS\s+FILE/);
+    expect(stdout).toMatch(
+      /pa\/\{id\}\s+\$share\/grp\/pa\/\+\s+1\s+yes\s+grp\s+3\s+test\/fixtures\/apps\/pools\/routers\/pools\.ts/,
+    );
+    const { stdout: json } = await run(process.execPath, [BIN, 'routes', '--json', '--routers', POOLS_ROUTERS], {
+      env: process.env,
+    });
+    expect((JSON.parse(json) as { pattern: string }[]).map((r) => r.pattern)).toEqual(['pa/{id}', 'pb/{id}']);
+  });
+
+  it('fails start-up with the file and the cause when a route file throws', async () => {
+    const app = spawnRouteMQ(['start'], {
+      MQTT_BROKER: '127.0.0.1',
+      MQTT_PORT: String(broker.port),
+      ROUTEMQ_ROUTERS_DIR: fileURLToPath(new URL('../fixtures/routers-throwing', import.meta.url)),
+      ROUTEMQ_CONTROL_SOCKET: 'none',
+    });
+    const exit = await app.exited;
+    expect(exit.code).toBe(1);
+    expect(app.lines.join('\n')).toMatch(/RMQ_ERR_ROUTE_FILE_INVALID: Route file .*routers-throwing/);
+  });
+
+  it('runs the sample app (npm start) and shows its traffic in the logs', async () => {
+    const app = spawnRouteMQ(
+      ['start', '--traffic', 'app/sample-traffic.ts'],
+      {
+        MQTT_BROKER: '127.0.0.1',
+        MQTT_PORT: String(broker.port),
+        MQTT_CLIENT_ID: uniqueName('sample'),
+        // A stopped app's persistent sessions stay in their share group (by design): each test gets its own group.
+        MQTT_GROUP_NAME: uniqueName('g'),
+        ROUTEMQ_CONTROL_SOCKET: 'none',
+      },
+      ROOT,
+    );
+    await app.waitForLog((l) => l['msg'] === 'handled' && l['route'] === 'sensors/{sensorId}/telemetry', 20_000);
+    await app.waitForLog((l) => l['msg'] === 'command received', 20_000);
+    await app.waitForLog((l) => l['code'] === 'RMQ_ERR_PAYLOAD_SCHEMA', 20_000);
+    const workers = app.logs().filter((l) => l['msg'] === 'worker started');
+    expect(workers).toHaveLength(2);
+    expect((await app.stop()).code).toBe(0);
+  });
+
+  it('works on MQTT 3.1.1: handles, dead-letters and redelivers like v5', async () => {
+    const app = spawnRouteMQ(
+      ['start', '--traffic', 'app/sample-traffic.ts'],
+      {
+        MQTT_BROKER: '127.0.0.1',
+        MQTT_PORT: String(broker.port),
+        MQTT_CLIENT_ID: uniqueName('v4'),
+        MQTT_GROUP_NAME: uniqueName('g'),
+        MQTT_PROTOCOL_VERSION: '4',
+        ROUTEMQ_CONTROL_SOCKET: 'none',
+      },
+      ROOT,
+    );
+    await app.waitForLog((l) => l['msg'] === 'handled' && l['route'] === 'sensors/{sensorId}/telemetry', 20_000);
+    await app.waitForLog((l) => l['code'] === 'RMQ_ERR_PAYLOAD_SCHEMA' && l['msg'] !== undefined, 20_000);
+    expect(app.logs().filter((l) => l['code'] === 'RMQ_ERR_DLQ_PUBLISH_FAILED')).toEqual([]);
+    expect((await app.stop()).code).toBe(0);
+  });
+});
