@@ -1,0 +1,167 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { POOLS_ROUTERS } from '../helpers/manager.js';
+import { uniqueName } from '../helpers/mqtt.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+
+const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
+const PASSWORD = 'Sup3r-s3cret-pw';
+const TOKEN = 'health-t0ken-s3cret';
+const run = promisify(execFile);
+
+/** A CA and a server certificate for 127.0.0.1, made with openssl for this test. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=routemq-test-ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.pem',
+  );
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+}
+
+describe('security: authentication, TLS and secrets', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let tlsPort: number;
+  let certs: { ca: string; cert: string; key: string };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'routemq-sec-'));
+    certs = makeCertificates(dir);
+    const passwords = join(dir, 'passwords');
+    execFileSync('mosquitto_passwd', ['-b', '-c', passwords, 'app', PASSWORD]);
+    tlsPort = await freePort();
+    broker = await startTestBroker([
+      'allow_anonymous false',
+      `password_file ${passwords}`,
+      `listener ${tlsPort} 127.0.0.1`,
+      `cafile ${certs.ca}`,
+      `certfile ${certs.cert}`,
+      `keyfile ${certs.key}`,
+    ]);
+  });
+  afterEach(() => killAllSpawned());
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function env(extra: Record<string, string>): Record<string, string> {
+    return {
+      MQTT_BROKER: '127.0.0.1',
+      MQTT_PORT: String(broker.port),
+      MQTT_USERNAME: 'app',
+      MQTT_PASSWORD: PASSWORD,
+      MQTT_CLIENT_ID: uniqueName('sec'),
+      MQTT_GROUP_NAME: uniqueName('g'),
+      ROUTEMQ_INSTANCE_ID: 'test',
+      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
+      SEEN_FILE: join(dir, 'seen.txt'),
+      POOL_A_COUNT: '1',
+      POOL_B_COUNT: '1',
+      ...extra,
+    };
+  }
+
+  it('fails fast with RMQ_ERR_MQTT_AUTH on wrong credentials, without a reconnect storm', async () => {
+    const clientId = uniqueName('wrong');
+    const started = Date.now();
+    const app = spawnRouteMQ(['start'], env({ MQTT_PASSWORD: 'not-the-password', MQTT_CLIENT_ID: clientId }));
+    const exit = await app.exited;
+    expect(exit.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(8000);
+    const output = app.lines.join('\n');
+    expect(output).toContain('RMQ_ERR_MQTT_AUTH');
+    expect(output).not.toContain('not-the-password');
+    // Mosquitto logs a refused client as "<unknown>"; this is the only test that sends a wrong password.
+    const refusals = readFileSync(broker.logPath, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('not authorised'));
+    expect(refusals).toHaveLength(1);
+  });
+
+  it('connects with the right credentials over TLS with a CA, workers included, and never shows a secret', async () => {
+    const socket = join(dir, 'control.sock');
+    const httpPort = await freePort();
+    const app = spawnRouteMQ(
+      ['start'],
+      env({
+        MQTT_BROKER: 'mqtts://127.0.0.1',
+        MQTT_PORT: String(tlsPort),
+        MQTT_TLS_CA: certs.ca,
+        ROUTEMQ_CONTROL_SOCKET: socket,
+        HEALTH_HTTP_ENABLED: 'true',
+        HEALTH_HTTP_PORT: String(httpPort),
+        HEALTH_HTTP_TOKEN: TOKEN,
+        LOG_LEVEL: 'debug',
+      }),
+    );
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    expect(app.logs().filter((l) => l['msg'] === 'worker started')).toHaveLength(2);
+
+    const status = await run(process.execPath, [BIN, 'status', '--json', '--socket', socket]);
+    const http = await (
+      await fetch(`http://127.0.0.1:${httpPort}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).text();
+    const argv = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    await app.stop();
+    for (const secret of [PASSWORD, TOKEN]) {
+      expect(app.lines.join('\n')).not.toContain(secret);
+      expect(status.stdout + status.stderr).not.toContain(secret);
+      expect(http).not.toContain(secret);
+      expect(argv).not.toContain(secret);
+    }
+  });
+
+  it('refuses MQTT_TLS_INSECURE outside NODE_ENV=development', async () => {
+    const app = spawnRouteMQ(
+      ['start'],
+      env({
+        MQTT_BROKER: 'mqtts://127.0.0.1',
+        MQTT_PORT: String(tlsPort),
+        MQTT_TLS_INSECURE: 'true',
+        NODE_ENV: 'production',
+      }),
+    );
+    const exit = await app.exited;
+    expect(exit.code).toBe(1);
+    expect(app.lines.join('\n')).toMatch(/RMQ_ERR_CONFIG_INVALID.*MQTT_TLS_INSECURE/s);
+  });
+});
