@@ -252,6 +252,7 @@ function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       protocolVersion: v.MQTT_PROTOCOL_VERSION ?? d.MQTT_PROTOCOL_VERSION,
       keepaliveS: v.MQTT_KEEPALIVE_S ?? d.MQTT_KEEPALIVE_S,
       cleanSession: v.MQTT_CLEAN_SESSION ?? d.MQTT_CLEAN_SESSION,
+      allowCleanSession: v.ROUTEMQ_ALLOW_CLEAN_SESSION ?? d.ROUTEMQ_ALLOW_CLEAN_SESSION,
       sessionExpiryS: v.MQTT_SESSION_EXPIRY_S ?? d.MQTT_SESSION_EXPIRY_S,
       receiveMaximum: v.MQTT_RECEIVE_MAXIMUM ?? d.MQTT_RECEIVE_MAXIMUM,
       connectTimeoutMs: v.MQTT_CONNECT_TIMEOUT_MS ?? d.MQTT_CONNECT_TIMEOUT_MS,

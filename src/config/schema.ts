@@ -34,6 +34,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   MQTT_PROTOCOL_VERSION: 5,
   MQTT_KEEPALIVE_S: 30,
   MQTT_CLEAN_SESSION: false,
+  ROUTEMQ_ALLOW_CLEAN_SESSION: false,
   MQTT_SESSION_EXPIRY_S: 3600,
   MQTT_RECEIVE_MAXIMUM: 256,
   MQTT_CONNECT_TIMEOUT_MS: 10_000,
@@ -202,6 +203,7 @@ export const configSchema = z.object({
     .optional(),
   MQTT_KEEPALIVE_S: int(5, 3600),
   MQTT_CLEAN_SESSION: bool,
+  ROUTEMQ_ALLOW_CLEAN_SESSION: bool,
   MQTT_SESSION_EXPIRY_S: int(1, 4_294_967_295),
   MQTT_RECEIVE_MAXIMUM: int(1, 65535),
   MQTT_CONNECT_TIMEOUT_MS: int(1, MAX_TIMER_MS),
@@ -286,6 +288,8 @@ export interface ResolvedMqttConfig {
   readonly keepaliveS: number;
   /** @defaultValue false */
   readonly cleanSession: boolean;
+  /** Run with clean sessions even on a broker that loses in-flight messages with them (a loud warning). */
+  readonly allowCleanSession: boolean;
   /** @defaultValue 3600 */
   readonly sessionExpiryS: number;
   /** @defaultValue 256 */

@@ -10,6 +10,8 @@ import { Consumer } from './consumer.js';
 import { mainClientId } from './client-ids.js';
 import { AppEvents } from './app-events.js';
 import { WorkerManager } from '../worker/worker-manager.js';
+import { detectBroker } from '../mqtt/broker-identity.js';
+import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { WorkerHealth } from '../worker/worker-health.js';
 
 /** Options of {@link RouteMQApp}. */
@@ -94,6 +96,7 @@ export class RouteMQApp {
         defaultGroup: this.#config.mqtt.groupName,
       });
       const table = this.#table;
+      await this.#checkCleanSession();
       const pooled = this.#options.workers ?? true;
       const consumer = new Consumer({
         config: this.#config,
@@ -126,6 +129,26 @@ export class RouteMQApp {
       this.#state = 'stopped';
       throw err;
     }
+  }
+
+  /**
+   * Clean sessions lose messages on Mosquitto: a dead clean member's in-flight and queued QoS1 messages are dropped
+   * for the whole share group (eclipse-mosquitto/mosquitto#2662). EMQX redispatches them, so it is safe there.
+   */
+  async #checkCleanSession(): Promise<void> {
+    if (!this.#config.mqtt.cleanSession) return;
+    const broker = await detectBroker(connectionOptionsFromConfig(this.#config, 'probe', this.#logger));
+    if (broker.product === 'emqx') return;
+    const why =
+      `MQTT_CLEAN_SESSION=true on ${broker.version ?? 'a broker that does not identify itself'}: a worker that dies ` +
+      'takes its in-flight and queued messages with it (Mosquitto drops them for the whole share group)';
+    if (!this.#config.mqtt.allowCleanSession) {
+      throw new RouteMQError(
+        ErrorCodes.CLEAN_SESSION_REFUSED,
+        `${why}. Keep MQTT_CLEAN_SESSION=false, or set ROUTEMQ_ALLOW_CLEAN_SESSION=true to accept the loss`,
+      );
+    }
+    this.#logger.warn(`*** ${why}. ROUTEMQ_ALLOW_CLEAN_SESSION=true: at-least-once delivery is NOT guaranteed. ***`);
   }
 
   /** Publish through the main connection (resolves on the broker's ack at QoS≥1). */
