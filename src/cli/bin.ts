@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerStartCommand } from './commands/start.js';
 
@@ -12,6 +13,7 @@ const program = new Command()
 registerStartCommand(program);
 registerRoutesCommand(program);
 registerControlCommands(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DoctorCheck } from '../../src/doctor/doctor.js';
+import { freePort, startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { POOLS_ROUTERS } from '../helpers/manager.js';
+
+const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
+const exec = promisify(execFile);
+
+async function doctor(port: number): Promise<{ code: number; checks: DoctorCheck[] }> {
+  const args = [BIN, 'doctor', '--json', '--routers', POOLS_ROUTERS, '--broker', '127.0.0.1', '--port', String(port)];
+  try {
+    const { stdout } = await exec(process.execPath, args, { env: { ...process.env, MQTT_CONNECT_TIMEOUT_MS: '2000' } });
+    return { code: 0, checks: JSON.parse(stdout) as DoctorCheck[] };
+  } catch (err) {
+    const e = err as { code: number; stdout: string };
+    return { code: e.code, checks: JSON.parse(e.stdout) as DoctorCheck[] };
+  }
+}
+
+describe('routemq doctor', () => {
+  let good: TestBroker;
+  let denying: TestBroker;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'routemq-doctor-'));
+    const acl = join(dir, 'acl');
+    // Anonymous clients may use pa/# and the doctor's own topics, but not pb/#: a worker there would eat messages.
+    writeFileSync(acl, 'topic readwrite pa/#\ntopic readwrite routemq/#\ntopic read $SYS/#\n');
+    [good, denying] = await Promise.all([startTestBroker(), startTestBroker([`acl_file ${acl}`])]);
+  });
+  afterAll(async () => {
+    await Promise.all([good.dispose(), denying.dispose()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes against a good Mosquitto', async () => {
+    const { code, checks } = await doctor(good.port);
+    expect(code).toBe(0);
+    expect(checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(checks.find((c) => c.check === '$share load balancing')?.status).toBe('pass');
+    expect(checks.find((c) => c.check === 'broker identity')?.detail).toMatch(/mosquitto version 2/);
+    expect(checks.filter((c) => c.check.startsWith('read ')).map((c) => [c.check, c.status])).toEqual([
+      ['read pa/{id}', 'pass'],
+      ['read pb/{id}', 'pass'],
+    ]);
+  });
+
+  it('fails the route whose topic the ACL does not let this identity read, with the fix', async () => {
+    const { code, checks } = await doctor(denying.port);
+    expect(code).toBe(1);
+    expect(checks.find((c) => c.check === 'read pa/{id}')?.status).toBe('pass');
+    const denied = checks.find((c) => c.check === 'read pb/{id}');
+    expect(denied?.status).toBe('fail');
+    expect(denied?.fix).toContain('read access to pb/+');
+  });
+
+  it('fails with the fix when no broker runs', async () => {
+    const { code, checks } = await doctor(await freePort());
+    expect(code).toBe(1);
+    expect(checks).toHaveLength(1);
+    expect(checks[0]).toMatchObject({ check: 'connect and authenticate', status: 'fail' });
+    expect(checks[0]?.fix).toContain('MQTT_BROKER');
+  });
+});
