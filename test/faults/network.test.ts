@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { steadyPublisher } from '../helpers/load.js';
+import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { readSeen } from '../helpers/seen.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
+import { report, verdict } from './checker.js';
+
+const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
+const RECEIVE_MAXIMUM = 32;
+
+describe('fault suite: network cuts and broker restarts', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let publisher: MqttClient | undefined;
+  let proxy: TcpProxy | undefined;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-net-'));
+  });
+  afterEach(async () => {
+    await publisher?.endAsync(true);
+    publisher = undefined;
+    await proxy?.close();
+    proxy = undefined;
+    await killAllSpawned();
+  });
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function appEnv(port: number, seenFile: string): Record<string, string> {
+    return {
+      MQTT_BROKER: '127.0.0.1',
+      MQTT_PORT: String(port),
+      MQTT_CLIENT_ID: uniqueName('net'),
+      MQTT_GROUP_NAME: uniqueName('g'),
+      MQTT_KEEPALIVE_S: '5',
+      MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
+      MQTT_RECONNECT_MIN_MS: '200',
+      MQTT_RECONNECT_MAX_MS: '2000',
+      ROUTEMQ_INSTANCE_ID: 'test',
+      ROUTEMQ_ROUTERS_DIR: ROUTERS,
+      ROUTEMQ_CONTROL_SOCKET: 'none',
+      FAULTS_WORKERS: '2',
+      SEEN_FILE: seenFile,
+    };
+  }
+
+  it('8. a network cut (stall past 1.5 × keepalive, then reset): reconnect under the same ids, nothing lost', async () => {
+    const startedAt = Date.now();
+    proxy = await startTcpProxy(broker.port);
+    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
+    const app = spawnRouteMQ(['start'], appEnv(proxy.port, seenFile));
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    // The publisher talks to the broker directly: only the app's links are cut.
+    publisher = await connectClient(broker.url);
+    const load = steadyPublisher(publisher, {
+      topic: (id) => `fa/${id}`,
+      ratePerSec: 400,
+      total: 6000,
+      payload: '{"delayMs":2}',
+    });
+    await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
+    proxy.stall();
+    await new Promise((r) => setTimeout(r, 8000)); // > 1.5 × keepalive (7.5 s)
+    proxy.reset();
+    await load.done;
+    await waitUntil(() => verdict(load.acked, readSeen(seenFile)).lost.length === 0, 60_000, 'every id handled');
+    const v = verdict(load.acked, readSeen(seenFile));
+    report('8-network-cut', v, startedAt);
+    expect(v.lost).toEqual([]);
+    expect(v.unexpected).toEqual([]);
+    // Each of the 3 connections (main + 2 workers) may get its unacked window again.
+    expect(v.duplicated.length).toBeLessThanOrEqual(RECEIVE_MAXIMUM * 3);
+    const reconnects = app.logs().filter((l) => l['msg'] === 'MQTT connected' && (l['epoch'] as number) > 1);
+    expect(reconnects.length).toBeGreaterThanOrEqual(2);
+    for (const r of reconnects) expect(r['sessionPresent']).toBe(true);
+    expect(app.logs().filter((l) => l['code'] === 'RMQ_ERR_MQTT_SESSION_TAKEN_OVER')).toEqual([]);
+    expect((await app.stop()).code).toBe(0);
+  });
+
+  it('9. a broker restart (SIGTERM) under load: sessions resume, no broker-acked message lost', async () => {
+    const startedAt = Date.now();
+    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
+    const app = spawnRouteMQ(['start'], appEnv(broker.port, seenFile));
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    publisher = await connectClient(broker.url, { reconnectPeriod: 200, clean: false, clientId: uniqueName('pub') });
+    const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 4000 });
+    await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
+    await broker.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    broker = await broker.restart();
+    await load.done;
+    await waitUntil(() => verdict(load.acked, readSeen(seenFile)).lost.length === 0, 60_000, 'every acked id handled');
+    const v = verdict(load.acked, readSeen(seenFile));
+    report('9-broker-restart', v, startedAt);
+    expect(v.lost).toEqual([]);
+    expect(v.unexpected).toEqual([]);
+    const resumed = app.logs().filter((l) => l['msg'] === 'MQTT connected' && (l['epoch'] as number) > 1);
+    expect(resumed.length).toBeGreaterThanOrEqual(3);
+    for (const r of resumed) expect(r['sessionPresent']).toBe(true);
+    expect((await app.stop()).code).toBe(0);
+  });
+});
