@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { steadyPublisher } from '../helpers/load.js';
+import { collect, connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { readSeen } from '../helpers/seen.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { deadLetterIds, report, verdict } from './checker.js';
+
+const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
+const RECEIVE_MAXIMUM = 32;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('fault suite: hung handlers', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let publisher: MqttClient | undefined;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-hang-'));
+  });
+  afterEach(async () => {
+    await publisher?.endAsync(true);
+    publisher = undefined;
+    await killAllSpawned();
+  });
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function env(extra: Record<string, string>): Record<string, string> & { SEEN_FILE: string } {
+    return {
+      MQTT_BROKER: '127.0.0.1',
+      MQTT_PORT: String(broker.port),
+      MQTT_CLIENT_ID: uniqueName('hang'),
+      MQTT_GROUP_NAME: uniqueName('g'),
+      MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
+      ROUTEMQ_INSTANCE_ID: 'test',
+      ROUTEMQ_ROUTERS_DIR: ROUTERS,
+      ROUTEMQ_CONTROL_SOCKET: 'none',
+      SEEN_FILE: join(dir, `${uniqueName('seen')}.txt`),
+      ...extra,
+    };
+  }
+
+  it('5b. SIGTERM while a handler hangs past the deadline: the stop is forced in time, the message comes back, nothing lost', async () => {
+    const startedAt = Date.now();
+    const e = env({ FAULTS_WORKERS: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '2000', ROUTEMQ_KILL_TIMEOUT_MS: '1000' });
+    const first = spawnRouteMQ(['start'], e);
+    await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const workerPids = first.logs().flatMap((l) => (l['msg'] === 'worker started' ? [l['workerPid'] as number] : []));
+    publisher = await connectClient(broker.url);
+    const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 2000 });
+    await waitUntil(() => readSeen(e.SEEN_FILE).length >= 500, 20_000, '500 deliveries');
+    // Acks go out in arrival order, so the hung message also holds back the acks of the (at most
+    // receive-maximum) messages after it: those are handled again after the restart.
+    await publisher.publishAsync('fa/hang', '{"hangOnce":true}', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    const stopAt = Date.now();
+    const exit = await first.stop(20_000);
+    expect(exit.code).toBe(0);
+    expect(Date.now() - stopAt).toBeLessThan(2000 + 3000);
+    expect(workerPids.filter(isAlive)).toEqual([]);
+
+    const second = spawnRouteMQ(['start'], e);
+    await second.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    await load.done;
+    const acked = ['hang', ...load.acked];
+    await waitUntil(() => verdict(acked, readSeen(e.SEEN_FILE)).lost.length === 0, 30_000, 'every id handled');
+    const v = verdict(acked, readSeen(e.SEEN_FILE));
+    report('5b-sigterm-hung-handler', v, startedAt);
+    expect(v.lost).toEqual([]);
+    expect(v.duplicated.length).toBeLessThanOrEqual(RECEIVE_MAXIMUM);
+    expect(readSeen(e.SEEN_FILE).find((s) => s.id === 'hang')?.dup).toBe(true);
+    expect((await second.stop()).code).toBe(0);
+  });
+
+  it('13. a 12 s handler with keepalive 10 s: the timeout (below keepalive/2) fires, retries end in the DLQ, no reconnect loop', async () => {
+    const startedAt = Date.now();
+    const e = env({
+      FAULTS_WORKERS: '1',
+      MQTT_KEEPALIVE_S: '10',
+      ROUTEMQ_HANDLER_TIMEOUT_MS: '4000',
+      ROUTEMQ_RETRY_BASE_MS: '50',
+    });
+    const app = spawnRouteMQ(['start'], e);
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    publisher = await connectClient(broker.url);
+    const dlq = await collect(publisher, 'routemq/dlq/#');
+    await publisher.publishAsync('fa/slow', '{"delayMs":12000}', { qos: 1 });
+    const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 100, total: 1000 });
+    await dlq.waitFor(1, 30_000);
+    await load.done;
+    const envelope = JSON.parse(dlq.messages[0]?.payload.toString() ?? '{}') as DeadLetterEnvelope;
+    expect(envelope).toMatchObject({ topic: 'fa/slow', attempts: 3, error: { code: 'RMQ_ERR_HANDLER_TIMEOUT' } });
+    const acked = ['slow', ...load.acked];
+    await waitUntil(
+      () => verdict(acked, readSeen(e.SEEN_FILE), deadLetterIds([envelope])).lost.length === 0,
+      20_000,
+      'the other messages',
+    );
+    // The first try of 'slow' finishes after 12 s and records itself too: seen and dead-lettered, as allowed.
+    const v = verdict(acked, readSeen(e.SEEN_FILE), deadLetterIds([envelope]));
+    report('13-long-handler', v, startedAt);
+    expect(v.lost).toEqual([]);
+    expect(app.logs().filter((l) => l['msg'] === 'MQTT connection lost')).toEqual([]);
+    expect((await app.stop(30_000)).code).toBe(0);
+  });
+});
