@@ -10,6 +10,7 @@ import { childPids, steadyPublisher } from '../helpers/load.js';
 import { POOLS_ROUTERS, createTestManager } from '../helpers/manager.js';
 import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
+import { report, verdict } from '../faults/checker.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const RECEIVE_MAXIMUM = 32;
@@ -64,6 +65,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
   }
 
   it('stops on SIGTERM under load within the deadline, leaves no process, and loses nothing across the restart', async () => {
+    const startedAt = Date.now();
     const env = cliEnv({ ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '5000' });
     const first = spawnRouteMQ(['start'], env);
     await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
@@ -88,6 +90,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
     expect(load.acked).toHaveLength(5000);
     await waitUntil(() => check(load.acked, readSeen(env.SEEN_FILE)).lost.length === 0, 30_000, 'every id handled');
     const result = check(load.acked, readSeen(env.SEEN_FILE));
+    report('5-sigterm', verdict(load.acked, readSeen(env.SEEN_FILE)), startedAt);
     expect(result.lost).toEqual([]);
     expect(result.unexpected).toEqual([]);
     expect(result.duplicated.length).toBeLessThanOrEqual(RECEIVE_MAXIMUM * 2);
@@ -110,6 +113,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
   });
 
   it('reloads under load one slot at a time: route-file changes picked up, nothing lost or duplicated, never 0 workers', async () => {
+    const startedAt = Date.now();
     const versionFile = join(dir, `${uniqueName('version')}.txt`);
     writeFileSync(versionFile, '1');
     const seenFile = join(dir, `${uniqueName('seen')}.txt`);
@@ -139,6 +143,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
     await waitUntil(() => check(load.acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every id handled');
     const seen = readSeen(seenFile);
     const result = check(load.acked, seen);
+    report('6-rolling-reload', verdict(load.acked, seen), startedAt);
     expect(result).toEqual({ lost: [], duplicated: [], unexpected: [] });
     expect(seen.at(-1)?.version).toBe('2');
     expect(m.getWorkerCount()).toBe(3);
@@ -151,6 +156,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
   });
 
   it('scales 3 → 1 under load without loss or duplicates, leaving no session of the removed slots behind', async () => {
+    const startedAt = Date.now();
     const seenFile = join(dir, `${uniqueName('seen')}.txt`);
     ({ manager } = await createTestManager(broker, {
       SEEN_FILE: seenFile,
@@ -166,6 +172,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
     expect(m.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.live).toBe(1);
     await load.done;
     await waitUntil(() => check(load.acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every id handled');
+    report('7-scale-down', verdict(load.acked, readSeen(seenFile)), startedAt);
     expect(check(load.acked, readSeen(seenFile))).toEqual({ lost: [], duplicated: [], unexpected: [] });
 
     // A stale session would still take 2/3 of these into a queue nobody reads.

@@ -10,6 +10,7 @@ import { childPids, steadyPublisher } from '../helpers/load.js';
 import { createTestManager } from '../helpers/manager.js';
 import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
+import { report, verdict } from '../faults/checker.js';
 
 const RECEIVE_MAXIMUM = 32;
 
@@ -105,6 +106,7 @@ describe('worker pools', () => {
   });
 
   it('loses nothing when a worker is killed -9 under load, and the slot comes back with its session', async () => {
+    const startedAt = Date.now();
     const { seenFile } = await start({ POOL_A_COUNT: '2' });
     const load = steadyPublisher(publisher as MqttClient, { topic: (id) => `pa/${id}`, ratePerSec: 2500, total: 5000 });
     await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
@@ -121,6 +123,7 @@ describe('worker pools', () => {
     expect(acked).toHaveLength(5000);
     await waitUntil(() => check(acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every acked id handled');
     const result = check(acked, readSeen(seenFile));
+    report('2-kill-9', verdict(acked, readSeen(seenFile)), startedAt);
     expect(result.lost).toEqual([]);
     expect(result.unexpected).toEqual([]);
     expect(result.duplicated.length).toBeLessThanOrEqual(RECEIVE_MAXIMUM);
