@@ -88,28 +88,60 @@ describe('fault suite: network cuts and broker restarts', () => {
     for (const r of reconnects) expect(r['sessionPresent']).toBe(true);
     expect(app.logs().filter((l) => l['code'] === 'RMQ_ERR_MQTT_SESSION_TAKEN_OVER')).toEqual([]);
     expect((await app.stop()).code).toBe(0);
-  });
+  }, 120_000);
 
-  it('9. a broker restart (SIGTERM) under load: sessions resume, no broker-acked message lost', async () => {
+  it('9. a broker restart (SIGTERM) under load: sessions and in-flight messages resume, no broker-acked message lost', async () => {
     const startedAt = Date.now();
     const seenFile = join(dir, `${uniqueName('seen')}.txt`);
     const app = spawnRouteMQ(['start'], appEnv(broker.port, seenFile));
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url, { reconnectPeriod: 200, clean: false, clientId: uniqueName('pub') });
-    const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 4000 });
-    await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
+    publisher = await connectClient(broker.url);
+    // Slow handlers, so that many messages are in flight (sent, unacked) when the broker stops.
+    const before = steadyPublisher(publisher, {
+      topic: (id) => `fa/${id}`,
+      ratePerSec: 400,
+      total: 1500,
+      prefix: 'a',
+      payload: '{"delayMs":20}',
+    });
+    await before.done;
+    await publisher.endAsync();
+    const stoppedAt = Date.now();
     await broker.stop('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    // A clean stop saves the persistence file; a SIGKILL escalation (after 5 s) would not, and is a failure here.
+    expect(Date.now() - stoppedAt).toBeLessThan(5000);
     broker = await broker.restart();
-    await load.done;
-    await waitUntil(() => verdict(load.acked, readSeen(seenFile)).lost.length === 0, 60_000, 'every acked id handled');
-    const v = verdict(load.acked, readSeen(seenFile));
+    // Mosquitto 2.0.11 restores persistent sessions but not their $share subscriptions: until each member has
+    // subscribed again (RouteMQ does on every connect), messages published to the group are acked and dropped.
+    // Publish again only once the three connections are back.
+    await waitUntil(
+      () =>
+        app
+          .logs()
+          .filter((l) => l['msg'] === 'subscribed' || (l['msg'] === 'MQTT connected' && (l['epoch'] as number) > 1))
+          .length >= 3,
+      20_000,
+      'the app to reconnect',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    publisher = await connectClient(broker.url);
+    const after = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 1500, prefix: 'b' });
+    await after.done;
+    const acked = [...before.acked, ...after.acked];
+    await waitUntil(() => verdict(acked, readSeen(seenFile)).lost.length === 0, 60_000, 'every acked id handled').catch(
+      (err: unknown) => {
+        const lost = verdict(acked, readSeen(seenFile)).lost;
+        process.stdout.write(`scenario 9 diagnostics: lost ${lost.length}: ${lost.slice(0, 20).join(',')}\n`);
+        throw err;
+      },
+    );
+    const v = verdict(acked, readSeen(seenFile));
     report('9-broker-restart', v, startedAt);
     expect(v.lost).toEqual([]);
     expect(v.unexpected).toEqual([]);
     const resumed = app.logs().filter((l) => l['msg'] === 'MQTT connected' && (l['epoch'] as number) > 1);
-    expect(resumed.length).toBeGreaterThanOrEqual(3);
+    expect(resumed.length).toBe(3);
     for (const r of resumed) expect(r['sessionPresent']).toBe(true);
     expect((await app.stop()).code).toBe(0);
-  });
+  }, 120_000);
 });
