@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_PORTS, isHost, parseBrokerAddress } from './broker-address.js';
-import type { BrokerAddress, BrokerProtocol } from './broker-address.js';
-import { Secret } from './secret.js';
+import { DEFAULT_PORTS } from './broker-address.js';
+import type { BrokerProtocol } from './broker-address.js';
+import { MAX_TIMER_MS, bool, broker, host, int, oneOf, path, pattern, secret, topicName, userName } from './fields.js';
+import type { Secret } from './secret.js';
 
 /**
  * Turn a host name into a valid instance id: every character outside `A-Z a-z 0-9 _ . -` becomes `-`, and the
@@ -109,82 +110,6 @@ export const FILE_VARIANTS: Readonly<Partial<Record<ConfigVariable, ConfigVariab
   HEALTH_HTTP_TOKEN: 'HEALTH_HTTP_TOKEN_FILE',
 });
 
-const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling: a larger delay fires at once.
-
-function int(min: number, max: number) {
-  const expected = `expected an integer in ${min}..${max}`;
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, expected)
-    .transform(Number)
-    .pipe(z.number({ error: expected }).int(expected).min(min, expected).max(max, expected))
-    .optional();
-}
-
-const bool = z
-  .string()
-  .trim()
-  .pipe(
-    z.stringbool({
-      truthy: ['true', '1', 'yes'],
-      falsy: ['false', '0', 'no'],
-      case: 'insensitive',
-      error: 'expected one of true, false, 1, 0, yes, no',
-    }),
-  )
-  .optional();
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  const expected = `expected one of ${values.join(', ')}`;
-  return z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.enum(values, { error: expected }))
-    .optional();
-}
-
-function pattern(re: RegExp, expected: string) {
-  return z.string().regex(re, `expected ${expected}`).optional();
-}
-
-const noNul = (v: string): boolean => !v.includes('\u0000');
-const path = z.string().refine(noNul, 'a path must not contain NUL').optional();
-const secret = z
-  .string()
-  .transform((v) => new Secret(v))
-  .optional();
-const userName = z
-  .string()
-  .refine(noNul, 'a user name must not contain NUL')
-  .refine((v) => Buffer.byteLength(v) <= 65535, 'expected at most 65535 bytes')
-  .optional();
-const host = z.string().refine(isHost, 'expected a host name or an IP address').optional();
-
-const broker = z
-  .string()
-  .transform((value, ctx): BrokerAddress => {
-    const result = parseBrokerAddress(value);
-    if (result.ok) return result.address;
-    ctx.addIssue({ code: 'custom', message: result.message, params: { hideReceived: result.hideReceived === true } });
-    return z.NEVER;
-  })
-  .optional();
-
-const topicName = z
-  .string()
-  .refine((v) => !/[+#]/.test(v), "expected a topic name: '+' and '#' are wildcards")
-  .refine(noNul, 'expected a topic name: NUL is not allowed')
-  .refine((v) => !v.startsWith('$'), "expected a topic name: a leading '$' is reserved for the broker")
-  .refine((v) => !v.endsWith('/'), "expected no trailing '/': RouteMQ adds it")
-  .optional();
-
-/**
- * Validates each variable on its own, from the raw strings (`undefined` when unset) to typed values. Defaults are
- * not applied here and cross-variable rules (port conflicts, min ≤ max, TLS) are checked by `loadConfig`, so that
- * one run reports every problem.
- */
 export const configSchema = z.object({
   NODE_ENV: z.string().optional(),
   MQTT_BROKER: broker,

@@ -50,7 +50,7 @@ export class Secret {
     return REDACTED;
   }
 
-  /** Always {@link REDACTED}: covers `util.inspect`, `console.log` and the REPL. */
+  /** Always {@link REDACTED}: covers `util.inspect`, console output and the REPL. */
   [inspect.custom](): string {
     return REDACTED;
   }

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
 import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
-import { steadyPublisher } from '../helpers/load.js';
+import { isAlive, steadyPublisher } from '../helpers/load.js';
 import { collect, connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
@@ -15,15 +15,6 @@ import { deadLetterIds, report, verdict } from './checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 const RECEIVE_MAXIMUM = 32;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('fault suite: hung handlers', () => {
   let broker: TestBroker;

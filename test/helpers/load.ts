@@ -63,3 +63,13 @@ export function childPids(match = 'worker-entry', parent = process.pid): number[
     .filter((line) => line.includes(match) && !line.includes('<defunct>'))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
+
+/** True while a process with this pid exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

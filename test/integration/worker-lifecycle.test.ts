@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerManager } from '../../src/worker/worker-manager.js';
 import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
-import { childPids, steadyPublisher } from '../helpers/load.js';
+import { childPids, isAlive, steadyPublisher } from '../helpers/load.js';
 import { POOLS_ROUTERS, createTestManager } from '../helpers/manager.js';
 import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
@@ -14,15 +14,6 @@ import { report, verdict } from '../faults/checker.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const RECEIVE_MAXIMUM = 32;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('worker lifecycle: stop, reload, scale, several instances', () => {
   let broker: TestBroker;
