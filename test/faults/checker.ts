@@ -1,6 +1,10 @@
 import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
 import type { Seen } from '../helpers/seen.js';
 
+// Every scenario runs against a Mosquitto the test starts from config/mosquitto.conf: persistence on,
+// max_queued_messages 100000, max_inflight_messages 0 (the client's receive maximum rules), unless the scenario
+// states otherwise.
+
 /** The total-queue checker's verdict for one scenario (Jepsen style). */
 export interface Verdict {
   readonly published: number;

@@ -79,6 +79,7 @@ describe('fault suite: fast scenarios', () => {
   });
 
   it('4. control: clean sessions are refused on Mosquitto, and only run with a loud warning when forced', async () => {
+    const startedAt = Date.now();
     const base = {
       MQTT_BROKER: '127.0.0.1',
       MQTT_PORT: String(broker.port),
@@ -101,6 +102,7 @@ describe('fault suite: fast scenarios', () => {
     expect(warning['level']).toBe(40);
     await forced.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     expect((await forced.stop()).code).toBe(0);
+    report('4-clean-session-refused', verdict([], []), startedAt);
   });
 
   it('11. 50 poison messages among good ones: at most maxAttempts tries, then the DLQ; good ones keep flowing', async () => {
@@ -168,7 +170,8 @@ describe('fault suite: fast scenarios', () => {
     ['g$', 'g$'],
     ['a NUL', 'a\u0000b'],
     ['65 characters', 'g'.repeat(65)],
-  ])('15. refuses the group name %s at start with RMQ_ERR_CONFIG_INVALID', async (_label, group) => {
+  ])('15. refuses the group name %s at start with RMQ_ERR_CONFIG_INVALID', async (label, group) => {
+    const startedAt = Date.now();
     // A NUL cannot travel in an environment variable, so the group comes from an env file.
     const envFile = join(dir, `${uniqueName('env')}.env`);
     writeFileSync(envFile, `MQTT_GROUP_NAME="${group}"\n`);
@@ -180,5 +183,6 @@ describe('fault suite: fast scenarios', () => {
     });
     expect((await app.exited).code).toBe(1);
     expect(app.lines.join('\n')).toMatch(/RMQ_ERR_CONFIG_INVALID[\s\S]*MQTT_GROUP_NAME/);
+    report(`15-group-refused (${label})`, verdict([], []), startedAt);
   });
 });

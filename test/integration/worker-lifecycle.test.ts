@@ -146,37 +146,48 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
     expect(m.getWorkerHealth().workers.map((w) => w.pid)).toEqual(pidsBefore);
   });
 
-  it('scales 3 → 1 under load without loss or duplicates, leaving no session of the removed slots behind', async () => {
-    const startedAt = Date.now();
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    ({ manager } = await createTestManager(broker, {
-      SEEN_FILE: seenFile,
-      POOL_A_COUNT: '3',
-      MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
-    }));
-    await manager.startWorkers();
-    const m = manager;
-    publisher = await connectClient(broker.url);
-    const load = steadyPublisher(publisher, { topic: (id) => `pa/${id}`, ratePerSec: 1000, total: 3000 });
-    await waitUntil(() => readSeen(seenFile).length >= 800, 20_000, '800 deliveries');
-    await m.scaleTo('pa-id', 1);
-    expect(m.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.live).toBe(1);
-    await load.done;
-    await waitUntil(() => check(load.acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every id handled');
-    report('7-scale-down', verdict(load.acked, readSeen(seenFile)), startedAt);
-    expect(check(load.acked, readSeen(seenFile))).toEqual({ lost: [], duplicated: [], unexpected: [] });
+  it.each([
+    [3, 1],
+    [4, 2],
+  ])(
+    'scales %i → %i under load without loss or duplicates, leaving no session of the removed slots behind',
+    async (from, to) => {
+      const startedAt = Date.now();
+      const seenFile = join(dir, `${uniqueName('seen')}.txt`);
+      ({ manager } = await createTestManager(broker, {
+        SEEN_FILE: seenFile,
+        POOL_A_COUNT: String(from),
+        MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
+      }));
+      await manager.startWorkers();
+      const m = manager;
+      publisher = await connectClient(broker.url);
+      const load = steadyPublisher(publisher, { topic: (id) => `pa/${id}`, ratePerSec: 1000, total: 3000 });
+      await waitUntil(() => readSeen(seenFile).length >= 800, 20_000, '800 deliveries');
+      await m.scaleTo('pa-id', to);
+      expect(m.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.live).toBe(to);
+      await load.done;
+      await waitUntil(() => check(load.acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every id handled');
+      report(`7-scale-down-${from}-to-${to}`, verdict(load.acked, readSeen(seenFile)), startedAt);
+      expect(check(load.acked, readSeen(seenFile))).toEqual({ lost: [], duplicated: [], unexpected: [] });
 
-    // A stale session would still take 2/3 of these into a queue nobody reads.
-    const survivor = m.getWorkerHealth().workers.find((w) => w.pool === 'pa-id')?.pid;
-    await publishMany(publisher, 90, (i) => ({ topic: `pa/after-${i}`, payload: '{}' }));
-    await waitUntil(
-      () => readSeen(seenFile).filter((s) => s.id.startsWith('after-')).length >= 90,
-      10_000,
-      'all 90 messages at the remaining worker',
-    );
-    const after = readSeen(seenFile).filter((s) => s.id.startsWith('after-'));
-    expect(new Set(after.map((s) => s.pid))).toEqual(new Set([survivor]));
-  });
+      // A stale session would still take its share of these into a queue nobody reads.
+      const survivors = new Set(
+        m
+          .getWorkerHealth()
+          .workers.filter((w) => w.pool === 'pa-id')
+          .map((w) => w.pid),
+      );
+      await publishMany(publisher, 90, (i) => ({ topic: `pa/after-${i}`, payload: '{}' }));
+      await waitUntil(
+        () => readSeen(seenFile).filter((s) => s.id.startsWith('after-')).length >= 90,
+        10_000,
+        'all 90 messages at the remaining workers',
+      );
+      const after = readSeen(seenFile).filter((s) => s.id.startsWith('after-'));
+      expect(new Set(after.map((s) => s.pid))).toEqual(survivors);
+    },
+  );
 
   it('lets two instances with different instance ids share one group without client-id clashes', async () => {
     const group = uniqueName('shared');
