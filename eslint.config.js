@@ -13,6 +13,8 @@ export default tseslint.config(
       'bin/',
       'scratch/',
       'bench/**/*.mjs',
+      '.routemq/',
+      'test-output/',
     ],
   },
   js.configs.recommended,
