@@ -5,7 +5,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { classifyConnectError } from '../mqtt/connect-errors.js';
 import { detectBroker } from '../mqtt/broker-identity.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
-import type { ConnectionOptions } from '../mqtt/connection.js';
+import type { ConnectionOptions } from '../mqtt/connection-options.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
 

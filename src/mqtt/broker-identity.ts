@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
-import type { ConnectionOptions } from './connection.js';
+import type { ConnectionOptions } from './connection-options.js';
 
 /** Which broker this is, from `$SYS/broker/version` (Mosquitto) or `$SYS/brokers/+/version` (EMQX). */
 export interface BrokerIdentity {

@@ -2,7 +2,18 @@ import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import type { ConnectionOptions } from './connection.js';
+
+/** Options of `MqttConnection`. Built from the config by `connectionOptionsFromConfig`. */
+export interface ConnectionOptions {
+  readonly url: string;
+  /** MQTT.js options: client id, credentials, TLS, v5 properties. `reconnectPeriod` and `manualConnect` are ours. */
+  readonly client: IClientOptions;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  /** How long `MqttConnection.start` waits for the first CONNACK before `RMQ_ERR_BROKER_UNREACHABLE`. */
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+}
 
 /**
  * Build the options of one connection from the config: a fixed client id, a persistent session (`clean: false`,

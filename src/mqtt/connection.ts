@@ -1,25 +1,14 @@
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
-import type { IClientOptions, IPublishPacket, ISubscriptionGrant, MqttClient, Packet } from 'mqtt';
+import type { IPublishPacket, ISubscriptionGrant, MqttClient, Packet } from 'mqtt';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { OutgoingPayload, PublishOptions, QoS } from '../types.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import { withTimeout } from '../util/with-timeout.js';
 import { classifyConnectError, isSessionTakenOver } from './connect-errors.js';
+import type { ConnectionOptions } from './connection-options.js';
 import { FlapDetector } from './flap-detector.js';
-
-/** Options of {@link MqttConnection}. Built from the config by `connectionOptionsFromConfig`. */
-export interface ConnectionOptions {
-  readonly url: string;
-  /** MQTT.js options: client id, credentials, TLS, v5 properties. `reconnectPeriod` and `manualConnect` are ours. */
-  readonly client: IClientOptions;
-  readonly reconnectMinMs: number;
-  readonly reconnectMaxMs: number;
-  /** How long {@link MqttConnection.start} waits for the first CONNACK before `RMQ_ERR_BROKER_UNREACHABLE`. */
-  readonly connectTimeoutMs: number;
-  readonly logger: Logger;
-}
 
 /** One subscription, with an optional v5 subscription identifier. */
 export interface Subscription {
