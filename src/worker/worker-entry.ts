@@ -116,6 +116,10 @@ async function serve(
   const stopOnce = (message?: Extract<ParentMessage, { type: 'shutdown' }>): void => {
     if (stopping) return;
     stopping = true;
+    // Last resort: whatever the drain is waiting for, a worker never outlives its stop by long (an orphan whose
+    // parent died must not linger).
+    const deadlineMs = (message?.timeoutMs ?? config.routemq.shutdownTimeoutMs) + 2 * config.routemq.killTimeoutMs;
+    setTimeout(() => process.exit(WorkerExitCodes.failed), deadlineMs).unref();
     void stop(message);
   };
   process.on('message', (message: unknown) => {

@@ -7,7 +7,7 @@ const live = new Set<ChildProcess>();
 
 // Whatever a test file spawned dies with it, even when the test failed or timed out.
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const child of live) killGroup(child);
 });
 
 /** A `routemq` CLI process started by a test, with its output captured line by line. */
@@ -31,6 +31,8 @@ export interface SpawnedApp {
 export function spawnRouteMQ(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
+    // Its own process group, so cleanup can kill the app and every worker it forked in one go.
+    detached: true,
     env: { ...process.env, LOG_PRETTY: 'false', LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -107,8 +109,17 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
 export async function killAllSpawned(): Promise<void> {
   const waits = [...live].map((child) => {
     const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
+    killGroup(child);
     return done;
   });
   await Promise.all(waits);
+}
+
+/** SIGKILL the app's whole process group (the app and its workers); the app alone if the group is gone. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
 }
