@@ -4,9 +4,13 @@ import type { RouteMQApp } from '../runtime/app.js';
 import { HealthMonitor } from './health-monitor.js';
 import { HealthHttpServer } from './http-server.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
+import type { AggregatedStats } from './metrics-aggregator.js';
 import { createMetricsRegistry } from './metrics.js';
 import { RedisHealthReporter } from './redis-reporter.js';
 import type { RedisManager } from '../redis/redis-manager.js';
+
+/** How long one sum of the counters serves (a scrape asks several times in a row). */
+const AGGREGATE_TTL_MS = 100;
 
 /**
  * Health for a running app: the monitor (pidusage + IPC), the aggregated Prometheus registry, and — when
@@ -19,6 +23,7 @@ export class HealthService {
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #aggregator = new MetricsAggregator();
+  #aggregated: { readonly at: number; readonly stats: AggregatedStats } | undefined;
   readonly #server: HealthHttpServer | undefined;
   readonly #replacing = new Set<string>();
   readonly #reporter: RedisHealthReporter | undefined;
@@ -38,14 +43,7 @@ export class HealthService {
     app.events.on('retired', (pid, stats) => this.#aggregator.retire(pid, stats));
     this.monitor.on('memory:exceeded', ({ workerId }) => void this.#replace(workerId));
     const registry = createMetricsRegistry({
-      aggregate: () => {
-        const status = app.status();
-        const live = [
-          { pid: process.pid, stats: status.main },
-          ...(status.workers?.workers ?? []).map((w) => ({ pid: w.pid, stats: w.stats })),
-        ];
-        return this.#aggregator.aggregate(live);
-      },
+      aggregate: () => this.#aggregate(),
       health: () => this.monitor.latest,
     });
     if (redis && redis.state !== 'disabled') {
@@ -75,6 +73,23 @@ export class HealthService {
         logger,
       });
     }
+  }
+
+  /**
+   * Counters summed over every process. One scrape asks for them once per metric (seven times); the workers'
+   * counters only change with their next stats message, so one sum serves the whole scrape.
+   */
+  #aggregate(): AggregatedStats {
+    const now = Date.now();
+    if (this.#aggregated && now - this.#aggregated.at < AGGREGATE_TTL_MS) return this.#aggregated.stats;
+    const status = this.#app.status();
+    const live = [
+      { pid: process.pid, stats: status.main },
+      ...(status.workers?.workers ?? []).map((w) => ({ pid: w.pid, stats: w.stats })),
+    ];
+    const stats = this.#aggregator.aggregate(live);
+    this.#aggregated = { at: now, stats };
+    return stats;
   }
 
   /** The HTTP server's base URL, when it runs. */
