@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
 import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
+import { steadyPublisher } from '../helpers/load.js';
 import { collect, connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
@@ -103,6 +104,38 @@ describe('fault suite: fast scenarios', () => {
     await forced.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     expect((await forced.stop()).code).toBe(0);
     report('4-clean-session-refused', verdict([], []), startedAt);
+  });
+
+  it('4. control: with clean sessions forced, a worker killed -9 takes its in-flight messages with it (Mosquitto)', async () => {
+    const startedAt = Date.now();
+    const { app, seenFile } = await start({
+      FAULTS_WORKERS: '2',
+      MQTT_CLEAN_SESSION: 'true',
+      ROUTEMQ_ALLOW_CLEAN_SESSION: 'true',
+      MQTT_RECEIVE_MAXIMUM: '32',
+    });
+    const victim = app.logs().find((l) => l['msg'] === 'worker started' && l['slot'] === 0)?.['workerPid'] as number;
+    const load = steadyPublisher(client as MqttClient, {
+      topic: (id) => `fa/${id}`,
+      ratePerSec: 400,
+      total: 2000,
+      payload: '{"delayMs":50}',
+    });
+    await waitUntil(() => readSeen(seenFile).length >= 300, 20_000, '300 deliveries');
+    process.kill(victim, 'SIGKILL');
+    await load.done;
+    // Let everything that can still arrive arrive.
+    let count = -1;
+    while (readSeen(seenFile).length !== count) {
+      count = readSeen(seenFile).length;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const v = verdict(load.acked, readSeen(seenFile));
+    report('4-control-clean-session-loss', v, startedAt);
+    // This is the loss RouteMQ refuses to start into by default (eclipse-mosquitto/mosquitto#2662).
+    expect(v.lost.length).toBeGreaterThan(0);
+    expect(v.lost.length).toBeLessThanOrEqual(32);
+    expect((await app.stop()).code).toBe(0);
   });
 
   it('11. 50 poison messages among good ones: at most maxAttempts tries, then the DLQ; good ones keep flowing', async () => {

@@ -82,6 +82,39 @@ describe('fault suite: hung handlers', () => {
     expect((await second.stop()).code).toBe(0);
   });
 
+  it('5c. SIGTERM while a handler busy-loops: the parent escalates to SIGKILL after the deadline, the message comes back', async () => {
+    const startedAt = Date.now();
+    const e = env({ FAULTS_WORKERS: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '2000', ROUTEMQ_KILL_TIMEOUT_MS: '1000' });
+    const first = spawnRouteMQ(['start'], e);
+    await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const workerPids = first.logs().flatMap((l) => (l['msg'] === 'worker started' ? [l['workerPid'] as number] : []));
+    publisher = await connectClient(broker.url);
+    const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 2000 });
+    await waitUntil(() => readSeen(e.SEEN_FILE).length >= 500, 20_000, '500 deliveries');
+    await publisher.publishAsync('fa/spin', '{"loopOnce":true}', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    const stopAt = Date.now();
+    const exit = await first.stop(20_000);
+    const stopMs = Date.now() - stopAt;
+    expect(exit.code).toBe(0);
+    // The blocked worker ignores the shutdown message and SIGTERM: only the SIGKILL at drain + 2 × kill timeout ends it.
+    expect(stopMs).toBeGreaterThanOrEqual(2000 + 2 * 1000 - 200);
+    expect(stopMs).toBeLessThan(2000 + 2 * 1000 + 2000);
+    expect(workerPids.filter(isAlive)).toEqual([]);
+
+    const second = spawnRouteMQ(['start'], e);
+    await second.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    await load.done;
+    const acked = ['spin', ...load.acked];
+    await waitUntil(() => verdict(acked, readSeen(e.SEEN_FILE)).lost.length === 0, 30_000, 'every id handled');
+    const v = verdict(acked, readSeen(e.SEEN_FILE));
+    report('5c-sigterm-busy-loop-sigkill', v, startedAt);
+    expect(v.lost).toEqual([]);
+    expect(v.duplicated.length).toBeLessThanOrEqual(RECEIVE_MAXIMUM);
+    expect(readSeen(e.SEEN_FILE).find((s) => s.id === 'spin')?.dup).toBe(true);
+    expect((await second.stop()).code).toBe(0);
+  });
+
   it('13. a 12 s handler with keepalive 10 s: the timeout (below keepalive/2) fires, retries end in the DLQ, no reconnect loop', async () => {
     const startedAt = Date.now();
     const e = env({
