@@ -193,7 +193,13 @@ function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[])
     if (broker.port !== v.MQTT_PORT)
       add('MQTT_PORT', `conflicts with port ${broker.port} in MQTT_BROKER; give the port in one place`);
   }
-  type Ordered = 'MQTT_RECONNECT_MIN_MS' | 'MQTT_RECONNECT_MAX_MS' | 'ROUTEMQ_RETRY_BASE_MS' | 'ROUTEMQ_RETRY_MAX_MS';
+  type Ordered =
+    | 'MQTT_RECONNECT_MIN_MS'
+    | 'MQTT_RECONNECT_MAX_MS'
+    | 'ROUTEMQ_RETRY_BASE_MS'
+    | 'ROUTEMQ_RETRY_MAX_MS'
+    | 'WORKER_MIN_COUNT'
+    | 'WORKER_MAX_COUNT';
   const ordered = (low: Ordered, high: Ordered): void => {
     const min = v[low] ?? CONFIG_DEFAULTS[low];
     const max = v[high] ?? CONFIG_DEFAULTS[high];
@@ -203,6 +209,11 @@ function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[])
   };
   ordered('MQTT_RECONNECT_MIN_MS', 'MQTT_RECONNECT_MAX_MS');
   ordered('ROUTEMQ_RETRY_BASE_MS', 'ROUTEMQ_RETRY_MAX_MS');
+  ordered('WORKER_MIN_COUNT', 'WORKER_MAX_COUNT');
+  // The autoscaler's signals, leader lease and desired counts live in Redis; without it, it would decide nothing.
+  if (v.WORKER_AUTO_SCALE === true && (v.ENABLE_REDIS ?? CONFIG_DEFAULTS.ENABLE_REDIS) !== true) {
+    add('WORKER_AUTO_SCALE', 'needs Redis: set ENABLE_REDIS=true (and REDIS_HOST), or turn autoscaling off');
+  }
 
   const nodeEnv = v.NODE_ENV ?? CONFIG_DEFAULTS.NODE_ENV;
   if (v.MQTT_TLS_INSECURE === true && nodeEnv !== 'development') {
@@ -295,6 +306,18 @@ function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       username: v.REDIS_USERNAME,
       password: v.REDIS_PASSWORD,
       prefix: v.ROUTEMQ_REDIS_PREFIX ?? d.ROUTEMQ_REDIS_PREFIX,
+    },
+    scaling: {
+      autoScale: v.WORKER_AUTO_SCALE ?? d.WORKER_AUTO_SCALE,
+      minWorkers: v.WORKER_MIN_COUNT ?? d.WORKER_MIN_COUNT,
+      maxWorkers: v.WORKER_MAX_COUNT ?? d.WORKER_MAX_COUNT,
+      intervalMs: v.ROUTEMQ_SCALE_INTERVAL_MS ?? d.ROUTEMQ_SCALE_INTERVAL_MS,
+      targetBusy: (v.ROUTEMQ_SCALE_TARGET_UTILIZATION ?? d.ROUTEMQ_SCALE_TARGET_UTILIZATION) / 100,
+      queueDepthPerWorker: v.ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER ?? d.ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER,
+      scaleUpCooldownMs: v.ROUTEMQ_SCALE_UP_COOLDOWN_MS ?? d.ROUTEMQ_SCALE_UP_COOLDOWN_MS,
+      scaleDownCooldownMs: v.ROUTEMQ_SCALE_DOWN_COOLDOWN_MS ?? d.ROUTEMQ_SCALE_DOWN_COOLDOWN_MS,
+      scaleDownStabilizationMs: v.ROUTEMQ_SCALE_DOWN_STABILIZATION_MS ?? d.ROUTEMQ_SCALE_DOWN_STABILIZATION_MS,
+      leaseMs: v.ROUTEMQ_SCALE_LEASE_MS ?? d.ROUTEMQ_SCALE_LEASE_MS,
     },
     health: {
       httpEnabled: v.HEALTH_HTTP_ENABLED ?? d.HEALTH_HTTP_ENABLED,

@@ -76,6 +76,16 @@ export const CONFIG_DEFAULTS = Object.freeze({
   REDIS_PASSWORD: undefined,
   REDIS_PASSWORD_FILE: undefined,
   ROUTEMQ_REDIS_PREFIX: 'routemq:',
+  WORKER_AUTO_SCALE: false,
+  WORKER_MIN_COUNT: 1,
+  WORKER_MAX_COUNT: 10,
+  ROUTEMQ_SCALE_INTERVAL_MS: 5000,
+  ROUTEMQ_SCALE_TARGET_UTILIZATION: 70,
+  ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER: 100,
+  ROUTEMQ_SCALE_UP_COOLDOWN_MS: 30_000,
+  ROUTEMQ_SCALE_DOWN_COOLDOWN_MS: 60_000,
+  ROUTEMQ_SCALE_DOWN_STABILIZATION_MS: 300_000,
+  ROUTEMQ_SCALE_LEASE_MS: 15_000,
   HEALTH_HTTP_ENABLED: false,
   HEALTH_HTTP_HOST: '127.0.0.1',
   HEALTH_HTTP_PORT: 8080,
@@ -169,6 +179,16 @@ export const configSchema = z.object({
   REDIS_PASSWORD: secret,
   REDIS_PASSWORD_FILE: path,
   ROUTEMQ_REDIS_PREFIX: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 printable ASCII characters without spaces'),
+  WORKER_AUTO_SCALE: bool,
+  WORKER_MIN_COUNT: int(1, 1000),
+  WORKER_MAX_COUNT: int(1, 1000),
+  ROUTEMQ_SCALE_INTERVAL_MS: int(100, MAX_TIMER_MS),
+  ROUTEMQ_SCALE_TARGET_UTILIZATION: int(1, 100),
+  ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER: int(1, 1_000_000_000),
+  ROUTEMQ_SCALE_UP_COOLDOWN_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_SCALE_DOWN_COOLDOWN_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_SCALE_DOWN_STABILIZATION_MS: int(0, MAX_TIMER_MS),
+  ROUTEMQ_SCALE_LEASE_MS: int(1000, MAX_TIMER_MS),
   HEALTH_HTTP_ENABLED: bool,
   HEALTH_HTTP_HOST: host,
   HEALTH_HTTP_PORT: int(0, 65535),
@@ -282,7 +302,27 @@ export interface ResolvedConfig {
   readonly log: ResolvedLogConfig;
   readonly routemq: ResolvedRouteMQConfig;
   readonly redis: ResolvedRedisConfig;
+  readonly scaling: ResolvedScalingConfig;
   readonly health: ResolvedHealthConfig;
+}
+
+/** The autoscaler (`WORKER_*`, `ROUTEMQ_SCALE_*`). Defaults are in `CONFIG_DEFAULTS`. */
+export interface ResolvedScalingConfig {
+  /** Resize the pools from their load (needs Redis). */
+  readonly autoScale: boolean;
+  /** Bounds of every pool's size, over all hosts. */
+  readonly minWorkers: number;
+  readonly maxWorkers: number;
+  /** How often load is published and a decision taken. */
+  readonly intervalMs: number;
+  /** The busy ratio to aim for, 0..1 (from `ROUTEMQ_SCALE_TARGET_UTILIZATION`, a percentage). */
+  readonly targetBusy: number;
+  readonly queueDepthPerWorker: number;
+  readonly scaleUpCooldownMs: number;
+  readonly scaleDownCooldownMs: number;
+  readonly scaleDownStabilizationMs: number;
+  /** The autoscaler leader's lease (SET NX PX); a lost leader stops deciding within it. */
+  readonly leaseMs: number;
 }
 
 /** Health monitor and HTTP (`HEALTH_HTTP_*`, `METRICS_*`, `ROUTEMQ_HEALTH_INTERVAL_MS`, `ROUTEMQ_MAX_MEMORY_MB`). */

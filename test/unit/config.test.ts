@@ -393,6 +393,37 @@ describe('validation', () => {
     const error = configError(() => load({ MQTT_RECONNECT_MIN_MS: '40000', ROUTEMQ_RETRY_MAX_MS: '50' }));
     expect(error.message).toContain('MQTT_RECONNECT_MIN_MS: expected at most MQTT_RECONNECT_MAX_MS (30000)');
     expect(error.message).toContain('ROUTEMQ_RETRY_MAX_MS: expected at least ROUTEMQ_RETRY_BASE_MS (100)');
+    expect(configError(() => load({ WORKER_MIN_COUNT: '12' })).message).toContain(
+      'WORKER_MIN_COUNT: expected at most WORKER_MAX_COUNT (10)',
+    );
+  });
+});
+
+describe('autoscaler', () => {
+  it('reads the variables RouteMQ documents, with the utilisation as a ratio', () => {
+    const config = load({
+      ENABLE_REDIS: 'true',
+      WORKER_AUTO_SCALE: 'true',
+      WORKER_MIN_COUNT: '2',
+      WORKER_MAX_COUNT: '6',
+      ROUTEMQ_SCALE_TARGET_UTILIZATION: '80',
+      ROUTEMQ_SCALE_LEASE_MS: '3000',
+    });
+    expect(config.scaling).toMatchObject({ autoScale: true, minWorkers: 2, maxWorkers: 6, targetBusy: 0.8 });
+    expect(config.scaling.leaseMs).toBe(3000);
+    expect(load({}).scaling).toMatchObject({ autoScale: false, minWorkers: 1, maxWorkers: 10, targetBusy: 0.7 });
+  });
+
+  it('refuses autoscaling without Redis, and out-of-range values', () => {
+    expect(configError(() => load({ WORKER_AUTO_SCALE: 'true' })).message).toContain(
+      'WORKER_AUTO_SCALE: needs Redis: set ENABLE_REDIS=true',
+    );
+    const error = configError(() =>
+      load({ WORKER_MAX_COUNT: '0', ROUTEMQ_SCALE_TARGET_UTILIZATION: '101', ROUTEMQ_SCALE_LEASE_MS: '10' }),
+    );
+    for (const name of ['WORKER_MAX_COUNT', 'ROUTEMQ_SCALE_TARGET_UTILIZATION', 'ROUTEMQ_SCALE_LEASE_MS']) {
+      expect(error.message).toContain(`  - ${name}: expected`);
+    }
   });
 });
 
