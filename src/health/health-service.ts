@@ -8,6 +8,7 @@ import type { AggregatedStats } from './metrics-aggregator.js';
 import { createMetricsRegistry } from './metrics.js';
 import { RedisHealthReporter } from './redis-reporter.js';
 import type { RedisManager } from '../redis/redis-manager.js';
+import type { ScalingView } from '../scaling/autoscaler.js';
 
 /** How long one sum of the counters serves (a scrape asks several times in a row). */
 const AGGREGATE_TTL_MS = 100;
@@ -30,7 +31,13 @@ export class HealthService {
   #stopping = false;
   #stopPromise: Promise<void> | undefined;
 
-  constructor(app: RouteMQApp, config: ResolvedConfig, logger: Logger, redis?: RedisManager) {
+  constructor(
+    app: RouteMQApp,
+    config: ResolvedConfig,
+    logger: Logger,
+    redis?: RedisManager,
+    scaling?: () => ScalingView | undefined,
+  ) {
     this.#app = app;
     this.#config = config;
     this.#log = logger;
@@ -45,6 +52,7 @@ export class HealthService {
     const registry = createMetricsRegistry({
       aggregate: () => this.#aggregate(),
       health: () => this.monitor.latest,
+      ...(scaling ? { scaling } : {}),
     });
     if (redis && redis.state !== 'disabled') {
       this.#reporter = new RedisHealthReporter({
@@ -70,6 +78,7 @@ export class HealthService {
         events: app.events,
         stopping: () => this.#stopping || app.state === 'stopping' || app.state === 'stopped',
         dependencies: (): Record<string, string> => (redis && redis.state !== 'disabled' ? { redis: redis.state } : {}),
+        ...(scaling ? { scaling } : {}),
         logger,
       });
     }

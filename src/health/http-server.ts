@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { AppEvent, AppEvents } from '../runtime/app-events.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { HealthMonitor, HealthSnapshot } from './health-monitor.js';
+import type { ScalingView } from '../scaling/autoscaler.js';
 
 /** Options of {@link HealthHttpServer}. */
 export interface HealthHttpOptions {
@@ -29,6 +30,8 @@ export interface HealthHttpOptions {
    * messages still flow without them, and a restart would not bring them back.
    */
   readonly dependencies?: () => Record<string, string>;
+  /** The autoscaler's signals for `GET /scaling` (KEDA metrics-api). */
+  readonly scaling?: () => ScalingView | undefined;
   readonly logger: Logger;
 }
 
@@ -63,6 +66,12 @@ export class HealthHttpServer {
       });
       this.#routes.set('/status', async (_req, res) => json(res, 200, await options.monitor.sample()));
       this.#routes.set('/events', (req, res) => this.#subscribe(req, res));
+      // KEDA's metrics-api scaler reads one number from this JSON, e.g. valueLocation `pools.<pool>.desired`.
+      this.#routes.set('/scaling', (_req, res) => {
+        const view = options.scaling?.();
+        if (view) json(res, 200, view);
+        else json(res, 404, { error: 'no worker pools' });
+      });
       this.#routes.set('/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(DASHBOARD_HTML);

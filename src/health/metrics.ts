@@ -4,6 +4,7 @@ import { DURATION_BUCKETS_S } from '../message/duration-histogram.js';
 import type { MessageCounters } from '../message/stats.js';
 import type { AggregatedStats } from './metrics-aggregator.js';
 import type { HealthSnapshot } from './health-monitor.js';
+import type { PoolScalingView, ScalingView } from '../scaling/autoscaler.js';
 
 /** What the metrics read at each scrape. */
 export interface MetricsSource {
@@ -11,6 +12,8 @@ export interface MetricsSource {
   aggregate(): AggregatedStats;
   /** The latest health sample (cpu, memory, states). */
   health(): HealthSnapshot | undefined;
+  /** The autoscaler's signals and decisions, per pool. */
+  scaling?(): ScalingView | undefined;
 }
 
 const COUNTERS: readonly [keyof MessageCounters, string, string][] = [
@@ -94,6 +97,43 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   gauge(registry, 'routemq_ready', 'Whether the app is ready (the /ready check): 1 or 0.', [], (set, h) => {
     set({}, h.ready ? 1 : 0);
   });
+  const scalingGauges: readonly [string, string, (p: PoolScalingView) => number | undefined][] = [
+    [
+      'routemq_pool_desired_workers',
+      'Workers a pool should have over all hosts: the autoscaler’s last decision, or its current size.',
+      (p) => p.desired,
+    ],
+    [
+      'routemq_pool_busy_ratio',
+      'Busy ratio of a pool (time in handlers or event-loop use, 0..1), over all hosts that report.',
+      (p) => p.load.busyRatio,
+    ],
+    [
+      'routemq_pool_messages_per_second',
+      'Messages finished per second by a pool, over all hosts.',
+      (p) => p.load.messagesPerSecond,
+    ],
+    [
+      'routemq_pool_queue_depth',
+      'The external backlog (metrics:queue_depth in Redis), when a producer sets it.',
+      (p) => p.queueDepth,
+    ],
+  ];
+  for (const [name, help, pick] of scalingGauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [pool, view] of Object.entries(source.scaling?.()?.pools ?? {})) {
+          const value = pick(view);
+          if (value !== undefined) this.set({ pool }, value);
+        }
+      },
+    });
+  }
   return registry;
 
   function gauge(

@@ -11,7 +11,9 @@ export type AppEventType =
   | 'worker.stuck'
   | 'pool.degraded'
   | 'pool.scaled'
-  | 'message.dead_lettered';
+  | 'message.dead_lettered'
+  | 'scaling.decision'
+  | 'scaling.leader';
 
 /** One lifecycle event. */
 export interface AppEvent {

@@ -2,6 +2,7 @@ import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { DeadLetterInfo } from '../message/route-runner.js';
 import type { TransferableConfig } from '../config/transfer.js';
+import type { WorkerLoad } from './load-meter.js';
 
 /** What a worker needs to know about its slot; sent once, right after fork. */
 export interface WorkerAssignment {
@@ -38,7 +39,13 @@ export type WorkerMessage =
       readonly inHand: readonly InHandMessage[];
       readonly sentAt: number;
     }
-  | { readonly type: 'stats'; readonly stats: MessageStatsSnapshot; readonly memoryRssBytes: number }
+  | {
+      readonly type: 'stats';
+      readonly stats: MessageStatsSnapshot;
+      readonly memoryRssBytes: number;
+      /** The load since the previous stats message. */
+      readonly load: WorkerLoad;
+    }
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }
   | { readonly type: 'stopping'; readonly mode: ShutdownMode }

@@ -13,6 +13,7 @@ import { Consumer } from '../runtime/consumer.js';
 import { WorkerExitCodes, isParentMessage } from './ipc.js';
 import type { ParentMessage, WorkerAssignment, WorkerMessage } from './ipc.js';
 import { planPools } from './pools.js';
+import { LoadMeter } from './load-meter.js';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -96,9 +97,14 @@ async function serve(
   send({ type: 'ready', pid: process.pid, sessionPresent });
   logger.info({ clientId: assignment.clientId, sessionPresent, routes: routes.map((r) => r.pattern) }, 'worker ready');
 
+  const meter = new LoadMeter(assignment.concurrency, consumer.stats());
+  const sendStats = (): void => {
+    const stats = consumer.stats();
+    send({ type: 'stats', stats, memoryRssBytes: process.memoryUsage.rss(), load: meter.measure(stats) });
+  };
   const timer = setInterval(() => {
     beat();
-    send({ type: 'stats', stats: consumer.stats(), memoryRssBytes: process.memoryUsage.rss() });
+    sendStats();
   }, assignment.heartbeatIntervalMs);
 
   const stop = async (message: Extract<ParentMessage, { type: 'shutdown' }> | undefined): Promise<void> => {
@@ -109,7 +115,7 @@ async function serve(
       endSession: mode === 'leave',
       timeoutMs: message?.timeoutMs ?? config.routemq.shutdownTimeoutMs,
     });
-    send({ type: 'stats', stats: consumer.stats(), memoryRssBytes: process.memoryUsage.rss() });
+    sendStats();
     process.exit(WorkerExitCodes.ok);
   };
   let stopping = false;

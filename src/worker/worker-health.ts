@@ -1,4 +1,7 @@
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import { poolLoadOf } from '../scaling/pool-load.js';
+import type { PoolLoad } from '../scaling/pool-load.js';
+import type { WorkerLoad } from './load-meter.js';
 import type { Pool, RestartPolicy } from './pool.js';
 import type { WorkerState } from './worker-process.js';
 
@@ -25,6 +28,8 @@ export interface WorkerHealthEntry {
   readonly inFlight: number;
   readonly memoryMb: number;
   readonly stats: MessageStatsSnapshot | undefined;
+  /** Its load over the last stats interval (busy ratio, messages/s, p95). */
+  readonly load: WorkerLoad | undefined;
 }
 
 /** One pool in {@link WorkerHealth}. */
@@ -37,6 +42,8 @@ export interface PoolHealth {
   readonly degraded: boolean;
   readonly restartsInWindow: number;
   readonly totalRestarts: number;
+  /** The ready workers' loads combined. */
+  readonly load: PoolLoad;
 }
 
 /** `getWorkerHealth()`: the seed's shape in camelCase, plus pools. */
@@ -53,8 +60,10 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
   const poolHealth: PoolHealth[] = [];
   for (const pool of pools) {
     let ready = 0;
+    const loads: WorkerLoad[] = [];
     for (const worker of pool.slots.values()) {
       if (worker.state === 'ready') ready++;
+      if (worker.state === 'ready' && worker.load) loads.push(worker.load);
       workers.push({
         workerId: worker.id,
         pool: pool.name,
@@ -72,6 +81,7 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
         inFlight: worker.stats?.inFlight ?? 0,
         memoryMb: Math.round((worker.memoryRssBytes / 1024 / 1024) * 10) / 10,
         stats: worker.stats,
+        load: worker.load,
       });
     }
     poolHealth.push({
@@ -83,6 +93,7 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
       degraded: pool.degraded,
       restartsInWindow: pool.restartsInWindow(policy, now),
       totalRestarts: pool.totalRestarts,
+      load: poolLoadOf(loads),
     });
   }
   workers.sort((a, b) => (a.pool === b.pool ? a.slot - b.slot : a.pool < b.pool ? -1 : 1));

@@ -51,7 +51,16 @@ export interface WorkerManagerEvents {
   'worker:stuck': [WorkerRef & { readonly topic: string | undefined }];
   'pool:degraded': [PoolDegradedInfo];
   'message:dead_lettered': [WorkerRef & DeadLetterInfo];
-  'pool:scaled': [{ readonly pool: string; readonly from: number; readonly to: number; readonly reason: string }];
+  'pool:scaled': [
+    {
+      readonly pool: string;
+      readonly from: number;
+      readonly to: number;
+      readonly reason: string;
+      /** What the decision was based on (the autoscaler's signals), when it was not manual. */
+      readonly inputs?: Readonly<Record<string, unknown>>;
+    },
+  ];
 }
 
 /** Lifecycle state of {@link WorkerManager}. */

@@ -165,11 +165,12 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /**
    * Resize a pool at run time. Up: new slots start. Down: the highest slots leave for good with the scale-down
    * protocol (UNSUBSCRIBE, serve what is queued until idle, DISCONNECT ending the session), so no stale session
-   * keeps taking a share of the traffic.
+   * keeps taking a share of the traffic. `reason` and `inputs` (the autoscaler's signals) go into the log and the
+   * `pool:scaled` event.
    *
    * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` for an unknown pool or a count < 1.
    */
-  scaleTo(poolName: string, n: number, reason = 'manual'): Promise<void> {
+  scaleTo(poolName: string, n: number, reason = 'manual', inputs?: Readonly<Record<string, unknown>>): Promise<void> {
     return this.#exclusive(async () => {
       assertCount(n);
       const pool = this.#pool(poolName);
@@ -183,8 +184,8 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
         this.#supervisor.cancelRestarts(pool, n);
         await Promise.all(leaving.map((w) => this.#stopWorker(w, 'leave')));
       }
-      this.#log.info({ pool: pool.name, from, to: n, reason }, 'pool scaled');
-      this.emit('pool:scaled', { pool: pool.name, from, to: n, reason });
+      this.#log.info({ pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) }, 'pool scaled');
+      this.emit('pool:scaled', { pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) });
     });
   }
 

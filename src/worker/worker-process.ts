@@ -6,6 +6,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import type { WorkerLoad } from './load-meter.js';
 import type { DeadLetterInfo } from '../message/route-runner.js';
 import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
@@ -61,6 +62,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #inHand: readonly InHandMessage[] = [];
   #stats: MessageStatsSnapshot | undefined;
   #memoryRssBytes = 0;
+  #load: WorkerLoad | undefined;
   #failure: { code: string; message: string } | undefined;
   #requested = false;
   #stopPromise: Promise<WorkerExit> | undefined;
@@ -138,6 +140,11 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /** The last message counters it reported. */
   get stats(): MessageStatsSnapshot | undefined {
     return this.#stats;
+  }
+
+  /** Its load over the last stats interval. */
+  get load(): WorkerLoad | undefined {
+    return this.#load;
   }
 
   get memoryRssBytes(): number {
@@ -230,6 +237,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       case 'stats':
         this.#stats = message.stats;
         this.#memoryRssBytes = message.memoryRssBytes;
+        this.#load = message.load;
         this.emit('stats', message.stats);
         break;
       case 'failed':

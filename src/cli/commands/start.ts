@@ -16,6 +16,7 @@ import { ControlServer } from '../../control/control-server.js';
 import { appControlHandler } from '../../runtime/app-control.js';
 import { HealthService } from '../../health/health-service.js';
 import { RedisManager } from '../../redis/redis-manager.js';
+import { Autoscaler } from '../../scaling/autoscaler.js';
 import { envFileOption } from './routes.js';
 
 /** What a `--traffic` module's default export receives. */
@@ -40,11 +41,13 @@ export function registerStartCommand(program: Command): void {
       let broker: MosquittoProcess | undefined;
       const app = new RouteMQApp({ config, logger });
       const redis = new RedisManager(config, logger);
-      const health = new HealthService(app, config, logger, redis);
+      const autoscaler = new Autoscaler({ config, workers: () => app.workers, redis, events: app.events, logger });
+      const health = new HealthService(app, config, logger, redis, () => (app.workers ? autoscaler.view() : undefined));
       const traffic = new AbortController();
       const shutdown = async (): Promise<void> => {
         traffic.abort();
         void health.stop();
+        await autoscaler.stop();
         await app.stop();
         await redis.stop();
         await broker?.stop();
@@ -72,6 +75,7 @@ export function registerStartCommand(program: Command): void {
         redis.start();
         await health.start();
         await app.start();
+        autoscaler.start();
         await control?.start();
       } catch (err) {
         await control?.stop();

@@ -1,0 +1,211 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { steadyPublisher } from '../helpers/load.js';
+import { connectClient, uniqueName } from '../helpers/mqtt.js';
+import { check, readSeen } from '../helpers/seen.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import type { SpawnedApp } from '../helpers/spawn-app.js';
+
+const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
+
+interface StreamEvent {
+  readonly type: string;
+  readonly instance: string;
+  readonly at: number;
+  readonly data: Record<string, unknown>;
+}
+
+// The real Redis on 127.0.0.1:6379 (.ci/run starts it); each test has its own key prefix and share group.
+describe('autoscaler (Redis)', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let redis: Redis;
+  let client: MqttClient | undefined;
+  const prefixes: string[] = [];
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-as-'));
+    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+  });
+  afterEach(async () => {
+    await client?.endAsync();
+    client = undefined;
+    await killAllSpawned();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    await redis.quit();
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function setup(): {
+    prefix: string;
+    seenFile: string;
+    env: (extra: Record<string, string>) => Record<string, string>;
+  } {
+    const prefix = `${uniqueName('rmqas')}:`;
+    prefixes.push(prefix);
+    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
+    const group = uniqueName('g');
+    const clientId = uniqueName('as');
+    return {
+      prefix,
+      seenFile,
+      env: (extra) => ({
+        MQTT_BROKER: '127.0.0.1',
+        MQTT_PORT: String(broker.port),
+        MQTT_CLIENT_ID: clientId,
+        MQTT_GROUP_NAME: group,
+        ROUTEMQ_INSTANCE_ID: 'host-a',
+        ROUTEMQ_ROUTERS_DIR: ROUTERS,
+        ROUTEMQ_CONTROL_SOCKET: 'none',
+        ROUTEMQ_HEARTBEAT_INTERVAL_MS: '250',
+        ROUTEMQ_HEALTH_INTERVAL_MS: '500',
+        ENABLE_REDIS: 'true',
+        ROUTEMQ_REDIS_PREFIX: prefix,
+        WORKER_AUTO_SCALE: 'true',
+        WORKER_MIN_COUNT: '1',
+        WORKER_MAX_COUNT: '4',
+        ROUTEMQ_SCALE_INTERVAL_MS: '500',
+        ROUTEMQ_SCALE_UP_COOLDOWN_MS: '1000',
+        ROUTEMQ_SCALE_DOWN_COOLDOWN_MS: '1000',
+        ROUTEMQ_SCALE_DOWN_STABILIZATION_MS: '2000',
+        ROUTEMQ_SCALE_LEASE_MS: '2000',
+        FAULTS_WORKERS: '1',
+        SEEN_FILE: seenFile,
+        ...extra,
+      }),
+    };
+  }
+
+  async function events(prefix: string): Promise<StreamEvent[]> {
+    return (await redis.xrange(`${prefix}events`, '-', '+')).map(([, f]) => {
+      const get = (name: string): string => f[f.indexOf(name) + 1] ?? '';
+      return {
+        type: get('type'),
+        instance: get('instance'),
+        at: Number(get('at')),
+        data: JSON.parse(get('data')) as Record<string, unknown>,
+      };
+    });
+  }
+
+  async function poolSize(prefix: string, instance = 'host-a'): Promise<number | undefined> {
+    const report = await redis.get(`${prefix}scaling:load:faults:${instance}`);
+    return report === null ? undefined : (JSON.parse(report) as { current: number }).current;
+  }
+
+  async function waitFor(what: string, timeoutMs: number, predicate: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await predicate())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async function started(app: SpawnedApp): Promise<void> {
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+  }
+
+  it('scales a busy pool up to its maximum under load, back down when the load stops, and loses nothing', async () => {
+    const { prefix, seenFile, env } = setup();
+    // Each worker runs one 20 ms handler at a time: 50 msg/s at most. 120 msg/s keeps one worker fully busy.
+    const app = spawnRouteMQ(['start'], env({ ROUTEMQ_CONCURRENCY: '1' }));
+    await started(app);
+    client = await connectClient(broker.url, { clientId: uniqueName('pub') });
+    const publisher = steadyPublisher(client, {
+      topic: (id) => `fa/${id}`,
+      ratePerSec: 120,
+      payload: JSON.stringify({ delayMs: 20 }),
+    });
+    try {
+      await waitFor('the pool reached 4 workers', 30_000, async () => (await poolSize(prefix)) === 4);
+    } finally {
+      await publisher.stop();
+    }
+    await waitFor('the pool went back to 1 worker', 30_000, async () => (await poolSize(prefix)) === 1);
+    await waitFor('every acked message was handled', 15_000, () => {
+      const seen = new Set(readSeen(seenFile).map((s) => s.id));
+      return Promise.resolve(publisher.acked.every((id) => seen.has(id)));
+    });
+    const result = check(publisher.acked, readSeen(seenFile));
+    expect(result.lost).toEqual([]);
+    expect(result.unexpected).toEqual([]);
+    expect(publisher.acked.length).toBeGreaterThan(300);
+
+    const scaled = (await events(prefix)).filter((e) => e.type === 'pool.scaled');
+    const ups = scaled.filter((e) => (e.data['to'] as number) > (e.data['from'] as number));
+    const downs = scaled.filter((e) => (e.data['to'] as number) < (e.data['from'] as number));
+    expect(ups.length).toBeGreaterThan(0);
+    expect(downs.length).toBeGreaterThan(0);
+    for (const e of scaled) {
+      expect(e.data['reason']).toMatch(/^autoscaler: scale (up|down) \d+ → \d+: busy/);
+      expect(e.data['inputs']).toMatchObject({ busyRatio: expect.any(Number), targetBusy: 0.7, hosts: 1 });
+    }
+    expect(ups[0]?.data['inputs']).toMatchObject({ busyRatio: expect.any(Number) });
+    expect((ups[0]?.data['inputs'] as { busyRatio: number }).busyRatio).toBeGreaterThan(0.77);
+    expect((await app.stop()).code).toBe(0);
+  }, 120_000);
+
+  it('scales up from an external metrics:queue_depth, as RouteMQ (Python) reads it, and back down when it clears', async () => {
+    const { prefix, env } = setup();
+    const app = spawnRouteMQ(['start'], env({ ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER: '100' }));
+    await started(app);
+    await waitFor('the host reported its load', 10_000, async () => (await poolSize(prefix)) === 1);
+    await redis.set(`${prefix}metrics:queue_depth`, '350');
+    await waitFor('the pool reached 4 workers', 20_000, async () => (await poolSize(prefix)) === 4);
+    const up = (await events(prefix)).find((e) => e.type === 'pool.scaled');
+    expect(up?.data).toMatchObject({ from: 1, to: 4, inputs: { queueDepth: 350 } });
+    expect(up?.data['reason']).toContain('queue depth 350');
+    await redis.del(`${prefix}metrics:queue_depth`);
+    await waitFor('the pool went back to 1 worker', 20_000, async () => (await poolSize(prefix)) === 1);
+    expect((await app.stop()).code).toBe(0);
+  }, 90_000);
+
+  it('lets one of two hosts decide at a time, and hands over within a lease period when the leader dies', async () => {
+    const { prefix, env } = setup();
+    const a = spawnRouteMQ(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-a' }));
+    await a.waitForLog((l) => l['msg'] === 'this host is now the autoscaler leader');
+    const b = spawnRouteMQ(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-b' }));
+    await started(b);
+    // Give b several lease renewals' worth of time to (wrongly) take the lease.
+    await waitFor('both hosts reported', 10_000, async () => (await poolSize(prefix, 'host-b')) !== undefined);
+    await redis.set(`${prefix}metrics:queue_depth`, '400');
+    await waitFor('each host runs 2 of the 4 workers', 20_000, async () => {
+      return (await poolSize(prefix, 'host-a')) === 2 && (await poolSize(prefix, 'host-b')) === 2;
+    });
+    expect((await redis.get(`${prefix}scaling:leader`)) ?? '').toMatch(/^host-a\//);
+    expect(b.logs().some((l) => l['msg'] === 'this host is now the autoscaler leader')).toBe(false);
+
+    const killedAt = Date.now();
+    process.kill(-(a.child.pid as number), 'SIGKILL');
+    await b.waitForLog((l) => l['msg'] === 'this host is now the autoscaler leader', 10_000);
+    const handover = Date.now() - killedAt;
+    // The lease (2 s) runs out, then b's next try (every third of the lease) takes it.
+    expect(handover).toBeLessThan(2000 + 2000 / 3 + 1000);
+    // Alone now, b takes the whole pool once a's report expires.
+    await waitFor('host-b runs all 4 workers', 20_000, async () => (await poolSize(prefix, 'host-b')) === 4);
+
+    const decisions = (await events(prefix)).filter((e) => e.type === 'scaling.decision');
+    const leaders = (await events(prefix)).filter((e) => e.type === 'scaling.leader' && e.data['leader'] === true);
+    expect(leaders.map((e) => e.instance)).toEqual(['host-a', 'host-b']);
+    const bTookOver = leaders[1]?.at ?? 0;
+    expect(decisions.length).toBeGreaterThan(0);
+    for (const d of decisions) expect(d.instance).toBe(d.at < bTookOver ? 'host-a' : 'host-b');
+    expect(decisions.some((d) => d.instance === 'host-b')).toBe(true);
+    expect((await b.stop()).code).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,82 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { silentLogger } from '../../src/logger.js';
+import { RedisManager } from '../../src/redis/redis-manager.js';
+import { LeaderLease } from '../../src/scaling/leader-lease.js';
+import { ScalingStore } from '../../src/scaling/scaling-store.js';
+import type { DesiredCounts } from '../../src/scaling/scaling-store.js';
+import { uniqueName } from '../helpers/mqtt.js';
+
+// Against the real Redis on 127.0.0.1:6379.
+describe('leader lease', () => {
+  const prefix = `${uniqueName('rmqlease')}:`;
+  const managers: RedisManager[] = [];
+  let raw: Redis;
+
+  beforeAll(async () => {
+    raw = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await raw.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(managers.map((m) => m.stop()));
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+    await raw.quit();
+  });
+
+  async function manager(): Promise<RedisManager> {
+    const config = loadConfig({
+      env: { ENABLE_REDIS: 'true', REDIS_HOST: '127.0.0.1', ROUTEMQ_REDIS_PREFIX: prefix },
+      envFile: false,
+    });
+    const m = new RedisManager(config, silentLogger());
+    managers.push(m);
+    m.start();
+    const deadline = Date.now() + 5000;
+    while (!m.available && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return m;
+  }
+
+  const decision = (token: number): DesiredCounts => ({
+    token,
+    total: 2,
+    shares: { a: 2 },
+    reason: 'test',
+    inputs: {},
+    at: Date.now(),
+    state: undefined,
+  });
+
+  it('has one holder at a time, fences a deposed holder’s writes, and hands over with a higher token', async () => {
+    const [ra, rb] = [await manager(), await manager()];
+    const a = new LeaderLease({ redis: ra, holder: 'a', leaseMs: 1000, logger: silentLogger() });
+    const b = new LeaderLease({ redis: rb, holder: 'b', leaseMs: 1000, logger: silentLogger() });
+    await a.tick();
+    await b.tick();
+    expect([a.isLeader, b.isLeader]).toEqual([true, false]);
+    const firstToken = a.token as number;
+    expect(await raw.pttl(a.key)).toBeGreaterThan(500);
+
+    const store = new ScalingStore(ra, 1000);
+    expect(await store.writeDesired('p', a.key, a.value, decision(firstToken))).toBe(true);
+
+    // a stops renewing (a pause, a partition): the lease expires and b takes it.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(a.isLeader).toBe(false);
+    await b.tick();
+    expect(b.isLeader).toBe(true);
+    expect(b.token).toBeGreaterThan(firstToken);
+    // a's late write is refused inside Redis, and a learns it lost the lease on its next renewal.
+    expect(await store.writeDesired('p', a.key, a.value, decision(firstToken))).toBe(false);
+    expect((await store.readDesired('p'))?.token).toBe(firstToken);
+    await a.tick();
+    expect(a.isLeader).toBe(false);
+
+    // Releasing lets the other host in at once.
+    await b.stop();
+    await a.tick();
+    expect(a.isLeader).toBe(true);
+    await a.stop();
+  });
+});
