@@ -36,7 +36,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </header>
 <main>
   <section><h2>Pools</h2>
-    <table id="pools"><thead><tr><th>Pool</th><th>Routes</th><th>Ready / desired</th><th>Degraded</th><th>Restarts</th></tr></thead><tbody></tbody></table>
+    <table id="pools"><thead><tr><th>Pool</th><th>Routes</th><th>Ready / desired</th><th>Busy</th><th>Msg/s</th><th>Degraded</th><th>Restarts</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Workers</h2>
     <table id="workers"><thead><tr><th>Worker</th><th>PID</th><th>State</th><th>CPU %</th><th>Memory MB</th><th>Uptime</th><th>Restarts</th><th>msg/s</th><th>p95 ms</th></tr></thead><tbody></tbody></table>
@@ -55,7 +55,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     $('summary').textContent = h.activeWorkers + '/' + h.totalWorkers + ' workers ready · main pid ' + h.main.pid + ' · mqtt ' + (h.mqttConnected ? 'connected' : 'down');
     $('pools').tBodies[0].innerHTML = h.pools.map((p) =>
       '<tr data-pool="' + esc(p.name) + '"><td>' + esc(p.name) + '</td><td>' + esc(p.routes.join(', ')) + '</td><td>' + p.ready + ' / ' + p.desired +
-      '</td><td>' + (p.degraded ? '<span class="badge bad">degraded</span>' : 'no') + '</td><td>' + p.totalRestarts + '</td></tr>').join('');
+      '</td><td class="busy">' + Math.round((p.load ? p.load.busyRatio : 0) * 100) + '%</td><td>' + (p.load ? p.load.messagesPerSecond : 0) + '</td><td>' + (p.degraded ? '<span class="badge bad">degraded</span>' : 'no') + '</td><td>' + p.totalRestarts + '</td></tr>').join('');
     $('workers').tBodies[0].innerHTML = h.workers.map((w) =>
       '<tr data-worker="' + esc(w.workerId) + '" data-state="' + esc(w.status) + '"><td>' + esc(w.workerId) + '</td><td>' + esc(w.pid) + '</td><td class="state"><span class="badge ' +
       (w.status === 'ready' ? 'ok' : w.status === 'starting' || w.status === 'draining' ? 'warn' : 'bad') + '">' + esc(w.status) + '</span></td><td>' + w.cpuPercent +
@@ -66,7 +66,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     row.className = 'event';
     row.dataset.type = e.type;
     const d = e.data || {};
-    row.textContent = new Date(e.at).toLocaleTimeString() + '  ' + e.type + '  ' + [d.workerId, d.pool && !d.workerId ? d.pool : '', d.pid ? 'pid ' + d.pid : '', d.code ?? '', d.topic ?? ''].filter(Boolean).join('  ');
+    row.textContent = new Date(e.at).toLocaleTimeString() + '  ' + e.type + '  ' + [d.workerId, d.pool && !d.workerId ? d.pool : '', d.pid ? 'pid ' + d.pid : '', d.code ?? '', d.topic ?? '', d.reason ?? ''].filter(Boolean).join('  ');
     $('events').prepend(row);
   }
   const token = new URLSearchParams(location.search).get('token');
