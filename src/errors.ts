@@ -53,6 +53,8 @@ export const ErrorCodes = {
   DLQ_PUBLISH_FAILED: 'RMQ_ERR_DLQ_PUBLISH_FAILED',
   /** A clean (non-persistent) session was configured against a broker that loses in-flight messages with it. */
   CLEAN_SESSION_REFUSED: 'RMQ_ERR_CLEAN_SESSION_REFUSED',
+  /** A message was over a `rateLimit` middleware's limit with `onLimit: 'dead_letter'`; it is dead-lettered at once. */
+  RATE_LIMITED: 'RMQ_ERR_RATE_LIMITED',
   /** The object was already stopped. */
   STOPPED: 'RMQ_ERR_STOPPED',
   /** A development broker could not be started. */
@@ -87,6 +89,14 @@ export function isRouteMQError(err: unknown, code?: ErrorCode): err is RouteMQEr
 /** The code of any error: a RouteMQError's own, or `RMQ_ERR_HANDLER_FAILED` for anything else. */
 export function errorCodeOf(err: unknown): ErrorCode {
   return err instanceof RouteMQError ? err.code : ErrorCodes.HANDLER_FAILED;
+}
+
+/** Codes whose messages go to the dead-letter topic at once: retrying cannot help them. */
+const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.RATE_LIMITED]);
+
+/** True when a failure with this code should be dead-lettered without the remaining retries. */
+export function isFinalCode(code: ErrorCode): boolean {
+  return FINAL_CODES.has(code);
 }
 
 /** A short, single-line message for any thrown value. */

@@ -1,5 +1,5 @@
 import type { IPublishPacket } from 'mqtt';
-import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf } from '../errors.js';
+import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf, isFinalCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { bindCaptures } from '../router/route-table.js';
 import type { RouteDefinition } from '../router/route-table.js';
@@ -148,7 +148,7 @@ export class RouteRunner {
     if (this.#o.forceSignal.aborted) return 'hold';
     const code = errorCodeOf(error);
     const maxAttempts = route.maxAttempts ?? this.#o.defaults.maxAttempts;
-    if (attempt >= maxAttempts) {
+    if (attempt >= maxAttempts || isFinalCode(code)) {
       return this.#deadLetter(route, packet, { code, message: errorMessageOf(error), attempts: attempt });
     }
     const delayMs = backoffDelayMs(attempt - 1, {

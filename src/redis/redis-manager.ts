@@ -74,6 +74,26 @@ export class RedisManager {
     return this.prefix + parts.join(':');
   }
 
+  /**
+   * Resolve `true` once Redis is ready, or `false` after `timeoutMs` (or at once when disabled or closed). For
+   * features that would rather wait a moment at start-up than begin on their fallback.
+   */
+  async whenReady(timeoutMs: number): Promise<boolean> {
+    const client = this.#client;
+    if (!client || this.#state === 'ready') return this.#state === 'ready';
+    if (this.#state === 'closed' || this.#state === 'disabled') return false;
+    return new Promise<boolean>((resolve) => {
+      const done = (ready: boolean): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(this.#state === 'ready'), timeoutMs);
+      client.on('ready', onReady);
+    });
+  }
+
   /** Start connecting. Resolves at once (Redis never blocks start-up); an outage only logs a warning. */
   start(): void {
     this.#client?.connect().catch(() => undefined);

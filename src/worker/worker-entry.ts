@@ -14,6 +14,7 @@ import { WorkerExitCodes, isParentMessage } from './ipc.js';
 import type { ParentMessage, WorkerAssignment, WorkerMessage } from './ipc.js';
 import { planPools } from './pools.js';
 import { LoadMeter } from './load-meter.js';
+import { provideSharedRedis, stopSharedRedis } from '../redis/shared-redis.js';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -50,6 +51,16 @@ async function main(): Promise<void> {
       ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
       base: { pool: assignment.pool, slot: assignment.slot },
     });
+    const redisLogger = logger;
+    // Created on first use (a rateLimit middleware), so workers that never touch Redis never load ioredis.
+    if (config.redis.enabled) {
+      provideSharedRedis(async () => {
+        const { RedisManager } = await import('../redis/redis-manager.js');
+        const redis = new RedisManager(config, redisLogger);
+        redis.start();
+        return redis;
+      });
+    }
     const table = compileRoutes(await loadRouteFiles(assignment.routersDir ?? config.routemq.routersDir), {
       defaultGroup: config.mqtt.groupName,
     });
@@ -116,6 +127,7 @@ async function serve(
       timeoutMs: message?.timeoutMs ?? config.routemq.shutdownTimeoutMs,
     });
     sendStats();
+    await stopSharedRedis();
     process.exit(WorkerExitCodes.ok);
   };
   let stopping = false;

@@ -16,6 +16,7 @@ import { ControlServer } from '../../control/control-server.js';
 import { appControlHandler } from '../../runtime/app-control.js';
 import { HealthService } from '../../health/health-service.js';
 import { RedisManager } from '../../redis/redis-manager.js';
+import { provideSharedRedis } from '../../redis/shared-redis.js';
 import { Autoscaler } from '../../scaling/autoscaler.js';
 import { envFileOption } from './routes.js';
 
@@ -41,6 +42,7 @@ export function registerStartCommand(program: Command): void {
       let broker: MosquittoProcess | undefined;
       const app = new RouteMQApp({ config, logger });
       const redis = new RedisManager(config, logger);
+      provideSharedRedis(() => Promise.resolve(redis));
       const autoscaler = new Autoscaler({ config, workers: () => app.workers, redis, events: app.events, logger });
       const health = new HealthService(app, config, logger, redis, () => (app.workers ? autoscaler.view() : undefined));
       const traffic = new AbortController();
