@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker } from '../helpers/broker.js';
+import { freePort, startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { steadyPublisher } from '../helpers/load.js';
 import { connectClient, uniqueName } from '../helpers/mqtt.js';
@@ -162,7 +162,16 @@ describe('autoscaler (Redis)', () => {
 
   it('scales up from an external metrics:queue_depth, as RouteMQ (Python) reads it, and back down when it clears', async () => {
     const { prefix, env } = setup();
-    const app = spawnRouteMQ(['start'], env({ ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER: '100' }));
+    const port = await freePort();
+    const app = spawnRouteMQ(
+      ['start'],
+      env({
+        ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER: '100',
+        HEALTH_HTTP_ENABLED: 'true',
+        METRICS_HTTP_ENABLED: 'true',
+        HEALTH_HTTP_PORT: String(port),
+      }),
+    );
     await started(app);
     await waitFor('the host reported its load', 10_000, async () => (await poolSize(prefix)) === 1);
     await redis.set(`${prefix}metrics:queue_depth`, '350');
@@ -170,6 +179,19 @@ describe('autoscaler (Redis)', () => {
     const up = (await events(prefix)).find((e) => e.type === 'pool.scaled');
     expect(up?.data).toMatchObject({ from: 1, to: 4, inputs: { queueDepth: 350 } });
     expect(up?.data['reason']).toContain('queue depth 350');
+
+    // The same signal for external autoscalers: /scaling (KEDA metrics-api) and gauges.
+    const scaling = (await (await fetch(`http://127.0.0.1:${port}/scaling`)).json()) as Record<string, unknown>;
+    expect(scaling).toMatchObject({
+      instance: 'host-a',
+      autoScale: true,
+      leader: true,
+      pools: { faults: { current: 4, desired: 4, desiredHere: 4, queueDepth: 350, minWorkers: 1, maxWorkers: 4 } },
+    });
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('routemq_pool_desired_workers{pool="faults"} 4');
+    expect(metrics).toContain('routemq_pool_queue_depth{pool="faults"} 350');
+    expect(metrics).toMatch(/routemq_pool_busy_ratio\{pool="faults"\} [\d.]+/);
     await redis.del(`${prefix}metrics:queue_depth`);
     await waitFor('the pool went back to 1 worker', 20_000, async () => (await poolSize(prefix)) === 1);
     expect((await app.stop()).code).toBe(0);
