@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { isHost, parseBrokerAddress } from './broker-address.js';
 import type { BrokerAddress } from './broker-address.js';
 import { Secret } from './secret.js';
+import { parseRedisAddress } from './redis-address.js';
+import type { RedisAddress } from './redis-address.js';
 
 // The zod field types of the config schema: each turns one raw env string (or undefined) into a typed value,
 // with a message that says what was expected.
@@ -66,6 +68,17 @@ export const userName = z
   .optional();
 /** A host name or an IP address. */
 export const host = z.string().refine(isHost, 'expected a host name or an IP address').optional();
+
+/** `REDIS_HOST`: a host or a redis/rediss URL. */
+export const redisHost = z
+  .string()
+  .transform((value, ctx): RedisAddress => {
+    const result = parseRedisAddress(value);
+    if (result.ok) return result.address;
+    ctx.addIssue({ code: 'custom', message: result.message, params: { hideReceived: result.hideReceived === true } });
+    return z.NEVER;
+  })
+  .optional();
 
 /** `MQTT_BROKER`: a host or an mqtt/mqtts/ws/wss URL. */
 export const broker = z

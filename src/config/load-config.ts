@@ -2,8 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ErrorCodes, RouteMQError } from '../errors.js';
-import { DEFAULT_PORTS } from './broker-address.js';
-import type { BrokerAddress } from './broker-address.js';
+import { DEFAULT_BROKER, assemble } from './assemble.js';
 import { CONFIG_DEFAULTS, CONFIG_VARIABLES, FILE_VARIANTS, SECRET_VARIABLES, configSchema } from './schema.js';
 import type { ConfigVariable, ParsedConfigValues, ResolvedConfig } from './schema.js';
 import { Secret, REDACTED } from './secret.js';
@@ -153,7 +152,15 @@ function readSecretFiles(raw: RawValues, cwd: string, issues: Issue[]): void {
 }
 
 function checkTlsFiles(raw: RawValues, cwd: string, issues: Issue[]): void {
-  for (const name of ['MQTT_TLS_CA', 'MQTT_TLS_CERT', 'MQTT_TLS_KEY'] as const) {
+  const files = [
+    'MQTT_TLS_CA',
+    'MQTT_TLS_CERT',
+    'MQTT_TLS_KEY',
+    'REDIS_TLS_CA',
+    'REDIS_TLS_CERT',
+    'REDIS_TLS_KEY',
+  ] as const;
+  for (const name of files) {
     const entry = raw.get(name);
     if (entry === undefined) continue;
     const path = resolve(cwd, entry.value);
@@ -219,6 +226,25 @@ function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[])
   if (v.MQTT_TLS_INSECURE === true && nodeEnv !== 'development') {
     add('MQTT_TLS_INSECURE', `disables certificate checks: only allowed with NODE_ENV=development, not '${nodeEnv}'`);
   }
+  if (raw.has('REDIS_TLS_CERT') !== raw.has('REDIS_TLS_KEY')) {
+    add(raw.has('REDIS_TLS_CERT') ? 'REDIS_TLS_KEY' : 'REDIS_TLS_CERT', 'REDIS_TLS_CERT and REDIS_TLS_KEY go together');
+  }
+  if (v.REDIS_TLS === false && v.REDIS_HOST?.tls === true) {
+    add('REDIS_TLS', 'is false, but REDIS_HOST uses rediss:// (TLS); drop one of them');
+  }
+  const redisTlsOn = v.REDIS_TLS === true || v.REDIS_HOST?.tls === true;
+  for (const name of ['REDIS_TLS_CA', 'REDIS_TLS_CERT', 'REDIS_TLS_KEY'] as const) {
+    if (raw.has(name) && !redisTlsOn) add(name, 'needs TLS: set REDIS_TLS=true or use a rediss:// REDIS_HOST');
+  }
+  const redisPort = v.REDIS_HOST?.port;
+  if (
+    valid('REDIS_HOST', 'REDIS_PORT') &&
+    redisPort !== undefined &&
+    v.REDIS_PORT !== undefined &&
+    redisPort !== v.REDIS_PORT
+  ) {
+    add('REDIS_PORT', `conflicts with port ${redisPort} in REDIS_HOST; give the port in one place`);
+  }
   if (raw.has('MQTT_TLS_CERT') !== raw.has('MQTT_TLS_KEY')) {
     add(raw.has('MQTT_TLS_CERT') ? 'MQTT_TLS_KEY' : 'MQTT_TLS_CERT', 'MQTT_TLS_CERT and MQTT_TLS_KEY go together');
   }
@@ -228,108 +254,6 @@ function checkCrossRules(v: ParsedConfigValues, raw: RawValues, issues: Issue[])
       if (raw.has(name)) add(name, `needs TLS, but MQTT_BROKER uses ${broker.protocol}://: use mqtts:// or wss://`);
     }
   }
-}
-
-const DEFAULT_BROKER: BrokerAddress = {
-  protocol: 'mqtt',
-  host: CONFIG_DEFAULTS.MQTT_BROKER,
-  port: undefined,
-  path: '',
-};
-
-function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
-  const d = CONFIG_DEFAULTS;
-  const broker = v.MQTT_BROKER ?? DEFAULT_BROKER;
-  const port = broker.port ?? v.MQTT_PORT ?? DEFAULT_PORTS[broker.protocol];
-  const urlHost = broker.host.includes(':') ? `[${broker.host}]` : broker.host;
-  const tls: { caFile?: string; certFile?: string; keyFile?: string; insecure: boolean } = {
-    insecure: v.MQTT_TLS_INSECURE ?? d.MQTT_TLS_INSECURE,
-  };
-  if (v.MQTT_TLS_CA !== undefined) tls.caFile = resolve(cwd, v.MQTT_TLS_CA);
-  if (v.MQTT_TLS_CERT !== undefined) tls.certFile = resolve(cwd, v.MQTT_TLS_CERT);
-  if (v.MQTT_TLS_KEY !== undefined) tls.keyFile = resolve(cwd, v.MQTT_TLS_KEY);
-  return {
-    nodeEnv: v.NODE_ENV ?? d.NODE_ENV,
-    mqtt: {
-      url: `${broker.protocol}://${urlHost}:${port}${broker.path}`,
-      protocol: broker.protocol,
-      host: broker.host,
-      port,
-      brokerExplicit: v.MQTT_BROKER !== undefined,
-      username: v.MQTT_USERNAME,
-      password: v.MQTT_PASSWORD,
-      clientIdPrefix: v.MQTT_CLIENT_ID ?? d.MQTT_CLIENT_ID,
-      groupName: v.MQTT_GROUP_NAME ?? d.MQTT_GROUP_NAME,
-      protocolVersion: v.MQTT_PROTOCOL_VERSION ?? d.MQTT_PROTOCOL_VERSION,
-      keepaliveS: v.MQTT_KEEPALIVE_S ?? d.MQTT_KEEPALIVE_S,
-      cleanSession: v.MQTT_CLEAN_SESSION ?? d.MQTT_CLEAN_SESSION,
-      allowCleanSession: v.ROUTEMQ_ALLOW_CLEAN_SESSION ?? d.ROUTEMQ_ALLOW_CLEAN_SESSION,
-      sessionExpiryS: v.MQTT_SESSION_EXPIRY_S ?? d.MQTT_SESSION_EXPIRY_S,
-      receiveMaximum: v.MQTT_RECEIVE_MAXIMUM ?? d.MQTT_RECEIVE_MAXIMUM,
-      connectTimeoutMs: v.MQTT_CONNECT_TIMEOUT_MS ?? d.MQTT_CONNECT_TIMEOUT_MS,
-      reconnectMinMs: v.MQTT_RECONNECT_MIN_MS ?? d.MQTT_RECONNECT_MIN_MS,
-      reconnectMaxMs: v.MQTT_RECONNECT_MAX_MS ?? d.MQTT_RECONNECT_MAX_MS,
-      tls,
-    },
-    log: { level: v.LOG_LEVEL ?? d.LOG_LEVEL, pretty: v.LOG_PRETTY },
-    routemq: {
-      routersDir: resolve(cwd, v.ROUTEMQ_ROUTERS_DIR ?? d.ROUTEMQ_ROUTERS_DIR),
-      instanceId: v.ROUTEMQ_INSTANCE_ID ?? d.ROUTEMQ_INSTANCE_ID,
-      concurrency: v.ROUTEMQ_CONCURRENCY ?? d.ROUTEMQ_CONCURRENCY,
-      handlerTimeoutMs: v.ROUTEMQ_HANDLER_TIMEOUT_MS ?? d.ROUTEMQ_HANDLER_TIMEOUT_MS,
-      maxAttempts: v.ROUTEMQ_MAX_ATTEMPTS ?? d.ROUTEMQ_MAX_ATTEMPTS,
-      retryBaseMs: v.ROUTEMQ_RETRY_BASE_MS ?? d.ROUTEMQ_RETRY_BASE_MS,
-      retryMaxMs: v.ROUTEMQ_RETRY_MAX_MS ?? d.ROUTEMQ_RETRY_MAX_MS,
-      dlqPrefix: v.ROUTEMQ_DLQ_PREFIX ?? d.ROUTEMQ_DLQ_PREFIX,
-      maxPayloadBytes: v.ROUTEMQ_MAX_PAYLOAD_BYTES ?? d.ROUTEMQ_MAX_PAYLOAD_BYTES,
-      maxJsonDepth: v.ROUTEMQ_MAX_JSON_DEPTH ?? d.ROUTEMQ_MAX_JSON_DEPTH,
-      shutdownTimeoutMs: v.ROUTEMQ_SHUTDOWN_TIMEOUT_MS ?? d.ROUTEMQ_SHUTDOWN_TIMEOUT_MS,
-      devBroker: v.ROUTEMQ_DEV_BROKER ?? d.ROUTEMQ_DEV_BROKER,
-      heartbeatIntervalMs: v.ROUTEMQ_HEARTBEAT_INTERVAL_MS ?? d.ROUTEMQ_HEARTBEAT_INTERVAL_MS,
-      stuckTimeoutMs: v.ROUTEMQ_STUCK_TIMEOUT_MS ?? d.ROUTEMQ_STUCK_TIMEOUT_MS,
-      maxRestarts: v.ROUTEMQ_MAX_RESTARTS ?? d.ROUTEMQ_MAX_RESTARTS,
-      restartWindowMs: v.ROUTEMQ_RESTART_WINDOW_MS ?? d.ROUTEMQ_RESTART_WINDOW_MS,
-      restartBaseMs: v.ROUTEMQ_RESTART_BASE_MS ?? d.ROUTEMQ_RESTART_BASE_MS,
-      restartMaxMs: v.ROUTEMQ_RESTART_MAX_MS ?? d.ROUTEMQ_RESTART_MAX_MS,
-      workerStartTimeoutMs: v.ROUTEMQ_WORKER_START_TIMEOUT_MS ?? d.ROUTEMQ_WORKER_START_TIMEOUT_MS,
-      killTimeoutMs: v.ROUTEMQ_KILL_TIMEOUT_MS ?? d.ROUTEMQ_KILL_TIMEOUT_MS,
-      controlSocket:
-        (v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET) === 'none'
-          ? undefined
-          : resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET),
-    },
-    redis: {
-      enabled: v.ENABLE_REDIS ?? d.ENABLE_REDIS,
-      host: v.REDIS_HOST ?? d.REDIS_HOST,
-      port: v.REDIS_PORT ?? d.REDIS_PORT,
-      db: v.REDIS_DB ?? d.REDIS_DB,
-      username: v.REDIS_USERNAME,
-      password: v.REDIS_PASSWORD,
-      prefix: v.ROUTEMQ_REDIS_PREFIX ?? d.ROUTEMQ_REDIS_PREFIX,
-    },
-    scaling: {
-      autoScale: v.WORKER_AUTO_SCALE ?? d.WORKER_AUTO_SCALE,
-      minWorkers: v.WORKER_MIN_COUNT ?? d.WORKER_MIN_COUNT,
-      maxWorkers: v.WORKER_MAX_COUNT ?? d.WORKER_MAX_COUNT,
-      intervalMs: v.ROUTEMQ_SCALE_INTERVAL_MS ?? d.ROUTEMQ_SCALE_INTERVAL_MS,
-      targetBusy: (v.ROUTEMQ_SCALE_TARGET_UTILIZATION ?? d.ROUTEMQ_SCALE_TARGET_UTILIZATION) / 100,
-      queueDepthPerWorker: v.ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER ?? d.ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER,
-      scaleUpCooldownMs: v.ROUTEMQ_SCALE_UP_COOLDOWN_MS ?? d.ROUTEMQ_SCALE_UP_COOLDOWN_MS,
-      scaleDownCooldownMs: v.ROUTEMQ_SCALE_DOWN_COOLDOWN_MS ?? d.ROUTEMQ_SCALE_DOWN_COOLDOWN_MS,
-      scaleDownStabilizationMs: v.ROUTEMQ_SCALE_DOWN_STABILIZATION_MS ?? d.ROUTEMQ_SCALE_DOWN_STABILIZATION_MS,
-      leaseMs: v.ROUTEMQ_SCALE_LEASE_MS ?? d.ROUTEMQ_SCALE_LEASE_MS,
-    },
-    health: {
-      httpEnabled: v.HEALTH_HTTP_ENABLED ?? d.HEALTH_HTTP_ENABLED,
-      metricsEnabled: v.METRICS_HTTP_ENABLED ?? d.METRICS_HTTP_ENABLED,
-      host: v.HEALTH_HTTP_HOST ?? d.HEALTH_HTTP_HOST,
-      port: v.HEALTH_HTTP_PORT ?? d.HEALTH_HTTP_PORT,
-      metricsPath: v.METRICS_PATH ?? d.METRICS_PATH,
-      token: v.HEALTH_HTTP_TOKEN,
-      intervalMs: v.ROUTEMQ_HEALTH_INTERVAL_MS ?? d.ROUTEMQ_HEALTH_INTERVAL_MS,
-      maxMemoryMb: v.ROUTEMQ_MAX_MEMORY_MB,
-    },
-  };
 }
 
 function configError(issues: readonly Issue[], raw: RawValues): RouteMQError {

@@ -1,9 +1,20 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_PORTS } from './broker-address.js';
-import type { BrokerProtocol } from './broker-address.js';
-import { MAX_TIMER_MS, bool, broker, host, int, oneOf, path, pattern, secret, topicName, userName } from './fields.js';
-import type { Secret } from './secret.js';
+import {
+  MAX_TIMER_MS,
+  bool,
+  broker,
+  host,
+  int,
+  oneOf,
+  path,
+  pattern,
+  redisHost,
+  secret,
+  topicName,
+  userName,
+} from './fields.js';
 
 /**
  * Turn a host name into a valid instance id: every character outside `A-Z a-z 0-9 _ . -` becomes `-`, and the
@@ -75,6 +86,10 @@ export const CONFIG_DEFAULTS = Object.freeze({
   REDIS_USERNAME: undefined,
   REDIS_PASSWORD: undefined,
   REDIS_PASSWORD_FILE: undefined,
+  REDIS_TLS: false,
+  REDIS_TLS_CA: undefined,
+  REDIS_TLS_CERT: undefined,
+  REDIS_TLS_KEY: undefined,
   ROUTEMQ_REDIS_PREFIX: 'routemq:',
   WORKER_AUTO_SCALE: false,
   WORKER_MIN_COUNT: 1,
@@ -172,12 +187,16 @@ export const configSchema = z.object({
   ROUTEMQ_KILL_TIMEOUT_MS: int(1, MAX_TIMER_MS),
   ROUTEMQ_CONTROL_SOCKET: path,
   ENABLE_REDIS: bool,
-  REDIS_HOST: host,
+  REDIS_HOST: redisHost,
   REDIS_PORT: int(1, 65535),
   REDIS_DB: int(0, 15),
   REDIS_USERNAME: userName,
   REDIS_PASSWORD: secret,
   REDIS_PASSWORD_FILE: path,
+  REDIS_TLS: bool,
+  REDIS_TLS_CA: path,
+  REDIS_TLS_CERT: path,
+  REDIS_TLS_KEY: path,
   ROUTEMQ_REDIS_PREFIX: pattern(/^[\x21-\x7e]{1,128}$/, '1-128 printable ASCII characters without spaces'),
   WORKER_AUTO_SCALE: bool,
   WORKER_MIN_COUNT: int(1, 1000),
@@ -203,141 +222,14 @@ export const configSchema = z.object({
 /** Each variable's validated value, `undefined` when unset (defaults not applied). */
 export type ParsedConfigValues = z.output<typeof configSchema>;
 
-/** TLS settings of the MQTT connection. Paths are absolute; a key is absent when its variable is unset. */
-export interface ResolvedTlsConfig {
-  readonly caFile?: string;
-  readonly certFile?: string;
-  readonly keyFile?: string;
-  /** Skip certificate verification; only allowed when `NODE_ENV=development`. @defaultValue false */
-  readonly insecure: boolean;
-}
-
-/** The MQTT connection (`MQTT_*`). */
-export interface ResolvedMqttConfig {
-  /** `scheme://host:port[/path]`; never holds credentials. @defaultValue `'mqtt://localhost:1883'` */
-  readonly url: string;
-  readonly protocol: BrokerProtocol;
-  readonly host: string;
-  readonly port: number;
-  /** Whether `MQTT_BROKER` was set anywhere (the CLI starts a dev broker only when it was not). */
-  readonly brokerExplicit: boolean;
-  readonly username: string | undefined;
-  readonly password: Secret | undefined;
-  /** @defaultValue `'routemq'` */
-  readonly clientIdPrefix: string;
-  /** @defaultValue `'mqtt_framework_group'` */
-  readonly groupName: string;
-  /** @defaultValue 5 */
-  readonly protocolVersion: 4 | 5;
-  /** @defaultValue 30 */
-  readonly keepaliveS: number;
-  /** @defaultValue false */
-  readonly cleanSession: boolean;
-  /** Run with clean sessions even on a broker that loses in-flight messages with them (a loud warning). */
-  readonly allowCleanSession: boolean;
-  /** @defaultValue 3600 */
-  readonly sessionExpiryS: number;
-  /** @defaultValue 256 */
-  readonly receiveMaximum: number;
-  /** @defaultValue 10000 */
-  readonly connectTimeoutMs: number;
-  /** @defaultValue 500 */
-  readonly reconnectMinMs: number;
-  /** @defaultValue 30000 */
-  readonly reconnectMaxMs: number;
-  readonly tls: ResolvedTlsConfig;
-}
-
-/** Logging (`LOG_*`). */
-export interface ResolvedLogConfig {
-  /** @defaultValue `'info'` */
-  readonly level: string;
-  /** `undefined` means auto: pretty on a TTY. @defaultValue undefined */
-  readonly pretty: boolean | undefined;
-}
-
-/** RouteMQ's own settings (`ROUTEMQ_*`). Defaults are in `CONFIG_DEFAULTS`. */
-export interface ResolvedRouteMQConfig {
-  /** Absolute. @defaultValue `'<cwd>/routers'` */
-  readonly routersDir: string;
-  readonly instanceId: string;
-  readonly concurrency: number;
-  readonly handlerTimeoutMs: number;
-  readonly maxAttempts: number;
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  readonly dlqPrefix: string;
-  readonly maxPayloadBytes: number;
-  readonly maxJsonDepth: number;
-  readonly shutdownTimeoutMs: number;
-  readonly devBroker: 'auto' | 'never';
-  readonly heartbeatIntervalMs: number;
-  readonly stuckTimeoutMs: number;
-  readonly maxRestarts: number;
-  readonly restartWindowMs: number;
-  readonly restartBaseMs: number;
-  readonly restartMaxMs: number;
-  readonly workerStartTimeoutMs: number;
-  readonly killTimeoutMs: number;
-  /** Absolute path of the control socket, or `undefined` when set to `none`. */
-  readonly controlSocket: string | undefined;
-}
-
-/** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */
-export interface ResolvedRedisConfig {
-  readonly enabled: boolean;
-  readonly host: string;
-  readonly port: number;
-  readonly db: number;
-  readonly username: string | undefined;
-  readonly password: Secret | undefined;
-  readonly prefix: string;
-}
-
-/** The validated, deeply frozen configuration {@link loadConfig} returns. */
-export interface ResolvedConfig {
-  /** @defaultValue `'production'` */
-  readonly nodeEnv: string;
-  readonly mqtt: ResolvedMqttConfig;
-  readonly log: ResolvedLogConfig;
-  readonly routemq: ResolvedRouteMQConfig;
-  readonly redis: ResolvedRedisConfig;
-  readonly scaling: ResolvedScalingConfig;
-  readonly health: ResolvedHealthConfig;
-}
-
-/** The autoscaler (`WORKER_*`, `ROUTEMQ_SCALE_*`). Defaults are in `CONFIG_DEFAULTS`. */
-export interface ResolvedScalingConfig {
-  /** Resize the pools from their load (needs Redis). */
-  readonly autoScale: boolean;
-  /** Bounds of every pool's size, over all hosts. */
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-  /** How often load is published and a decision taken. */
-  readonly intervalMs: number;
-  /** The busy ratio to aim for, 0..1 (from `ROUTEMQ_SCALE_TARGET_UTILIZATION`, a percentage). */
-  readonly targetBusy: number;
-  readonly queueDepthPerWorker: number;
-  readonly scaleUpCooldownMs: number;
-  readonly scaleDownCooldownMs: number;
-  readonly scaleDownStabilizationMs: number;
-  /** The autoscaler leader's lease (SET NX PX); a lost leader stops deciding within it. */
-  readonly leaseMs: number;
-}
-
-/** Health monitor and HTTP (`HEALTH_HTTP_*`, `METRICS_*`, `ROUTEMQ_HEALTH_INTERVAL_MS`, `ROUTEMQ_MAX_MEMORY_MB`). */
-export interface ResolvedHealthConfig {
-  /** Serve `/health`, `/ready`, `/status`, `/events` and the dashboard. */
-  readonly httpEnabled: boolean;
-  /** Serve Prometheus metrics at `metricsPath`. */
-  readonly metricsEnabled: boolean;
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
-  readonly metricsPath: string;
-  /** Bearer token required on everything but `/health`, when set. */
-  readonly token: Secret | undefined;
-  readonly intervalMs: number;
-  /** A worker above this RSS is drained and replaced; unset = no limit. */
-  readonly maxMemoryMb: number | undefined;
-}
+export type {
+  ResolvedTlsConfig,
+  ResolvedMqttConfig,
+  ResolvedLogConfig,
+  ResolvedRouteMQConfig,
+  ResolvedRedisConfig,
+  ResolvedRedisTlsConfig,
+  ResolvedConfig,
+  ResolvedScalingConfig,
+  ResolvedHealthConfig,
+} from './resolved.js';

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import type { ResolvedConfig } from '../config/schema.js';
+import type { ResolvedConfig, ResolvedRedisTlsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../util/backoff.js';
 
@@ -35,6 +37,7 @@ export class RedisManager {
       db: r.db,
       ...(r.username !== undefined ? { username: r.username } : {}),
       ...(r.password !== undefined ? { password: r.password.reveal() } : {}),
+      ...(r.tls ? { tls: tlsOptions(r.tls) } : {}),
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -112,4 +115,13 @@ export class RedisManager {
     })();
     return this.#stopPromise;
   }
+}
+
+/** Node TLS options from the config's files (read at connect time, so a rotated certificate is picked up on restart). */
+function tlsOptions(tls: ResolvedRedisTlsConfig): ConnectionOptions {
+  return {
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+    ...(tls.certFile ? { cert: readFileSync(tls.certFile) } : {}),
+    ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
+  };
 }

@@ -15,19 +15,25 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export async function startTestRedis(): Promise<TestRedis> {
+/** TLS files for a TLS-only server (clients need no certificate of their own). */
+export interface TestRedisTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export async function startTestRedis(tls?: TestRedisTls): Promise<TestRedis> {
   const port = await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key]
+    : ['--port', String(port)];
+  const tlsCa = tls ? ['--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no'] : [];
   let child: ChildProcess | undefined;
   const server: TestRedis = {
     port,
     async start() {
-      child = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        {
-          stdio: 'ignore',
-        },
-      );
+      const args = [...listen, ...tlsCa, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+      child = spawn('redis-server', args, { stdio: 'ignore' });
       live.add(child);
       const deadline = Date.now() + 5000;
       while (!(await answers(port))) {

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,51 +10,12 @@ import type { TestBroker } from '../helpers/broker.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
 import { uniqueName } from '../helpers/mqtt.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { makeCertificates } from '../helpers/certs.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const PASSWORD = 'Sup3r-s3cret-pw';
 const TOKEN = 'health-t0ken-s3cret';
 const run = promisify(execFile);
-
-/** A CA and a server certificate for 127.0.0.1, made with openssl for this test. */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
-  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=routemq-test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'server.pem',
-  );
-  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
-}
 
 describe('security: authentication, TLS and secrets', () => {
   let broker: TestBroker;

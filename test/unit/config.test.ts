@@ -399,6 +399,38 @@ describe('validation', () => {
   });
 });
 
+describe('Redis address and TLS', () => {
+  it('takes a redis:// or rediss:// REDIS_HOST apart; rediss turns TLS on', () => {
+    expect(load({ REDIS_HOST: 'rediss://cache.local:6380' }).redis).toMatchObject({
+      host: 'cache.local',
+      port: 6380,
+      tls: {},
+    });
+    expect(load({ REDIS_HOST: 'redis://10.0.0.5' }).redis).toMatchObject({
+      host: '10.0.0.5',
+      port: 6379,
+      tls: undefined,
+    });
+    expect(load({ REDIS_HOST: 'cache', REDIS_TLS: 'true' }).redis.tls).toEqual({});
+  });
+
+  it('refuses credentials or a db in the URL, a conflicting port, and TLS files without TLS', () => {
+    const error = configError(() => load({ REDIS_HOST: 'redis://user:pw@cache', REDIS_TLS_CA: 'ca.pem' }));
+    expect(error.message).toContain('REDIS_HOST: credentials in the URL are not allowed');
+    expect(error.message).not.toContain('pw@');
+    expect(configError(() => load({ REDIS_HOST: 'redis://cache/2' })).message).toContain('REDIS_HOST: expected');
+    expect(configError(() => load({ REDIS_HOST: 'redis://cache:6380', REDIS_PORT: '6381' })).message).toContain(
+      'REDIS_PORT: conflicts with port 6380 in REDIS_HOST',
+    );
+    const cwd = tempDir({ 'ca.pem': 'ca' });
+    const noTls = configError(() => loadConfig({ cwd, env: { REDIS_TLS_CA: 'ca.pem' }, envFile: false }));
+    expect(noTls.message).toContain('REDIS_TLS_CA: needs TLS');
+    expect(configError(() => load({ REDIS_HOST: 'rediss://cache', REDIS_TLS: 'false' })).message).toContain(
+      'REDIS_TLS: is false, but REDIS_HOST uses rediss://',
+    );
+  });
+});
+
 describe('autoscaler', () => {
   it('reads the variables RouteMQ documents, with the utilisation as a ratio', () => {
     const config = load({

@@ -1,0 +1,151 @@
+// The shape of the resolved configuration that `loadConfig` returns (see schema.ts for the variables).
+import type { BrokerProtocol } from './broker-address.js';
+import type { Secret } from './secret.js';
+
+/** TLS settings of the MQTT connection. Paths are absolute; a key is absent when its variable is unset. */
+export interface ResolvedTlsConfig {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** Skip certificate verification; only allowed when `NODE_ENV=development`. @defaultValue false */
+  readonly insecure: boolean;
+}
+
+/** The MQTT connection (`MQTT_*`). */
+export interface ResolvedMqttConfig {
+  /** `scheme://host:port[/path]`; never holds credentials. @defaultValue `'mqtt://localhost:1883'` */
+  readonly url: string;
+  readonly protocol: BrokerProtocol;
+  readonly host: string;
+  readonly port: number;
+  /** Whether `MQTT_BROKER` was set anywhere (the CLI starts a dev broker only when it was not). */
+  readonly brokerExplicit: boolean;
+  readonly username: string | undefined;
+  readonly password: Secret | undefined;
+  /** @defaultValue `'routemq'` */
+  readonly clientIdPrefix: string;
+  /** @defaultValue `'mqtt_framework_group'` */
+  readonly groupName: string;
+  /** @defaultValue 5 */
+  readonly protocolVersion: 4 | 5;
+  /** @defaultValue 30 */
+  readonly keepaliveS: number;
+  /** @defaultValue false */
+  readonly cleanSession: boolean;
+  /** Run with clean sessions even on a broker that loses in-flight messages with them (a loud warning). */
+  readonly allowCleanSession: boolean;
+  /** @defaultValue 3600 */
+  readonly sessionExpiryS: number;
+  /** @defaultValue 256 */
+  readonly receiveMaximum: number;
+  /** @defaultValue 10000 */
+  readonly connectTimeoutMs: number;
+  /** @defaultValue 500 */
+  readonly reconnectMinMs: number;
+  /** @defaultValue 30000 */
+  readonly reconnectMaxMs: number;
+  readonly tls: ResolvedTlsConfig;
+}
+
+/** Logging (`LOG_*`). */
+export interface ResolvedLogConfig {
+  /** @defaultValue `'info'` */
+  readonly level: string;
+  /** `undefined` means auto: pretty on a TTY. @defaultValue undefined */
+  readonly pretty: boolean | undefined;
+}
+
+/** RouteMQ's own settings (`ROUTEMQ_*`). Defaults are in `CONFIG_DEFAULTS`. */
+export interface ResolvedRouteMQConfig {
+  /** Absolute. @defaultValue `'<cwd>/routers'` */
+  readonly routersDir: string;
+  readonly instanceId: string;
+  readonly concurrency: number;
+  readonly handlerTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly dlqPrefix: string;
+  readonly maxPayloadBytes: number;
+  readonly maxJsonDepth: number;
+  readonly shutdownTimeoutMs: number;
+  readonly devBroker: 'auto' | 'never';
+  readonly heartbeatIntervalMs: number;
+  readonly stuckTimeoutMs: number;
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly restartBaseMs: number;
+  readonly restartMaxMs: number;
+  readonly workerStartTimeoutMs: number;
+  readonly killTimeoutMs: number;
+  /** Absolute path of the control socket, or `undefined` when set to `none`. */
+  readonly controlSocket: string | undefined;
+}
+
+/** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */
+export interface ResolvedRedisConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  readonly username: string | undefined;
+  readonly password: Secret | undefined;
+  readonly prefix: string;
+  /** TLS (`REDIS_TLS`, or a `rediss://` host); file paths are absolute. */
+  readonly tls: ResolvedRedisTlsConfig | undefined;
+}
+
+/** TLS to Redis. A key is absent when its variable is unset. */
+export interface ResolvedRedisTlsConfig {
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+/** The validated, deeply frozen configuration {@link loadConfig} returns. */
+export interface ResolvedConfig {
+  /** @defaultValue `'production'` */
+  readonly nodeEnv: string;
+  readonly mqtt: ResolvedMqttConfig;
+  readonly log: ResolvedLogConfig;
+  readonly routemq: ResolvedRouteMQConfig;
+  readonly redis: ResolvedRedisConfig;
+  readonly scaling: ResolvedScalingConfig;
+  readonly health: ResolvedHealthConfig;
+}
+
+/** The autoscaler (`WORKER_*`, `ROUTEMQ_SCALE_*`). Defaults are in `CONFIG_DEFAULTS`. */
+export interface ResolvedScalingConfig {
+  /** Resize the pools from their load (needs Redis). */
+  readonly autoScale: boolean;
+  /** Bounds of every pool's size, over all hosts. */
+  readonly minWorkers: number;
+  readonly maxWorkers: number;
+  /** How often load is published and a decision taken. */
+  readonly intervalMs: number;
+  /** The busy ratio to aim for, 0..1 (from `ROUTEMQ_SCALE_TARGET_UTILIZATION`, a percentage). */
+  readonly targetBusy: number;
+  readonly queueDepthPerWorker: number;
+  readonly scaleUpCooldownMs: number;
+  readonly scaleDownCooldownMs: number;
+  readonly scaleDownStabilizationMs: number;
+  /** The autoscaler leader's lease (SET NX PX); a lost leader stops deciding within it. */
+  readonly leaseMs: number;
+}
+
+/** Health monitor and HTTP (`HEALTH_HTTP_*`, `METRICS_*`, `ROUTEMQ_HEALTH_INTERVAL_MS`, `ROUTEMQ_MAX_MEMORY_MB`). */
+export interface ResolvedHealthConfig {
+  /** Serve `/health`, `/ready`, `/status`, `/events` and the dashboard. */
+  readonly httpEnabled: boolean;
+  /** Serve Prometheus metrics at `metricsPath`. */
+  readonly metricsEnabled: boolean;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly metricsPath: string;
+  /** Bearer token required on everything but `/health`, when set. */
+  readonly token: Secret | undefined;
+  readonly intervalMs: number;
+  /** A worker above this RSS is drained and replaced; unset = no limit. */
+  readonly maxMemoryMb: number | undefined;
+}
