@@ -69,27 +69,26 @@ export const userName = z
 /** A host name or an IP address. */
 export const host = z.string().refine(isHost, 'expected a host name or an IP address').optional();
 
+type AddressResult<T> = { ok: true; address: T } | { ok: false; message: string; hideReceived?: boolean };
+
+/** A field parsed into an address by `parse`, whose message may keep the value out (it may hold a secret). */
+function address<T>(parse: (value: string) => AddressResult<T>) {
+  return z
+    .string()
+    .transform((value, ctx): T => {
+      const result = parse(value);
+      if (result.ok) return result.address;
+      ctx.addIssue({ code: 'custom', message: result.message, params: { hideReceived: result.hideReceived === true } });
+      return z.NEVER;
+    })
+    .optional();
+}
+
 /** `REDIS_HOST`: a host or a redis/rediss URL. */
-export const redisHost = z
-  .string()
-  .transform((value, ctx): RedisAddress => {
-    const result = parseRedisAddress(value);
-    if (result.ok) return result.address;
-    ctx.addIssue({ code: 'custom', message: result.message, params: { hideReceived: result.hideReceived === true } });
-    return z.NEVER;
-  })
-  .optional();
+export const redisHost = address<RedisAddress>(parseRedisAddress);
 
 /** `MQTT_BROKER`: a host or an mqtt/mqtts/ws/wss URL. */
-export const broker = z
-  .string()
-  .transform((value, ctx): BrokerAddress => {
-    const result = parseBrokerAddress(value);
-    if (result.ok) return result.address;
-    ctx.addIssue({ code: 'custom', message: result.message, params: { hideReceived: result.hideReceived === true } });
-    return z.NEVER;
-  })
-  .optional();
+export const broker = address<BrokerAddress>(parseBrokerAddress);
 
 /** A topic name without wildcards. */
 export const topicName = z
