@@ -87,6 +87,8 @@ export function formatStatus(status: HealthSnapshot): string {
   const pools = status.pools.map((p) => ({
     pool: p.name,
     workers: `${p.ready}/${p.desired}`,
+    busy: `${Math.round(p.load.busyRatio * 100)}%`,
+    'msg/s': String(p.load.messagesPerSecond),
     degraded: p.degraded ? 'yes' : 'no',
     restarts: String(p.totalRestarts),
     routes: p.routes.join(', '),
