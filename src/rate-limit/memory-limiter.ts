@@ -64,8 +64,8 @@ export class MemoryLimiter implements Limiter {
       case 'token_bucket': {
         // In units of 1/windowMs token: a message costs windowMs units, each ms refills `max` units.
         const capacity = burst * windowMs;
-        const units = Number.isNaN(e.mark) ? capacity : Math.min(capacity, e.amount + (now - e.mark) * max);
-        e.mark = now;
+        const units = Number.isNaN(e.mark) ? capacity : Math.min(capacity, e.amount + Math.max(0, now - e.mark) * max);
+        e.mark = Number.isNaN(e.mark) ? now : Math.max(e.mark, now);
         if (units < windowMs) {
           e.amount = units;
           return refused((windowMs - units) / max);

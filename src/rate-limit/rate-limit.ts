@@ -52,7 +52,7 @@ export interface RateLimitOptions {
 }
 
 /** How long a process waits for Redis to be ready before its first take falls back. */
-const READY_WAIT_MS = 2000;
+const READY_WAIT_MS = 5000;
 /** While Redis is down, each delayed message waits at most this long before asking again. */
 const DOWN_RETRY_MS = 1000;
 
@@ -108,6 +108,8 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     if (key === undefined || exemptKeys.has(key) || exemptTopics.match(ctx.topic)) return next();
     for (;;) {
       const decision = await take(key, ctx);
+      // The try may have timed out while Redis answered: its retry runs instead, never both.
+      ctx.signal.throwIfAborted();
       if (decision.allowed) return next();
       if (onLimit === 'dead_letter') {
         throw new RouteMQError(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisManager } from '../redis/redis-manager.js';
 import { ALLOWED, refused } from './limiter.js';
@@ -36,7 +37,8 @@ local units = capacity
 if saved[1] then units = math.min(capacity, tonumber(saved[1]) + math.max(0, now - tonumber(saved[2])) * max) end
 local allowed = units >= w
 if allowed then units = units - w end
-redis.call('HSET', KEYS[1], 'units', units, 'at', now)
+-- A host whose clock is behind must not move the refill time back (and so refill twice).
+redis.call('HSET', KEYS[1], 'units', units, 'at', math.max(now, tonumber(saved[2] or now)))
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / max) + w)
 if allowed then return {1, 0} end
 return {0, math.ceil((w - units) / max)}`;
@@ -57,6 +59,8 @@ function scripted(client: Redis): ScriptedRedis {
   return client as ScriptedRedis;
 }
 
+/** Sliding-window members must be unique over every process and host (pids repeat across containers). */
+const MEMBER_PREFIX = randomBytes(6).toString('hex');
 let sequence = 0;
 
 /**
@@ -89,7 +93,7 @@ export class RedisLimiter implements Limiter {
         reply = await r.rmqFixedWindow(`${k}:${Math.floor(now / windowMs)}`, now, windowMs, max);
         break;
       case 'sliding_window':
-        reply = await r.rmqSlidingWindow(k, now, windowMs, max, `${now}-${process.pid}-${++sequence}`);
+        reply = await r.rmqSlidingWindow(k, now, windowMs, max, `${now}-${MEMBER_PREFIX}-${++sequence}`);
         break;
       case 'token_bucket':
         reply = await r.rmqTokenBucket(k, now, windowMs, max, burst);

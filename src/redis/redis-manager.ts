@@ -42,6 +42,9 @@ export class RedisManager {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
+      // A silent partition (half-open TCP) must fail commands in seconds, not after the kernel's timeouts.
+      commandTimeout: 2000,
+      keepAlive: 10_000,
       retryStrategy: (times) => backoffDelayMs(times - 1, { baseMs: 200, maxMs: 10_000 }),
     };
     this.#client = new Redis(options);
@@ -117,7 +120,7 @@ export class RedisManager {
   }
 }
 
-/** Node TLS options from the config's files (read at connect time, so a rotated certificate is picked up on restart). */
+/** Node TLS options from the config's files (read when the client is created; the config check made sure they exist). */
 function tlsOptions(tls: ResolvedRedisTlsConfig): ConnectionOptions {
   return {
     ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),

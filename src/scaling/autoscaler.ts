@@ -78,7 +78,11 @@ export class Autoscaler {
   readonly #lease: LeaderLease | undefined;
   readonly #policy: ScalingPolicyConfig;
   readonly #clusters = new Map<string, Cluster>();
-  #maxToken = 0;
+  /** Pools being resized now (a resize can outlast several rounds: start-up, drains). */
+  readonly #resizing = new Set<string>();
+  /** Decisions written before this (a previous run's) are not applied. */
+  #startedAt = 0;
+  #lastWarnAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
 
@@ -116,6 +120,7 @@ export class Autoscaler {
 
   start(): void {
     if (!this.#store || this.#timer) return;
+    this.#startedAt = Date.now();
     this.#lease?.start();
     this.#timer = setInterval(() => void this.tick(), this.#o.config.scaling.intervalMs);
   }
@@ -128,19 +133,32 @@ export class Autoscaler {
 
   async #round(): Promise<void> {
     const workers = this.#o.workers();
-    if (!this.#store || !workers || workers.state !== 'running' || !this.#o.redis.available) return;
+    if (!this.#store || !workers || workers.state !== 'running') return;
+    if (!this.#o.redis.available) {
+      // Serve this host's own signals meanwhile, not the cluster's as they were before the outage.
+      this.#clusters.clear();
+      return;
+    }
     const instance = this.#o.config.routemq.instanceId;
     for (const pool of workers.getWorkerHealth().pools) {
       try {
         await this.#store.publishLoad(pool.name, { instance, current: pool.desired, load: pool.load });
         const cluster = await this.#readCluster(pool);
         this.#clusters.set(pool.name, cluster);
-        if (this.#lease?.isLeader) await this.#decide(pool.name, cluster);
-        if (this.#lease) await this.#apply(workers, pool);
+        const decided = this.#lease?.isLeader ? await this.#decide(pool.name, cluster) : undefined;
+        if (this.#lease && !this.#resizing.has(pool.name)) this.#apply(workers, pool, decided ?? cluster.desired);
       } catch (err) {
-        this.#log.debug({ err, pool: pool.name }, 'autoscaler round failed; trying again next interval');
+        this.#warn(err, pool.name, 'autoscaler round failed; trying again next interval');
       }
     }
+  }
+
+  /** Warn at most once a minute (a Redis ACL without EVAL, say, must not go unnoticed, nor flood the log). */
+  #warn(err: unknown, pool: string, message: string): void {
+    const now = Date.now();
+    if (now - this.#lastWarnAt < 60_000) return this.#log.debug({ err, pool }, message);
+    this.#lastWarnAt = now;
+    this.#log.warn({ err, pool }, message);
   }
 
   async #readCluster(pool: PoolHealth): Promise<Cluster> {
@@ -159,12 +177,13 @@ export class Autoscaler {
     };
   }
 
-  async #decide(pool: string, cluster: Cluster): Promise<void> {
+  /** Decide a pool's size as leader and write it; resolves with what was written. */
+  async #decide(pool: string, cluster: Cluster): Promise<DesiredCounts | undefined> {
     const lease = this.#lease as LeaderLease;
     const token = lease.token;
-    if (token === undefined) return;
+    if (token === undefined) return undefined;
     const hosts = cluster.hosts;
-    if (hosts.length === 0) return;
+    if (hosts.length === 0) return undefined;
     const now = Date.now();
     // Like the HPA, scale from the size last asked for (the "spec"), not from the workers that are up yet.
     const current = cluster.desired?.total ?? cluster.current;
@@ -202,20 +221,23 @@ export class Autoscaler {
     const previous = cluster.desired;
     const desired: DesiredCounts = {
       token,
-      total: decision.desired,
+      // Each live host keeps one worker, even while a cooldown holds the total below the number of hosts.
+      total: Object.values(shares).reduce((n, k) => n + k, 0),
       shares,
       reason: reason ?? previous?.reason ?? decision.reason,
       inputs: reason !== undefined ? inputs : (previous?.inputs ?? inputs),
       at: reason !== undefined ? now : (previous?.at ?? now),
+      writtenAt: now,
       state: decision.state,
     };
-    if (!(await (this.#store as ScalingStore).writeDesired(pool, lease.key, lease.value, desired))) {
+    const ttlMs = Math.max(this.#policy.scaleDownStabilizationMs, 20 * this.#o.config.scaling.intervalMs);
+    if (!(await (this.#store as ScalingStore).writeDesired(pool, lease.key, lease.value, desired, ttlMs))) {
       this.#log.warn({ pool, token }, 'decision refused: the lease is no longer this host’s');
-      return;
+      return undefined;
     }
     if (reason === undefined) {
       this.#log.debug({ pool, inputs }, `autoscaler: ${decision.reason}`);
-      return;
+      return desired;
     }
     this.#log.info({ pool, from: current, to: decision.desired, shares, inputs }, `autoscaler: ${reason}`);
     this.#o.events.publish('scaling.decision', {
@@ -227,15 +249,24 @@ export class Autoscaler {
       inputs,
       token,
     });
+    return desired;
   }
 
-  async #apply(workers: WorkerManager, pool: PoolHealth): Promise<void> {
-    const desired = await (this.#store as ScalingStore).readDesired(pool.name);
-    if (!desired || desired.token < this.#maxToken) return;
-    this.#maxToken = desired.token;
+  /**
+   * Resize this host's pool to its share, in the background: a resize (workers starting, drains) may outlast
+   * several rounds, and the rounds must keep publishing this host's load meanwhile, or the leader would think it
+   * gone. Only the lease holder can have written the decision (the fence), so the newest one is the one to apply;
+   * one written before this process started (a previous run's) waits for a fresh decision.
+   */
+  #apply(workers: WorkerManager, pool: PoolHealth, desired: DesiredCounts | undefined): void {
+    if (!desired || desired.writtenAt < this.#startedAt) return;
     const share = desired.shares[this.#o.config.routemq.instanceId];
     if (share === undefined || share === pool.desired) return;
-    await workers.scaleTo(pool.name, share, `autoscaler: ${desired.reason}`, desired.inputs);
+    this.#resizing.add(pool.name);
+    workers
+      .scaleTo(pool.name, share, `autoscaler: ${desired.reason}`, desired.inputs)
+      .catch((err: unknown) => this.#warn(err, pool.name, 'autoscaler could not resize the pool'))
+      .finally(() => this.#resizing.delete(pool.name));
   }
 
   /** The signals and decisions, per pool (what `/scaling` serves and the gauges show). */

@@ -49,7 +49,9 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
   #token: number | undefined;
   #validUntil = 0;
   #timer: NodeJS.Timeout | undefined;
-  #ticking = false;
+  #ticking: Promise<void> | undefined;
+  #stopped = false;
+  #warned = false;
 
   constructor(options: LeaderLeaseOptions) {
     super();
@@ -68,7 +70,7 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
 
   /** True while the lease is held and was renewed less than `leaseMs` ago. */
   get isLeader(): boolean {
-    return this.#token !== undefined && Date.now() < this.#validUntil;
+    return this.#token !== undefined && performance.now() < this.#validUntil;
   }
 
   /** The fencing token of the current tenure, if leader. */
@@ -82,12 +84,18 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
     void this.tick();
   }
 
-  /** Try to acquire, or renew. Never rejects; a Redis error counts as "not renewed". */
-  async tick(): Promise<void> {
+  /** Try to acquire, or renew. Never rejects; a Redis error counts as "not renewed". Ticks never overlap. */
+  tick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#ticking ??= this.#tick().finally(() => (this.#ticking = undefined));
+    return this.#ticking;
+  }
+
+  async #tick(): Promise<void> {
     const client = this.#o.redis.client;
-    if (this.#ticking || !client) return;
-    this.#ticking = true;
-    const sentAt = Date.now();
+    if (!client) return;
+    // Validity is counted on the monotonic clock from when the request left: it ends before Redis's expiry does.
+    const sentAt = performance.now();
     try {
       if (!this.#o.redis.available) throw new Error('Redis is down');
       const ms = String(this.#o.leaseMs);
@@ -104,21 +112,26 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
           this.#value,
           ms,
         )) as number;
-        if (token > 0) {
+        if (token > 0 && this.#stopped) {
+          await client.eval(RELEASE, 1, this.key, this.#value);
+        } else if (token > 0) {
           this.#token = token;
           this.#validUntil = sentAt + this.#o.leaseMs;
           this.#o.logger.info({ token, leaseMs: this.#o.leaseMs }, 'this host is now the autoscaler leader');
           this.emit('acquired', token);
         }
       }
+      this.#warned = false;
     } catch (err) {
-      if (this.#token !== undefined && Date.now() >= this.#validUntil) {
-        this.#lose(`could not renew: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    } finally {
-      this.#ticking = false;
+      const message = err instanceof Error ? err.message : String(err);
+      // Once per outage: an unreachable Redis, or an ACL that forbids EVAL, must not go unnoticed.
+      if (!this.#warned) this.#o.logger.warn({ err: { message } }, 'autoscaler lease: Redis did not answer');
+      this.#warned = true;
+      if (this.#token !== undefined && performance.now() >= this.#validUntil) this.#lose(`could not renew: ${message}`);
     }
-    if (this.#token !== undefined && Date.now() >= this.#validUntil) this.#lose('the lease expired before renewal');
+    if (this.#token !== undefined && performance.now() >= this.#validUntil) {
+      this.#lose('the lease expired before renewal');
+    }
   }
 
   #lose(reason: string): void {
@@ -133,6 +146,9 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#stopped = true;
+    // A take in flight finishes first (and gives the lease back at once if it won it).
+    await this.#ticking;
     const client = this.#o.redis.client;
     const held = this.#token !== undefined;
     this.#token = undefined;

@@ -38,6 +38,8 @@ export interface ScalingDecision {
   readonly state: ScalingState;
 }
 
+const EPSILON = 1e-9;
+
 /**
  * The autoscaler's pure policy: (current count, signals, config) → desired count. Target utilisation as in the
  * Kubernetes HPA (`ceil(current × busy ÷ targetBusy)`, with a tolerance band), or the queue-depth rule
@@ -53,7 +55,8 @@ export function decideScale(
 ): ScalingDecision {
   const current = state.current;
   const ratio = signals.busyRatio / config.targetBusy;
-  const byBusy = Math.abs(ratio - 1) <= config.tolerance ? current : Math.ceil(current * ratio);
+  // EPSILON absorbs binary rounding: 0.77 ÷ 0.7 is 1.1000000000000001, and 10 × 0.49 ÷ 0.7 is 7.000000000000001.
+  const byBusy = Math.abs(ratio - 1) <= config.tolerance + EPSILON ? current : Math.ceil(current * ratio - EPSILON);
   const byQueue = signals.queueDepth === undefined ? 0 : Math.ceil(signals.queueDepth / config.queueDepthPerWorker);
   const clamp = (n: number): number => Math.min(config.maxWorkers, Math.max(config.minWorkers, n));
   const recommended = clamp(Math.max(byBusy, byQueue));

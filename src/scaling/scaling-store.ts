@@ -26,6 +26,8 @@ export interface DesiredCounts {
   readonly reason: string;
   readonly inputs: Readonly<Record<string, unknown>>;
   readonly at: number;
+  /** When the leader last wrote it (every round). */
+  readonly writtenAt: number;
   /** The policy's memory (cooldowns, stabilisation window), so a new leader carries on from it. */
   readonly state: ScalingState | undefined;
 }
@@ -33,14 +35,15 @@ export interface DesiredCounts {
 /** Replace the desired counts, only if the writer still holds the lease (the fence). */
 const WRITE_DESIRED = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
 /**
  * The autoscaler's keys in Redis, all under the app's prefix:
  * - `scaling:load:<pool>:<instance>`: one host's load for a pool (JSON, expires after 3 intervals);
  * - `scaling:hosts:<pool>`: the hosts that reported, scored by when (stale ones are pruned on read);
- * - `scaling:desired:<pool>`: the leader's decision (JSON: total, per-host shares, reason, inputs, token);
+ * - `scaling:desired:<pool>`: the leader's decision (JSON: total, per-host shares, reason, inputs, token), renewed
+ *   every round and expiring when no leader renews it;
  * - `metrics:queue_depth[:<pool>]` and `metrics:processing_rate[:<pool>]`: written by an external producer.
  */
 export class ScalingStore {
@@ -92,10 +95,20 @@ export class ScalingStore {
     return { queueDepth: number(depthPool ?? depth), processingRate: number(ratePool ?? rate) };
   }
 
-  /** Write a decision, fenced by the lease. Resolves false when the lease is no longer this writer's. */
-  async writeDesired(pool: string, leaseKey: string, leaseValue: string, desired: DesiredCounts): Promise<boolean> {
+  /**
+   * Write a decision, fenced by the lease, expiring after `ttlMs` (a decision nobody renews goes stale). Resolves
+   * false when the lease is no longer this writer's.
+   */
+  async writeDesired(
+    pool: string,
+    leaseKey: string,
+    leaseValue: string,
+    desired: DesiredCounts,
+    ttlMs: number,
+  ): Promise<boolean> {
     const key = this.#redis.key('scaling', 'desired', pool);
-    const written = await this.#client().eval(WRITE_DESIRED, 2, leaseKey, key, leaseValue, JSON.stringify(desired));
+    const value = JSON.stringify(desired);
+    const written = await this.#client().eval(WRITE_DESIRED, 2, leaseKey, key, leaseValue, value, String(ttlMs));
     return written === 1;
   }
 

@@ -45,6 +45,7 @@ describe('leader lease', () => {
     reason: 'test',
     inputs: {},
     at: Date.now(),
+    writtenAt: Date.now(),
     state: undefined,
   });
 
@@ -59,7 +60,7 @@ describe('leader lease', () => {
     expect(await raw.pttl(a.key)).toBeGreaterThan(500);
 
     const store = new ScalingStore(ra, 1000);
-    expect(await store.writeDesired('p', a.key, a.value, decision(firstToken))).toBe(true);
+    expect(await store.writeDesired('p', a.key, a.value, decision(firstToken), 60_000)).toBe(true);
 
     // a stops renewing (a pause, a partition): the lease expires and b takes it.
     await new Promise((r) => setTimeout(r, 1100));
@@ -68,7 +69,7 @@ describe('leader lease', () => {
     expect(b.isLeader).toBe(true);
     expect(b.token).toBeGreaterThan(firstToken);
     // a's late write is refused inside Redis, and a learns it lost the lease on its next renewal.
-    expect(await store.writeDesired('p', a.key, a.value, decision(firstToken))).toBe(false);
+    expect(await store.writeDesired('p', a.key, a.value, decision(firstToken), 60_000)).toBe(false);
     expect((await store.readDesired('p'))?.token).toBe(firstToken);
     await a.tick();
     expect(a.isLeader).toBe(false);

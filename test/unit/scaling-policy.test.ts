@@ -30,6 +30,15 @@ describe('decideScale', () => {
     expect(decideScale(state(current), { busyRatio: busy, queueDepth }, config, 0).desired).toBe(expected);
   });
 
+  it('keeps the exact edges of the tolerance band and of the ceiling despite binary rounding', () => {
+    const wide = { ...config, maxWorkers: 20 };
+    expect(decideScale(state(1), { busyRatio: 0.77 }, wide, 0).desired).toBe(1);
+    expect(decideScale(state(2), { busyRatio: 0.63 }, wide, 0).desired).toBe(2);
+    expect(decideScale(state(1), { busyRatio: 0.771 }, wide, 0).desired).toBe(2);
+    const down = decideScale(state(10), { busyRatio: 0.49 }, wide, 0);
+    expect(down.reason).toContain('scale down 10 → 7');
+  });
+
   it('never goes below minWorkers or above maxWorkers', () => {
     expect(decideScale(state(1), { busyRatio: 0 }, config, 0).desired).toBe(1);
     expect(decideScale(state(4), { busyRatio: 5 }, config, 0).desired).toBe(4);
