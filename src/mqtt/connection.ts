@@ -39,6 +39,12 @@ interface ClientInternals {
   _releaseIncomingQoS2Publish(messageId: number): void;
 }
 
+/** A stream that may batch writes (net.Socket does; a WebSocket stream may not). */
+interface Corkable {
+  cork?: () => void;
+  uncork?: () => void;
+}
+
 /** Why {@link MqttConnection.start} is told not to wait for the done callback of a deferred message. */
 const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
 
@@ -63,6 +69,13 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
   #stopPromise: Promise<void> | undefined;
+  /** The stream corked by {@link ack} until the next tick, if any. */
+  #corked: Corkable | undefined;
+  readonly #uncork = (): void => {
+    const stream = this.#corked;
+    this.#corked = undefined;
+    stream?.uncork?.();
+  };
 
   constructor(options: ConnectionOptions, sink: PacketSink) {
     super();
@@ -199,11 +212,15 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       return false;
     }
     const client = this.#client as unknown as ClientInternals;
-    // Acks settle in bursts; corking until the next tick writes a burst in one syscall instead of one per ack.
-    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void };
-    if (stream.cork && stream.uncork) {
-      stream.cork();
-      process.nextTick(() => stream.uncork?.());
+    // Acks settle in bursts; corking until the next tick writes a burst in one syscall instead of one per ack. One
+    // cork per tick, not one per ack (and no closure per ack).
+    if (this.#corked === undefined) {
+      const stream = this.#client.stream as Corkable;
+      if (stream.cork && stream.uncork) {
+        stream.cork();
+        this.#corked = stream;
+        process.nextTick(this.#uncork);
+      }
     }
     if (packet.qos === 1) {
       client._sendPacket({ cmd: 'puback', messageId: packet.messageId });
