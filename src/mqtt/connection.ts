@@ -71,6 +71,13 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   #stopPromise: Promise<void> | undefined;
   /** The stream corked by {@link ack} until the next tick, if any. */
   #corked: Corkable | undefined;
+  /** MQTT.js's callback for the packet just handed to the sink (it hands out one packet at a time). */
+  #pendingDone: ((err?: Error) => void) | undefined;
+  readonly #releaseDone = (): void => {
+    const done = this.#pendingDone;
+    this.#pendingDone = undefined;
+    done?.(DEFERRED_ACK);
+  };
   readonly #uncork = (): void => {
     const stream = this.#corked;
     this.#corked = undefined;
@@ -94,8 +101,17 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     this.#client.handleMessage = (packet, done) => {
       const backlog = sink(packet, this.#epoch);
       // Over the receiver's backlog limit (a QoS0 flood), hold the pipeline: TCP pushes back on the broker.
-      if (backlog) void backlog.then(() => done(DEFERRED_ACK));
-      else done(DEFERRED_ACK);
+      if (backlog) {
+        void backlog.then(() => done(DEFERRED_ACK));
+        return;
+      }
+      // Go on from a microtask, not at once: MQTT.js takes the next packet on the next tick, and Node runs every
+      // queued tick before any microtask, so a whole TCP read's worth of packets (hundreds) used to be dispatched
+      // before the first handler's promise could settle. They piled up in the waiting queue, lived long enough to be
+      // copied by the scavenger, and cost more in GC than in dispatching. From a microtask, a handler that settles
+      // at once has finished (and acked) before the next packet; a slow one still does not hold the pipeline.
+      this.#pendingDone = done;
+      queueMicrotask(this.#releaseDone);
     };
     this.#client.on('connect', (connack) => this.#onConnect(connack.sessionPresent));
     this.#client.on('close', () => this.#onClose());
