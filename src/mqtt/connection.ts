@@ -39,16 +39,11 @@ interface ClientInternals {
   _releaseIncomingQoS2Publish(messageId: number): void;
 }
 
-/** A stream that may batch writes (net.Socket does; a WebSocket stream may not). */
-interface Corkable {
-  cork?: () => void;
-  uncork?: () => void;
-}
-
 /** Why {@link MqttConnection.start} is told not to wait for the done callback of a deferred message. */
 const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
 
 const noop = (): void => undefined;
+const RESOLVED = Promise.resolve();
 
 /**
  * One MQTT connection with a persistent session and pipelined, ack-after-handler delivery.
@@ -69,19 +64,12 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
   #stopPromise: Promise<void> | undefined;
-  /** The stream corked by {@link ack} until the next tick, if any. */
-  #corked: Corkable | undefined;
   /** MQTT.js's callback for the packet just handed to the sink (it hands out one packet at a time). */
   #pendingDone: ((err?: Error) => void) | undefined;
   readonly #releaseDone = (): void => {
     const done = this.#pendingDone;
     this.#pendingDone = undefined;
     done?.(DEFERRED_ACK);
-  };
-  readonly #uncork = (): void => {
-    const stream = this.#corked;
-    this.#corked = undefined;
-    stream?.uncork?.();
   };
 
   constructor(options: ConnectionOptions, sink: PacketSink) {
@@ -110,8 +98,10 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       // before the first handler's promise could settle. They piled up in the waiting queue, lived long enough to be
       // copied by the scavenger, and cost more in GC than in dispatching. From a microtask, a handler that settles
       // at once has finished (and acked) before the next packet; a slow one still does not hold the pipeline.
+      // A promise reaction, not queueMicrotask(): Node wraps each queueMicrotask callback in an AsyncResource and a
+      // bound function.
       this.#pendingDone = done;
-      queueMicrotask(this.#releaseDone);
+      void RESOLVED.then(this.#releaseDone);
     };
     this.#client.on('connect', (connack) => this.#onConnect(connack.sessionPresent));
     this.#client.on('close', () => this.#onClose());
@@ -227,17 +217,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       this.#log.debug({ messageId: packet.messageId, epoch, current: this.#epoch }, 'stale ack dropped');
       return false;
     }
+    // No corking here: mqtt-packet corks the socket for every packet it writes and uncorks on the next tick, so a
+    // burst of acks settled in one go already leaves in one write.
     const client = this.#client as unknown as ClientInternals;
-    // Acks settle in bursts; corking until the next tick writes a burst in one syscall instead of one per ack. One
-    // cork per tick, not one per ack (and no closure per ack).
-    if (this.#corked === undefined) {
-      const stream = this.#client.stream as Corkable;
-      if (stream.cork && stream.uncork) {
-        stream.cork();
-        this.#corked = stream;
-        process.nextTick(this.#uncork);
-      }
-    }
     if (packet.qos === 1) {
       client._sendPacket({ cmd: 'puback', messageId: packet.messageId });
     } else {
