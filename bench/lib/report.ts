@@ -27,6 +27,7 @@ interface Results {
   layers: Record<string, string>;
   latency: {
     rate: number;
+    runs?: number;
     baseline: { p50: number; p95: number; p99: number };
     ours: { p50: number; p95: number; p99: number };
   }[];
@@ -66,7 +67,7 @@ export function renderMarkdown(r: Results): string {
   if (r.latency.length > 0) {
     lines.push(
       '',
-      '**Latency** publish→handler (W=2, QoS1, ms)',
+      `**Latency** publish→handler (W=2, QoS1, ms; percentiles over the samples of ${r.latency[0]?.runs ?? 1} run(s) per side, interleaved, one rate at a time)`,
       '',
       '| rate | baseline p50 / p95 / p99 | RouteMQ p50 / p95 / p99 |',
       '| --- | --- | --- |',

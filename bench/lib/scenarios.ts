@@ -70,12 +70,18 @@ export async function measureThroughput(
   return { baseline, ours, ratio: ours.rate / baseline.rate, memoryRatio: ours.peakMb / baseline.peakMb };
 }
 
-/** Publish→handler latency at a fixed rate (W=2, QoS1), 5 s of traffic, both sides. */
+/**
+ * Publish→handler latency at a fixed rate (W=2, QoS1), 5 s of traffic per run, `reps` runs per side interleaved
+ * (baseline, RouteMQ, baseline, …); percentiles over all the samples of a side pooled, so one noisy minute on this
+ * shared machine weighs as much as it lasted, not more and not less.
+ */
 export async function measureLatency(
   url: string,
   rate: number,
+  reps = 1,
 ): Promise<{
   rate: number;
+  runs: number;
   baseline: { p50: number; p95: number; p99: number };
   ours: { p50: number; p95: number; p99: number };
 }> {
@@ -86,9 +92,13 @@ export async function measureLatency(
     p95: percentile(l, 95),
     p99: percentile(l, 99),
   });
-  const baseline = await runSide(startBaseline, options, n, rate);
-  const ours = await runSide(startRouteMQ, options, n, rate);
-  return { rate, baseline: pct(baseline.latencies), ours: pct(ours.latencies) };
+  const baseline: number[] = [];
+  const ours: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    baseline.push(...(await runSide(startBaseline, options, n, rate)).latencies);
+    ours.push(...(await runSide(startRouteMQ, options, n, rate)).latencies);
+  }
+  return { rate, runs: reps, baseline: pct(baseline), ours: pct(ours) };
 }
 
 /** I/O-bound handlers (5 ms) with one worker SIGKILLed mid-run: every id must still be handled. */

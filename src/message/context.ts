@@ -1,38 +1,24 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from '../logger.js';
-import type { MessageContext, OutgoingPayload, PublishOptions, PublishProperties, QoS, RouteInfo } from '../types.js';
+import { bindCaptures } from '../router/route-table.js';
+import type { BoundCaptures, RouteDefinition } from '../router/route-table.js';
+import type { MessageContext, OutgoingPayload, PublishOptions, PublishProperties, QoS } from '../types.js';
 
 /** Publishes on the process's connection. */
 export type Publisher = (topic: string, payload: OutgoingPayload, options?: PublishOptions) => Promise<void>;
 
-/** What one try of one route needs to build its context. */
-export interface ContextInit {
-  readonly packet: IPublishPacket;
-  readonly route: RouteInfo;
-  readonly params: Readonly<Record<string, string>>;
-  readonly wildcards: readonly string[];
-  readonly payload: unknown;
-  readonly attempt: number;
-  readonly publish: Publisher;
-  readonly logger: Logger;
-}
-
 /**
- * The {@link MessageContext} of one try. The child logger and the abort signal are made on first use only: most
- * handlers never use them, and they would be the largest allocations on the hot path.
+ * The {@link MessageContext} of one try. It keeps the packet and the match and derives the rest on read: the child
+ * logger, the abort signal, `params` and `wildcards` are made on first use only. Most handlers never use them, and
+ * at tens of thousands of messages a second each allocation per message shows up as garbage-collection time.
  */
 export class MessageContextImpl implements MessageContext {
-  readonly topic: string;
-  readonly params: Readonly<Record<string, string>>;
-  readonly wildcards: readonly string[];
   readonly payload: unknown;
-  readonly raw: Buffer;
-  readonly qos: QoS;
-  readonly retain: boolean;
-  readonly dup: boolean;
-  readonly properties: PublishProperties | undefined;
   readonly attempt: number;
-  readonly route: RouteInfo;
+  readonly route: RouteDefinition;
+  readonly #packet: IPublishPacket;
+  readonly #captures: readonly string[];
+  #bound: BoundCaptures | undefined;
   #state: Record<string, unknown> | undefined;
   readonly #publish: Publisher;
   readonly #logger: Logger;
@@ -40,21 +26,56 @@ export class MessageContextImpl implements MessageContext {
   #controller: AbortController | undefined;
   #abortReason: unknown;
 
-  constructor(init: ContextInit) {
-    const { packet } = init;
-    this.topic = packet.topic;
-    this.params = init.params;
-    this.wildcards = init.wildcards;
-    this.payload = init.payload;
-    this.raw = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    this.qos = packet.qos;
-    this.retain = packet.retain;
-    this.dup = packet.dup;
-    this.properties = packet.properties;
-    this.attempt = init.attempt;
-    this.route = init.route;
-    this.#publish = init.publish;
-    this.#logger = init.logger;
+  constructor(
+    packet: IPublishPacket,
+    route: RouteDefinition,
+    captures: readonly string[],
+    payload: unknown,
+    attempt: number,
+    publish: Publisher,
+    logger: Logger,
+  ) {
+    this.#packet = packet;
+    this.route = route;
+    this.#captures = captures;
+    this.payload = payload;
+    this.attempt = attempt;
+    this.#publish = publish;
+    this.#logger = logger;
+  }
+
+  get topic(): string {
+    return this.#packet.topic;
+  }
+
+  get params(): Readonly<Record<string, string>> {
+    this.#bound ??= bindCaptures(this.route, this.#captures);
+    return this.#bound.params;
+  }
+
+  get wildcards(): readonly string[] {
+    this.#bound ??= bindCaptures(this.route, this.#captures);
+    return this.#bound.wildcards;
+  }
+
+  get raw(): Buffer {
+    return rawPayload(this.#packet);
+  }
+
+  get qos(): QoS {
+    return this.#packet.qos;
+  }
+
+  get retain(): boolean {
+    return this.#packet.retain;
+  }
+
+  get dup(): boolean {
+    return this.#packet.dup;
+  }
+
+  get properties(): PublishProperties | undefined {
+    return this.#packet.properties;
   }
 
   /**
@@ -90,4 +111,9 @@ export class MessageContextImpl implements MessageContext {
   publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
     return this.#publish(topic, payload, options);
   }
+}
+
+/** A packet's payload as a Buffer (MQTT.js hands out Buffers; a string payload is converted). */
+export function rawPayload(packet: IPublishPacket): Buffer {
+  return Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
 }

@@ -46,7 +46,7 @@ export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodTyp
   const text = raw.toString('utf8');
   let value: unknown;
   try {
-    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    value = parseJson(text);
   } catch (err) {
     if (err instanceof SyntaxError && err.message.includes('forbidden prototype property')) {
       return fail(ErrorCodes.PAYLOAD_FORBIDDEN_KEY, 'payload holds a __proto__ or constructor.prototype key');
@@ -62,6 +62,34 @@ export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodTyp
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('; ');
   return fail(ErrorCodes.PAYLOAD_SCHEMA, `payload failed the route's schema: ${issues}`);
+}
+
+const SJSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
+/** `JSON.parse`, refusing forbidden keys (see {@link mayHoldForbiddenKey}). Throws a SyntaxError. */
+function parseJson(text: string): unknown {
+  if (mayHoldForbiddenKey(text)) return sjson.parse(text, undefined, SJSON_OPTIONS);
+  // No stack trace for a payload that is not JSON (a lenient route then gets the string): capturing one made the
+  // failed parse several times slower. secure-json-parse does the same.
+  const { stackTraceLimit } = Error;
+  Error.stackTraceLimit = 0;
+  try {
+    return JSON.parse(text);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+/**
+ * Whether secure-json-parse has anything to look at. It refuses `"__proto__":` and `"constructor":` keys, any of
+ * whose letters may be written as a `\uXXXX` escape, and it strips a leading BOM. Text with none of `__proto__`,
+ * `constructor`, `\u` or a BOM parses the same with plain `JSON.parse`, which skips its two regular expressions
+ * and its `Error.stackTraceLimit` juggling (together about as costly as the parse itself for small payloads).
+ */
+function mayHoldForbiddenKey(text: string): boolean {
+  return (
+    text.charCodeAt(0) === 0xfeff || text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')
+  );
 }
 
 function fail(code: ErrorCode, message: string): DecodeResult {

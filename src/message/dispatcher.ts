@@ -8,7 +8,7 @@ import type { AckSender, AckTicket } from './ack-sequencer.js';
 import type { Publisher } from './context.js';
 import type { PayloadLimits } from './decode-payload.js';
 import { RouteRunner } from './route-runner.js';
-import type { RouteRunnerOptions, RunnerDefaults } from './route-runner.js';
+import type { RouteRunnerOptions, RunOutcome, RunnerDefaults } from './route-runner.js';
 import { MessageStats } from './stats.js';
 import type { MessageStatsSnapshot } from './stats.js';
 
@@ -37,7 +37,7 @@ export interface DispatcherOptions {
    */
   readonly onStart?: (afterQuiet: boolean) => void;
   /** See {@link RouteRunnerOptions.onDeadLetter}. */
-  readonly onDeadLetter?: RouteRunnerOptions['onDeadLetter'];
+  readonly onDeadLetter?: RouteRunnerOptions<unknown>['onDeadLetter'];
 }
 
 /** A message whose handler is running, as heartbeats report it. */
@@ -49,12 +49,21 @@ export interface InHandMessage {
   readonly startedAt: number;
 }
 
-interface Job {
-  readonly packet: IPublishPacket;
-  readonly routes: readonly RouteDefinition[];
-  readonly captures: readonly string[];
-  readonly ticket: AckTicket | undefined;
-  startedAt: number;
+/** One message in hand: waiting, then running (a node of the dispatcher's list of running jobs, oldest first). */
+class Job {
+  prev: Job | undefined = undefined;
+  next: Job | undefined = undefined;
+  startedAt = 0;
+  /** Route runs not yet settled (more than one when several routes on the winning filter run here). */
+  pending = 0;
+  /** False once any route run said `hold`. */
+  ack = true;
+  constructor(
+    readonly packet: IPublishPacket,
+    readonly routes: readonly RouteDefinition[],
+    readonly captures: readonly string[],
+    readonly ticket: AckTicket | undefined,
+  ) {}
 }
 
 /** Idle for this long before a run counts as starting "after quiet" (see {@link DispatcherOptions.onStart}). */
@@ -71,22 +80,26 @@ const QUIET_MS = 10;
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #sequencer: AckSequencer;
-  readonly #runner: RouteRunner;
+  readonly #runner: RouteRunner<Job>;
   readonly #force = new AbortController();
   readonly #stats = new MessageStats();
   readonly #waiting = new Fifo<Job>();
-  readonly #running = new Set<Job>();
+  /** Running jobs, oldest first (an intrusive list: no hash-table work per message). */
+  #first: Job | undefined;
+  #last: Job | undefined;
+  #runningCount = 0;
   #stopping = false;
   #idle: (() => void) | undefined;
   #drained: Promise<void> | undefined;
   #resume: (() => void) | undefined;
   #idleSince = Date.now();
+  /** When a packet last arrived, or later: a started job sets it, so the hot path reads the clock once. */
   #lastPacketAt = 0;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
     this.#sequencer = new AckSequencer(options.ack);
-    this.#runner = new RouteRunner({
+    this.#runner = new RouteRunner<Job>({
       defaults: options.defaults,
       limits: options.limits,
       publish: options.publish,
@@ -94,6 +107,7 @@ export class Dispatcher {
       logger: options.logger,
       forceSignal: this.#force.signal,
       onDeadLetter: options.onDeadLetter,
+      onSettled: (job, outcome) => this.#onRunSettled(job, outcome),
     });
   }
 
@@ -104,15 +118,21 @@ export class Dispatcher {
   readonly onPacket = (packet: IPublishPacket, epoch: number): Promise<void> | undefined => {
     // While stopping, new arrivals stay unacked: the broker redelivers them to this session later.
     if (this.#stopping) return undefined;
-    this.#lastPacketAt = Date.now();
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
-    const routes = this.#routesFor(packet);
-    if (!routes) {
+    const match = this.#o.table.match(packet.topic);
+    const routes = match ? this.#routesHere(packet, match.routes) : undefined;
+    if (!match || !routes) {
+      this.#lastPacketAt = Date.now();
+      if (match) this.#stats.skipped++;
+      else {
+        this.#stats.noRoute++;
+        this.#o.logger.debug({ topic: packet.topic }, 'no route matches topic');
+      }
       if (ticket) this.#sequencer.settle(ticket, true);
       return undefined;
     }
-    const job: Job = { packet, routes: routes.routes, captures: routes.captures, ticket, startedAt: 0 };
-    if (this.#running.size < this.#o.concurrency) {
+    const job = new Job(packet, routes, match.captures, ticket);
+    if (this.#runningCount < this.#o.concurrency) {
       this.#start(job);
       return undefined;
     }
@@ -124,21 +144,18 @@ export class Dispatcher {
 
   /** Counters so far. */
   stats(): MessageStatsSnapshot {
-    return this.#stats.snapshot(this.#running.size, this.#waiting.length);
+    return this.#stats.snapshot(this.#runningCount, this.#waiting.length);
   }
 
   /** Handlers running now. */
   get inFlight(): number {
-    return this.#running.size;
+    return this.#runningCount;
   }
 
   /** The oldest messages in hand (at most `max`), oldest first. */
   inHand(max = 3): InHandMessage[] {
     const result: InHandMessage[] = [];
-    for (const job of this.#running) {
-      if (result.length >= max) break;
-      result.push(describe(job));
-    }
+    for (let job = this.#first; job && result.length < max; job = job.next) result.push(describe(job));
     return result;
   }
 
@@ -150,7 +167,7 @@ export class Dispatcher {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const quiet = Date.now() - this.#lastPacketAt >= quietMs;
-      if (quiet && this.#running.size === 0 && this.#waiting.length === 0) return true;
+      if (quiet && this.#runningCount === 0 && this.#waiting.length === 0) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, Math.min(50, quietMs)));
     }
@@ -167,7 +184,7 @@ export class Dispatcher {
     this.#resume?.();
     this.#resume = undefined;
     this.#drained = undefined;
-    if (this.#running.size === 0) return true;
+    if (this.#runningCount === 0) return true;
     const idle = new Promise<void>((resolve) => (this.#idle = resolve));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
@@ -175,7 +192,7 @@ export class Dispatcher {
     clearTimeout(timer);
     if (!finished) {
       this.#o.logger.warn(
-        { inFlight: this.#running.size, inHand: this.inHand() },
+        { inFlight: this.#runningCount, inHand: this.inHand() },
         'drain deadline reached; aborting handlers in flight',
       );
       this.#force.abort(new RouteMQError(ErrorCodes.STOPPED, 'The process is stopping'));
@@ -183,57 +200,61 @@ export class Dispatcher {
     return finished;
   }
 
-  #routesFor(packet: IPublishPacket): { routes: readonly RouteDefinition[]; captures: readonly string[] } | undefined {
-    const match = this.#o.table.match(packet.topic);
-    if (!match) {
-      this.#stats.noRoute++;
-      this.#o.logger.debug({ topic: packet.topic }, 'no route matches topic');
-      return undefined;
-    }
+  /**
+   * The routes on the winning filter that run here, on this copy: the ones this process serves and, on MQTT v5,
+   * the ones whose subscription identifier the copy carries. `undefined` when none (the copy is acked unrun).
+   */
+  #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
     const ids = packet.properties?.subscriptionIdentifier;
-    const serves = this.#o.serves;
-    let routes = match.routes;
-    const runsHere = (route: RouteDefinition): boolean =>
-      (serves === undefined || serves(route)) &&
-      (ids === undefined || (typeof ids === 'number' ? ids === route.id : ids.includes(route.id)));
-    if (serves || ids !== undefined) {
+    if (this.#o.serves || ids !== undefined) {
       // One route on the winning filter is the common case: no array to allocate.
       const only = routes.length === 1 ? routes[0] : undefined;
-      routes = only ? (runsHere(only) ? routes : []) : routes.filter(runsHere);
+      routes = only ? (this.#runsHere(only, ids) ? routes : []) : routes.filter((route) => this.#runsHere(route, ids));
     }
-    if (routes.length === 0) {
-      this.#stats.skipped++;
-      return undefined;
-    }
-    return { routes, captures: match.captures };
+    return routes.length > 0 ? routes : undefined;
+  }
+
+  #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
+    const serves = this.#o.serves;
+    return (
+      (serves === undefined || serves(route)) &&
+      (ids === undefined || (typeof ids === 'number' ? ids === route.id : ids.includes(route.id)))
+    );
   }
 
   #start(job: Job): void {
     const now = Date.now();
-    const afterQuiet = this.#running.size === 0 && now - this.#idleSince >= QUIET_MS;
+    this.#lastPacketAt = now;
+    const afterQuiet = this.#runningCount === 0 && now - this.#idleSince >= QUIET_MS;
     job.startedAt = now;
-    this.#running.add(job);
+    if (this.#last) {
+      this.#last.next = job;
+      job.prev = this.#last;
+    } else {
+      this.#first = job;
+    }
+    this.#last = job;
+    this.#runningCount++;
     this.#o.onStart?.(afterQuiet);
     const { routes, packet, captures } = job;
-    const single = routes.length === 1 ? routes[0] : undefined;
-    const outcome = single
-      ? this.#runner.run(single, packet, captures)
-      : Promise.all(routes.map((r) => this.#runner.run(r, packet, captures))).then((all) =>
-          all.every((o) => o === 'ack') ? 'ack' : 'hold',
-        );
-    // RouteRunner never rejects by design; if it does, keep the message for redelivery rather than lose it.
-    outcome.then(
-      (o) => this.#finish(job, o === 'ack'),
-      (err: unknown) => {
-        this.#o.logger.error({ err, topic: packet.topic }, 'dispatcher error; message left unacked');
-        this.#finish(job, false);
-      },
-    );
+    job.pending = routes.length;
+    for (const route of routes) this.#runner.run(route, packet, captures, job, now);
   }
 
-  #finish(job: Job, ack: boolean): void {
-    if (job.ticket) this.#sequencer.settle(job.ticket, ack);
-    this.#running.delete(job);
+  /** One route run of `job` ended; the job finishes once all of them did, acked only if all said `ack`. */
+  #onRunSettled(job: Job, outcome: RunOutcome): void {
+    if (outcome !== 'ack') job.ack = false;
+    if (--job.pending === 0) this.#finish(job);
+  }
+
+  #finish(job: Job): void {
+    if (job.ticket) this.#sequencer.settle(job.ticket, job.ack);
+    if (job.prev) job.prev.next = job.next;
+    else this.#first = job.next;
+    if (job.next) job.next.prev = job.prev;
+    else this.#last = job.prev;
+    job.prev = job.next = undefined;
+    this.#runningCount--;
     const next = this.#stopping ? undefined : this.#waiting.shift();
     if (next) this.#start(next);
     if (this.#resume && (this.#stopping || this.#waiting.length <= (this.#o.maxWaiting ?? 1000) / 2)) {
@@ -241,7 +262,7 @@ export class Dispatcher {
       this.#resume = undefined;
       this.#drained = undefined;
     }
-    if (this.#running.size === 0) {
+    if (this.#runningCount === 0) {
       this.#idleSince = Date.now();
       this.#idle?.();
     }

@@ -34,45 +34,87 @@ function zero(): MessageCounters {
   return { received: 0, handled: 0, failed: 0, retried: 0, deadLettered: 0 };
 }
 
+/**
+ * The counters and the duration histogram of one route pattern, looked up once per message (see
+ * {@link MessageStats.forRoute}) instead of once per counter.
+ */
+export class RouteStats {
+  readonly counters: MessageCounters = zero();
+  #histogram: DurationHistogram | undefined;
+  readonly #total: MessageCounters;
+
+  constructor(total: MessageCounters) {
+    this.#total = total;
+  }
+
+  /** Add `n` to one counter of the route and of the total. */
+  add(key: keyof MessageCounters, n = 1): void {
+    this.counters[key] += n;
+    this.#total[key] += n;
+  }
+
+  /** `add('received')` for the hot path: a field increment, not a keyed property access. */
+  countReceived(): void {
+    this.counters.received++;
+    this.#total.received++;
+  }
+
+  /** `add('handled')` for the hot path. */
+  countHandled(): void {
+    this.counters.handled++;
+    this.#total.handled++;
+  }
+
+  /** Record how long one try of the route's handler took. */
+  observe(seconds: number): void {
+    (this.#histogram ??= new DurationHistogram()).observe(seconds);
+  }
+
+  /** The histogram, once anything was observed. */
+  get histogram(): DurationHistogram | undefined {
+    return this.#histogram;
+  }
+}
+
 /** Counts what the dispatcher does, per route pattern and in total. */
 export class MessageStats {
   readonly total: MessageCounters = zero();
-  readonly #routes = new Map<string, MessageCounters>();
-  readonly #durations = new Map<string, DurationHistogram>();
+  readonly #routes = new Map<string, RouteStats>();
   noRoute = 0;
   skipped = 0;
 
+  /** The counters and histogram of one route pattern, created on first use. */
+  forRoute(pattern: string): RouteStats {
+    let stats = this.#routes.get(pattern);
+    if (!stats) {
+      stats = new RouteStats(this.total);
+      this.#routes.set(pattern, stats);
+    }
+    return stats;
+  }
+
   /** The counters of one route pattern, created on first use. */
   route(pattern: string): MessageCounters {
-    let counters = this.#routes.get(pattern);
-    if (!counters) {
-      counters = zero();
-      this.#routes.set(pattern, counters);
-    }
-    return counters;
+    return this.forRoute(pattern).counters;
   }
 
   /** Add `n` to one counter of a route and of the total. */
   add(pattern: string, key: keyof MessageCounters, n = 1): void {
-    this.route(pattern)[key] += n;
-    this.total[key] += n;
+    this.forRoute(pattern).add(key, n);
   }
 
   /** Record how long one try of a route's handler took. */
   observe(pattern: string, seconds: number): void {
-    let histogram = this.#durations.get(pattern);
-    if (!histogram) {
-      histogram = new DurationHistogram();
-      this.#durations.set(pattern, histogram);
-    }
-    histogram.observe(seconds);
+    this.forRoute(pattern).observe(seconds);
   }
 
   snapshot(inFlight: number, queued: number): MessageStatsSnapshot {
     const routes: Record<string, MessageCounters> = {};
-    for (const [pattern, counters] of this.#routes) routes[pattern] = { ...counters };
     const durations: Record<string, HistogramData> = {};
-    for (const [pattern, histogram] of this.#durations) durations[pattern] = histogram.data();
+    for (const [pattern, stats] of this.#routes) {
+      routes[pattern] = { ...stats.counters };
+      if (stats.histogram) durations[pattern] = stats.histogram.data();
+    }
     return {
       total: { ...this.total },
       routes,

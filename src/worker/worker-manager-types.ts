@@ -24,6 +24,11 @@ export interface WorkerManagerOptions {
   readonly routerDirectory?: string;
   /** The workers' environment. @defaultValue `process.env` */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Node/V8 flags of every worker; a flag the workers' `NODE_OPTIONS` also sets is left out.
+   * @defaultValue `['--max-semi-space-size=4']` (see BENCHMARKS.md: peak memory)
+   */
+  readonly workerExecArgv?: readonly string[];
 }
 
 /** Identifies one worker in events. */

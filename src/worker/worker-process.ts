@@ -71,6 +71,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /**
    * @param entry - the compiled worker entry (see `buildWorkerBundle`): plain JavaScript, so the worker runs on
    *   plain `node` with no loader.
+   * @param execArgv - Node/V8 flags of the worker process. @defaultValue none
    */
   constructor(
     entry: string,
@@ -78,6 +79,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     timings: WorkerTimings,
     logger: Logger,
     env?: NodeJS.ProcessEnv,
+    execArgv: readonly string[] = [],
   ) {
     super();
     this.assignment = assignment;
@@ -85,7 +87,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     this.#log = logger.child({ pool: assignment.pool, slot: assignment.slot });
     // Secrets travel in the environment (inherited), never in argv.
     this.#child = fork(entry, [], {
-      execArgv: [],
+      execArgv: [...execArgv],
       env: env ?? process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

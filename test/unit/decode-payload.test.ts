@@ -35,12 +35,33 @@ describe('decodePayload', () => {
       undefined,
       'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY',
     ],
+    [
+      '__proto__ written with escapes',
+      Buffer.from('{"\\u005f_proto__":{"x":1}}'),
+      undefined,
+      'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY',
+    ],
+    [
+      'constructor written with escapes',
+      Buffer.from('{"\\u0063onstructor":{"prototype":{"x":1}}}'),
+      undefined,
+      'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY',
+    ],
+    ['__proto__ after a BOM', Buffer.from('\ufeff{"__proto__":{"x":1}}'), undefined, 'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY'],
     ['not JSON with a schema', Buffer.from('v=1'), schema, 'RMQ_ERR_PAYLOAD_NOT_JSON'],
     ['failing the schema', Buffer.from('{"v":"x"}'), schema, 'RMQ_ERR_PAYLOAD_SCHEMA'],
   ])('refuses a payload %s with its code', (_label, raw, routeSchema, code) => {
     const result = decodePayload(raw, limits, routeSchema);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.code).toBe(code);
+  });
+
+  it('parses JSON after a BOM, and keeps harmless escapes and keys', () => {
+    expect(decodePayload(Buffer.from('\ufeff{"a":1}'), limits, undefined)).toEqual({ ok: true, value: { a: 1 } });
+    expect(decodePayload(Buffer.from('{"s":"\\u00e9","constructor":1}'), limits, undefined)).toEqual({
+      ok: true,
+      value: { s: 'é', constructor: 1 },
+    });
   });
 
   it('does not pollute Object.prototype', () => {

@@ -92,6 +92,18 @@ const TABLES: readonly MatchTable[] = [
       { topic: '', filter: undefined },
     ],
   },
+  {
+    title: 'empty first and last levels, under + and #',
+    filters: ['+/x', 'b/#', 'c/+/#'],
+    cases: [
+      { topic: '/x', filter: '+/x', captures: [''] },
+      { topic: 'b/', filter: 'b/#', captures: [''] },
+      { topic: 'b//', filter: 'b/#', captures: ['/'] },
+      { topic: 'c//', filter: 'c/+/#', captures: ['', ''] },
+      { topic: 'c/y', filter: 'c/+/#', captures: ['y', ''] },
+      { topic: '/', filter: undefined },
+    ],
+  },
 ];
 
 describe.each(TABLES)('matching: $title', ({ filters, cases }) => {
