@@ -57,17 +57,20 @@ export class RedisManager {
         // Once per outage; the client keeps retrying in the background.
         this.#log.warn({ err: { message: err.message } }, 'Redis unavailable; continuing without it (local only)');
       }
-      if (this.#state !== 'closed') this.#state = 'down';
+      // An error of a connection attempt that lost the race to a good one must not mark a live client down.
+      if (this.#state !== 'closed' && this.#client?.status !== 'ready') this.#state = 'down';
     });
   }
 
   get state(): RedisState {
-    return this.#state;
+    if (this.#state === 'disabled' || this.#state === 'closed') return this.#state;
+    if (this.#client?.status === 'ready') return 'ready';
+    return this.#state === 'connecting' ? 'connecting' : 'down';
   }
 
-  /** True when commands can be sent now. */
+  /** True when commands can be sent now (the client's own status: an error event cannot leave it stale). */
   get available(): boolean {
-    return this.#state === 'ready';
+    return this.#state !== 'closed' && this.#client?.status === 'ready';
   }
 
   /** The client, for features that check {@link available} first. `undefined` when Redis is disabled. */
@@ -86,7 +89,7 @@ export class RedisManager {
    */
   async whenReady(timeoutMs: number): Promise<boolean> {
     const client = this.#client;
-    if (!client || this.#state === 'ready') return this.#state === 'ready';
+    if (!client || this.available) return this.available;
     if (this.#state === 'closed' || this.#state === 'disabled') return false;
     return new Promise<boolean>((resolve) => {
       const done = (ready: boolean): void => {
@@ -95,7 +98,7 @@ export class RedisManager {
         resolve(ready);
       };
       const onReady = (): void => done(true);
-      const timer = setTimeout(() => done(this.#state === 'ready'), timeoutMs);
+      const timer = setTimeout(() => done(this.available), timeoutMs);
       client.on('ready', onReady);
     });
   }

@@ -167,17 +167,28 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   async #doStop(timeoutMs: number, options: { endSession?: boolean }): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let idle = true;
     if (options.endSession && this.#connection.connected) {
       // Scale-down protocol (DELIVERY.md): leave the group first so new messages go to the other members, then
       // serve what the broker had already queued or sent to this session until it goes quiet.
       await this.#connection
         .unsubscribe(this.#o.routes.map((r) => r.mqttTopic))
         .catch((err: unknown) => this.#o.logger.warn({ err }, 'unsubscribe failed'));
-      await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, timeoutMs);
+      idle = await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, timeoutMs);
     }
     const finished = await this.#dispatcher.drain(Math.max(0, deadline - Date.now()));
     if (!finished) this.#o.logger.warn('stopped with handlers still running; their messages will be redelivered');
-    await this.#connection.stop({ endSession: options.endSession ?? false });
+    // Ending a session drops its unacked messages for the whole group (Mosquitto): only a session with nothing
+    // left unacked may end. Otherwise it is kept, and its messages return when this client id connects again.
+    const endSession = (options.endSession ?? false) && idle && finished;
+    if (options.endSession && !endSession) {
+      this.#o.logger.error(
+        { clientId: this.clientId },
+        'could not drain before leaving: the session is kept (not ended) so its unacked messages are not lost; ' +
+          'they are delivered when this client id connects again',
+      );
+    }
+    await this.#connection.stop({ endSession });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -29,6 +29,11 @@ export interface ScalingState {
   readonly lastScaleDownAt: number | undefined;
   /** Recent recommendations (newest last), for the scale-down stabilisation window. */
   readonly recommendations: readonly { readonly at: number; readonly desired: number }[];
+  /**
+   * When the policy first decided for this pool. A scale-down waits until a whole stabilisation window has been
+   * watched: a new leader, or one whose memory was lost with Redis, knows nothing of the last few minutes.
+   */
+  readonly since?: number | undefined;
 }
 
 /** A decision: the count to run, why, and the state to keep for next time. */
@@ -67,10 +72,11 @@ export function decideScale(
   const inputs =
     `busy ${signals.busyRatio.toFixed(2)} (target ${config.targetBusy})` +
     (signals.queueDepth === undefined ? '' : `, queue depth ${signals.queueDepth}`);
+  const since = state.since ?? now;
   const keep = (reason: string): ScalingDecision => ({
     desired: current,
     reason,
-    state: { ...state, recommendations },
+    state: { ...state, recommendations, since },
   });
 
   if (recommended > current) {
@@ -80,19 +86,21 @@ export function decideScale(
     return {
       desired: recommended,
       reason: `scale up ${current} → ${recommended}: ${inputs}`,
-      state: { ...state, current: recommended, lastScaleUpAt: now, recommendations },
+      state: { ...state, current: recommended, lastScaleUpAt: now, recommendations, since },
     };
   }
   if (recommended < current) {
     const stable = Math.max(...recommendations.map((r) => r.desired));
-    if (stable >= current) return keep(`scale-down held by the stabilisation window; ${inputs}`);
+    if (stable >= current || now - since < config.scaleDownStabilizationMs) {
+      return keep(`scale-down held by the stabilisation window; ${inputs}`);
+    }
     if (state.lastScaleDownAt !== undefined && now - state.lastScaleDownAt < config.scaleDownCooldownMs) {
       return keep(`scale-down to ${stable} waits for its cooldown; ${inputs}`);
     }
     return {
       desired: stable,
       reason: `scale down ${current} → ${stable}: ${inputs}`,
-      state: { ...state, current: stable, lastScaleDownAt: now, recommendations },
+      state: { ...state, current: stable, lastScaleDownAt: now, recommendations, since },
     };
   }
   return keep(`steady at ${current}: ${inputs}`);

@@ -51,7 +51,11 @@ export class LoadMeter {
       sum: now.durations.sum - previous.durations.sum,
       count: now.durations.count - previous.durations.count,
     };
-    const slotOccupancy = clamp01(delta.sum / (seconds * this.#concurrency));
+    // Durations count only once a try settles, so a slot held all interval by a long try (a slow call, a message
+    // waiting on a rate limit) would look idle: the slots held right now count too.
+    const slotOccupancy = clamp01(
+      Math.max(delta.sum / (seconds * this.#concurrency), stats.inFlight / this.#concurrency),
+    );
     const eventLoopUtilization = clamp01(performance.eventLoopUtilization(now.elu, previous.elu).utilization);
     const p95 = histogramQuantile(delta, 0.95);
     return {

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, RouteMQError } from '../errors.js';
+import type { ResolvedConfig } from '../config/schema.js';
+import { MAX_TIMER_MS } from '../config/fields.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
@@ -263,7 +265,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   }
 
   async #stopWorker(worker: WorkerProcess, mode: ShutdownMode): Promise<void> {
-    await worker.stop(mode, this.#o.config.routemq.shutdownTimeoutMs);
+    const r = this.#o.config.routemq;
+    const pool = this.#pools.get(worker.assignment.pool);
+    await worker.stop(mode, mode === 'leave' && pool ? leaveDrainMs(pool.plan.routes, r) : r.shutdownTimeoutMs);
   }
 
   #onExit(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
@@ -311,6 +315,24 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
 function ref(worker: WorkerProcess): WorkerRef {
   return { pool: worker.assignment.pool, slot: worker.assignment.slot, workerId: worker.id, pid: worker.pid };
+}
+
+/**
+ * How long a slot that leaves for good may take to settle what it holds: every try of a message is bounded by its
+ * route's timeout, and after the last one the message is dead-lettered, so each in-flight message settles within
+ * maxAttempts × (timeout + retry delay). Its session may only end once all are acked (see Consumer.stop).
+ */
+function leaveDrainMs(
+  routes: readonly { readonly timeoutMs?: number; readonly maxAttempts?: number }[],
+  r: ResolvedConfig['routemq'],
+): number {
+  const perMessage = Math.max(
+    0,
+    ...routes.map(
+      (route) => (route.maxAttempts ?? r.maxAttempts) * ((route.timeoutMs ?? r.handlerTimeoutMs) + r.retryMaxMs),
+    ),
+  );
+  return Math.min(MAX_TIMER_MS, r.shutdownTimeoutMs + perMessage);
 }
 
 function assertCount(n: number): void {

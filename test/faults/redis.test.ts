@@ -89,11 +89,19 @@ describe('fault suite: Redis outage', () => {
       await load.stop();
 
       const all = (): string[] => [...readSeen(seenFile).map((s) => s.id), ...deadLetterIds(dead)];
-      await waitUntil(
-        () => verdict(load.acked, readSeen(seenFile), deadLetterIds(dead)).lost.length === 0,
-        60_000,
-        'every acked id handled or dead-lettered',
-      );
+      try {
+        await waitUntil(
+          () => verdict(load.acked, readSeen(seenFile), deadLetterIds(dead)).lost.length === 0,
+          60_000,
+          'every acked id handled or dead-lettered',
+        );
+      } catch (err) {
+        const missing = verdict(load.acked, readSeen(seenFile), deadLetterIds(dead)).lost;
+        const tail = app.lines.filter((l) => !l.includes('"level":30') || l.includes('scal')).slice(-60);
+        throw new Error(
+          `${String(err)}; missing ${missing.length}: ${missing.slice(0, 20).join(' ')}\n${tail.join('\n')}`,
+        );
+      }
       const v = verdict(load.acked, readSeen(seenFile), deadLetterIds(dead));
       report(`12-redis-down-${outageMs / 1000}s`, v, startedAt);
       expect(v.lost).toEqual([]);

@@ -35,7 +35,7 @@ describe('decideScale', () => {
     expect(decideScale(state(1), { busyRatio: 0.77 }, wide, 0).desired).toBe(1);
     expect(decideScale(state(2), { busyRatio: 0.63 }, wide, 0).desired).toBe(2);
     expect(decideScale(state(1), { busyRatio: 0.771 }, wide, 0).desired).toBe(2);
-    const down = decideScale(state(10), { busyRatio: 0.49 }, wide, 0);
+    const down = decideScale(state(10, { since: -60_000 }), { busyRatio: 0.49 }, wide, 0);
     expect(down.reason).toContain('scale down 10 → 7');
   });
 
@@ -61,8 +61,18 @@ describe('decideScale', () => {
     expect(decision.desired).toBe(1);
   });
 
+  it('scales down only after watching a whole stabilisation window (a new leader knows no history)', () => {
+    const first = decideScale(state(3), { busyRatio: 0 }, config, 1_000);
+    expect(first.desired).toBe(3);
+    expect(first.state.since).toBe(1_000);
+    expect(decideScale(first.state, { busyRatio: 0 }, config, 60_999).desired).toBe(3);
+    expect(decideScale(first.state, { busyRatio: 0 }, config, 61_000).desired).toBe(1);
+    // Scale-ups do not wait.
+    expect(decideScale(state(1), { busyRatio: 1 }, config, 1_000).desired).toBe(2);
+  });
+
   it('waits for the scale-down cooldown after a scale-down', () => {
-    const s = state(3, { lastScaleDownAt: 50_000 });
+    const s = state(3, { lastScaleDownAt: 50_000, since: 0 });
     expect(decideScale(s, { busyRatio: 0.1 }, config, 60_000).desired).toBe(3);
     expect(decideScale(s, { busyRatio: 0.1 }, config, 80_000).desired).toBe(1);
   });
