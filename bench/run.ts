@@ -12,7 +12,9 @@ import { renderMarkdown, updateBenchmarksMd } from './lib/report.js';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 10_000 : 50_000;
-const REPS = quick ? 1 : 3;
+/** `--reps N` for more repetitions on a noisy machine (the issue asks for 3 or more). */
+const repsFlag = process.argv.indexOf('--reps');
+const REPS = quick ? 1 : repsFlag > 0 ? Math.max(3, Number(process.argv[repsFlag + 1] ?? 3)) : 3;
 const problems: string[] = [];
 
 const broker = await startBenchBroker();
@@ -94,7 +96,7 @@ try {
       memoryGb: Math.round(totalmem() / 2 ** 30),
       node: process.version,
     },
-    command: quick ? 'npm run bench:quick' : 'npm run bench',
+    command: quick ? 'npm run bench:quick' : REPS === 3 ? 'npm run bench' : `npm run bench -- --reps ${REPS}`,
     n: N,
     repetitions: REPS,
     throughput: Object.fromEntries(
@@ -130,7 +132,7 @@ try {
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   const markdown = renderMarkdown(results);
   log('\n' + markdown);
-  if (!quick) updateBenchmarksMd(markdown);
+  if (!quick) await updateBenchmarksMd(markdown);
   log(`results: ${file}`);
 } finally {
   await broker.dispose();

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as prettier from 'prettier';
 import { fileURLToPath } from 'node:url';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
@@ -92,12 +93,14 @@ export function renderMarkdown(r: Results): string {
   return lines.join('\n');
 }
 
-/** Replace the generated section of BENCHMARKS.md with the latest results. */
-export function updateBenchmarksMd(markdown: string): void {
+/** Replace the generated section of BENCHMARKS.md with the latest results, formatted as the repo's Prettier would. */
+export async function updateBenchmarksMd(markdown: string): Promise<void> {
   if (!existsSync(BENCHMARKS_MD)) return;
   const text = readFileSync(BENCHMARKS_MD, 'utf8');
   const begin = text.indexOf(BEGIN);
   const end = text.indexOf(END);
   if (begin < 0 || end < begin) return;
-  writeFileSync(BENCHMARKS_MD, `${text.slice(0, begin + BEGIN.length)}\n${markdown}\n${text.slice(end)}`);
+  const updated = `${text.slice(0, begin + BEGIN.length)}\n${markdown}\n${text.slice(end)}`;
+  const options = (await prettier.resolveConfig(BENCHMARKS_MD)) ?? {};
+  writeFileSync(BENCHMARKS_MD, await prettier.format(updated, { ...options, filepath: BENCHMARKS_MD }));
 }
