@@ -9,6 +9,7 @@ import { withTimeout } from '../util/with-timeout.js';
 import { classifyConnectError, isSessionTakenOver } from './connect-errors.js';
 import type { ConnectionOptions } from './connection-options.js';
 import { FlapDetector } from './flap-detector.js';
+import { TurnBatcher } from './turn-batcher.js';
 
 /** One subscription, with an optional v5 subscription identifier. */
 export interface Subscription {
@@ -39,22 +40,15 @@ interface ClientInternals {
   _releaseIncomingQoS2Publish(messageId: number): void;
 }
 
-/** A stream that can batch writes (net.Socket can). */
-interface Corkable {
-  cork?: () => void;
-  uncork?: () => void;
-}
-
-/** Why {@link MqttConnection.start} is told not to wait for the done callback of a deferred message. */
+// Passed to MQTT.js's done callback: skip the PUBACK, the receiver acks after its handler.
 const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
-
 const noop = (): void => undefined;
 const RESOLVED = Promise.resolve();
 
 /**
  * One MQTT connection with a persistent session and pipelined, ack-after-handler delivery.
  *
- * Every PUBLISH goes to the sink, and MQTT.js is told at once to go on with its pipeline *without* acking
+ * Every PUBLISH goes to the sink, and MQTT.js is told to go on with its pipeline *without* acking
  * (`done(err)` skips the PUBACK), so keepalive and the next messages never wait behind a handler
  * (mqttjs/MQTT.js#1935). The receiver acks later with {@link ack}, which drops acks of an older connection epoch:
  * packet ids restart on a new connection, and the broker redelivers what was not acked.
@@ -70,13 +64,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
   #stopPromise: Promise<void> | undefined;
-  /** The stream {@link ack} corked until the end of this turn of the event loop, if any. */
-  #corked: Corkable | undefined;
-  readonly #uncork = (): void => {
-    const stream = this.#corked;
-    this.#corked = undefined;
-    stream?.uncork?.();
-  };
+  readonly #writes = new TurnBatcher(); // acks leave in one write per turn of the event loop
   /** MQTT.js's callback for the packet just handed to the sink (it hands out one packet at a time). */
   #pendingDone: ((err?: Error) => void) | undefined;
   readonly #releaseDone = (): void => {
@@ -106,13 +94,10 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
         void backlog.then(() => done(DEFERRED_ACK));
         return;
       }
-      // Go on from a microtask, not at once: MQTT.js takes the next packet on the next tick, and Node runs every
-      // queued tick before any microtask, so a whole TCP read's worth of packets (hundreds) used to be dispatched
-      // before the first handler's promise could settle. They piled up in the waiting queue, lived long enough to be
-      // copied by the scavenger, and cost more in GC than in dispatching. From a microtask, a handler that settles
-      // at once has finished (and acked) before the next packet; a slow one still does not hold the pipeline.
-      // A promise reaction, not queueMicrotask(): Node wraps each queueMicrotask callback in an AsyncResource and a
-      // bound function.
+      // Go on from a microtask (a promise reaction: cheaper than queueMicrotask), not at once, so a handler that
+      // settles at once has finished and acked before MQTT.js hands over the next packet, instead of a whole TCP
+      // read being dispatched first and piling up for the GC (BENCHMARKS.md, finding 9; measured again: calling
+      // done at once for QoS0 gave 0.76 instead of 0.85 at W=4).
       this.#pendingDone = done;
       void RESOLVED.then(this.#releaseDone);
     };
@@ -230,18 +215,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       this.#log.debug({ messageId: packet.messageId, epoch, current: this.#epoch }, 'stale ack dropped');
       return false;
     }
-    // Acks leave in one write per turn of the event loop, not one per ack: MQTT.js dispatches one packet per tick,
-    // so a TCP read's worth of messages settles over many ticks, and mqtt-packet's own cork (released on the next
-    // tick) flushed each ack alone. writev was a quarter of a worker's CPU at QoS1 in a V8 profile. setImmediate
-    // runs right after the current I/O callback and its ticks and microtasks, before the loop waits again.
-    if (this.#corked === undefined) {
-      const stream = this.#client.stream as Corkable;
-      if (typeof stream.cork === 'function' && typeof stream.uncork === 'function') {
-        stream.cork();
-        this.#corked = stream;
-        setImmediate(this.#uncork);
-      }
-    }
+    this.#writes.batch(this.#client.stream);
     const client = this.#client as unknown as ClientInternals;
     if (packet.qos === 1) {
       client._sendPacket({ cmd: 'puback', messageId: packet.messageId });
