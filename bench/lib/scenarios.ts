@@ -29,7 +29,7 @@ export interface ThroughputResult {
   readonly memoryRatio: number;
 }
 
-async function runSide(
+export async function runSide(
   start: (o: SideOptions) => Promise<Side>,
   options: SideOptions,
   n: number,
