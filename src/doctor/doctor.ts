@@ -8,6 +8,7 @@ import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { ConnectionOptions } from '../mqtt/connection-options.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
+import { checkClientIdClash } from './clash-check.js';
 
 /** The outcome of one check. */
 export interface DoctorCheck {
@@ -60,11 +61,7 @@ export async function runDoctor(config: ResolvedConfig, table: RouteTable, logge
   );
   checks.push(await checkShareBalancing(options));
   for (const route of table.routes) checks.push(await checkReadable(options, route.filter, route.pattern));
-  checks.push({
-    check: 'client-id clashes',
-    status: 'skip',
-    detail: 'MQTT cannot test a client id without taking its session over; RouteMQ detects takeovers at run time',
-  });
+  checks.push(await checkClientIdClash(config));
   checks.push(
     broker.product === 'mosquitto'
       ? {

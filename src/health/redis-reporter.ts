@@ -1,7 +1,10 @@
+import { hostname } from 'node:os';
 import type { Logger } from '../logger.js';
 import type { RedisManager } from '../redis/redis-manager.js';
 import type { AppEvent, AppEvents } from '../runtime/app-events.js';
 import type { HealthMonitor, HealthSnapshot } from './health-monitor.js';
+
+const HOST = hostname();
 
 /** Options of {@link RedisHealthReporter}. */
 export interface RedisHealthReporterOptions {
@@ -19,8 +22,8 @@ export interface RedisHealthReporterOptions {
 /**
  * Mirrors health into Redis when it is enabled: every lifecycle event goes to a capped stream
  * (`<prefix>events`), and every live worker has a heartbeat key with a TTL
- * (`<prefix>heartbeat:<instance>:<worker>`, refreshed on each health sample), so other hosts and tools see which
- * workers are alive. Fails open: while Redis is down, nothing is written and nothing waits.
+ * (`<prefix>heartbeat:<instance>:<worker>`, and `…:main` for the main process, each with its host name, refreshed
+ * on each health sample), so other hosts and tools (`routemq doctor`) see which instances and workers are alive. Fails open: while Redis is down, nothing is written and nothing waits.
  */
 export class RedisHealthReporter {
   readonly #o: RedisHealthReporterOptions;
@@ -80,11 +83,13 @@ export class RedisHealthReporter {
     if (!client || !this.#o.redis.available) return;
     try {
       const pipeline = client.pipeline();
-      for (const w of snapshot.workers) {
-        if (!w.isAlive) continue;
-        const value = JSON.stringify({ pid: w.pid, status: w.status, at: snapshot.at });
-        pipeline.set(this.heartbeatKey(w.workerId), value, 'PX', this.#o.heartbeatTtlMs);
-      }
+      const beat = (id: string, pid: number | undefined, status: string): void => {
+        const value = JSON.stringify({ pid, status, host: HOST, at: snapshot.at });
+        pipeline.set(this.heartbeatKey(id), value, 'PX', this.#o.heartbeatTtlMs);
+      };
+      // `main` too, so `routemq doctor` on another host sees this instance id in use even without worker pools.
+      beat('main', process.pid, 'ready');
+      for (const w of snapshot.workers) if (w.isAlive) beat(w.workerId, w.pid, w.status);
       await pipeline.exec();
     } catch (err) {
       this.#o.logger.debug({ err }, 'could not write worker heartbeats to Redis');

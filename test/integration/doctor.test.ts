@@ -8,15 +8,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorCheck } from '../../src/doctor/doctor.js';
 import { freePort, startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
+import { Redis } from 'ioredis';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
+import { uniqueName } from '../helpers/mqtt.js';
+import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const exec = promisify(execFile);
 
-async function doctor(port: number): Promise<{ code: number; checks: DoctorCheck[] }> {
+async function doctor(
+  port: number,
+  env: Record<string, string> = {},
+): Promise<{ code: number; checks: DoctorCheck[] }> {
   const args = [BIN, 'doctor', '--json', '--routers', POOLS_ROUTERS, '--broker', '127.0.0.1', '--port', String(port)];
   try {
-    const { stdout } = await exec(process.execPath, args, { env: { ...process.env, MQTT_CONNECT_TIMEOUT_MS: '2000' } });
+    const { stdout } = await exec(process.execPath, args, {
+      env: { ...process.env, MQTT_CONNECT_TIMEOUT_MS: '2000', ...env },
+    });
     return { code: 0, checks: JSON.parse(stdout) as DoctorCheck[] };
   } catch (err) {
     const e = err as { code: number; stdout: string };
@@ -47,6 +55,7 @@ describe('routemq doctor', () => {
     expect(checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(checks.find((c) => c.check === '$share load balancing')?.status).toBe('pass');
     expect(checks.find((c) => c.check === 'broker identity')?.detail).toMatch(/mosquitto version 2/);
+    expect(checks.find((c) => c.check === 'client-id clashes')?.status).toBe('pass');
     expect(checks.filter((c) => c.check.startsWith('read ')).map((c) => [c.check, c.status])).toEqual([
       ['read pa/{id}', 'pass'],
       ['read pb/{id}', 'pass'],
@@ -61,6 +70,53 @@ describe('routemq doctor', () => {
     expect(denied?.status).toBe('fail');
     expect(denied?.fix).toContain('read access to pb/+');
   });
+
+  it('finds the instance id live here (control socket) or on another host (Redis heartbeats)', async () => {
+    const socket = join(dir, 'control.sock');
+    const prefix = `${uniqueName('rmqdoc')}:`;
+    const env = {
+      ROUTEMQ_INSTANCE_ID: 'doc-host',
+      ROUTEMQ_CONTROL_SOCKET: socket,
+      ENABLE_REDIS: 'true',
+      REDIS_HOST: '127.0.0.1',
+      ROUTEMQ_REDIS_PREFIX: prefix,
+    };
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+    const clash = async (): Promise<DoctorCheck | undefined> =>
+      (await doctor(good.port, env)).checks.find((c) => c.check === 'client-id clashes');
+    try {
+      expect((await clash())?.status).toBe('pass');
+      expect((await clash())?.detail).toContain('nor on other hosts');
+
+      const app = spawnRouteMQ(['start'], {
+        ...env,
+        MQTT_BROKER: '127.0.0.1',
+        MQTT_PORT: String(good.port),
+        MQTT_CLIENT_ID: uniqueName('doc'),
+        ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
+        SEEN_FILE: join(dir, 'seen.txt'),
+        POOL_A_COUNT: '1',
+        POOL_B_COUNT: '1',
+      });
+      await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+      expect((await clash())?.status).toBe('warn');
+      expect((await app.stop()).code).toBe(0);
+
+      // Another host's instance with the same id, as its health mirror writes it.
+      const beat = JSON.stringify({ pid: 1, status: 'ready', host: 'other-host', at: Date.now() });
+      await redis.set(`${prefix}heartbeat:doc-host:main`, beat, 'PX', 30_000);
+      const { code, checks } = await doctor(good.port, env);
+      expect(code).toBe(1);
+      expect(checks.find((c) => c.check === 'client-id clashes')).toMatchObject({ status: 'fail' });
+      expect(checks.find((c) => c.check === 'client-id clashes')?.detail).toContain('live on other-host');
+    } finally {
+      await killAllSpawned();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    }
+  }, 60_000);
 
   it('fails with the fix when no broker runs', async () => {
     const { code, checks } = await doctor(await freePort());
