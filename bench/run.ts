@@ -17,7 +17,9 @@ const flag = (name: string): string | undefined => {
 };
 const N = quick ? 10_000 : 50_000;
 /** `--reps N` for more repetitions on a noisy machine (the issue asks for 3 or more; `--quick` runs 1 by default). */
-const REPS = flag('--reps') !== undefined ? Math.max(quick ? 1 : 3, Number(flag('--reps'))) : quick ? 1 : 3;
+const repsGiven = Number(flag('--reps'));
+if (flag('--reps') !== undefined && !Number.isInteger(repsGiven)) throw new Error('--reps takes a whole number');
+const REPS = flag('--reps') !== undefined ? Math.max(quick ? 1 : 3, repsGiven) : quick ? 1 : 3;
 /** `--quick --cell 4,0` picks the quick cell (W, QoS) while working on one of them. */
 const quickCell = (flag('--cell') ?? '2,1').split(',').map(Number);
 const problems: string[] = [];

@@ -48,10 +48,14 @@ export async function collect(
   };
 }
 
-/** Poll `predicate` every 25 ms until it holds. */
-export async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** Poll `predicate` (sync or async) every 25 ms until it holds. */
+export async function waitUntil(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { steadyPublisher } from '../helpers/load.js';
-import { connectClient, uniqueName } from '../helpers/mqtt.js';
+import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
@@ -108,39 +108,36 @@ describe('autoscaler (Redis)', () => {
     return report === null ? undefined : (JSON.parse(report) as { current: number }).current;
   }
 
-  async function waitFor(what: string, timeoutMs: number, predicate: () => Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await predicate())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
   async function started(app: SpawnedApp): Promise<void> {
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
   }
 
   it('scales a busy pool up to its maximum under load, back down when the load stops, and loses nothing', async () => {
     const { prefix, seenFile, env } = setup();
-    // Each worker runs one 20 ms handler at a time: 50 msg/s at most. 120 msg/s keeps one worker fully busy.
+    // Each worker runs one 30 ms handler at a time: 33 msg/s at most. The publisher's ~100 msg/s keeps even 3 workers
+    // fully busy, so the pool must reach 4.
     const app = spawnRouteMQ(['start'], env({ ROUTEMQ_CONCURRENCY: '1' }));
     await started(app);
     client = await connectClient(broker.url, { clientId: uniqueName('pub') });
     const publisher = steadyPublisher(client, {
       topic: (id) => `fa/${id}`,
       ratePerSec: 120,
-      payload: JSON.stringify({ delayMs: 20 }),
+      payload: JSON.stringify({ delayMs: 30 }),
     });
     try {
-      await waitFor('the pool reached 4 workers', 30_000, async () => (await poolSize(prefix)) === 4);
+      await waitUntil(async () => (await poolSize(prefix)) === 4, 30_000, 'the pool reached 4 workers');
     } finally {
       await publisher.stop();
     }
-    await waitFor('the pool went back to 1 worker', 30_000, async () => (await poolSize(prefix)) === 1);
-    await waitFor('every acked message was handled', 15_000, () => {
-      const seen = new Set(readSeen(seenFile).map((s) => s.id));
-      return Promise.resolve(publisher.acked.every((id) => seen.has(id)));
-    });
+    await waitUntil(async () => (await poolSize(prefix)) === 1, 30_000, 'the pool went back to 1 worker');
+    await waitUntil(
+      () => {
+        const seen = new Set(readSeen(seenFile).map((s) => s.id));
+        return Promise.resolve(publisher.acked.every((id) => seen.has(id)));
+      },
+      15_000,
+      'every acked message was handled',
+    );
     const result = check(publisher.acked, readSeen(seenFile));
     expect(result.lost).toEqual([]);
     expect(result.unexpected).toEqual([]);
@@ -148,7 +145,7 @@ describe('autoscaler (Redis)', () => {
 
     const scaledDown = async (): Promise<boolean> =>
       (await events(prefix)).some((e) => e.type === 'pool.scaled' && e.data['to'] === 1);
-    await waitFor('the last scale-down event', 20_000, scaledDown);
+    await waitUntil(scaledDown, 20_000, 'the last scale-down event');
     const scaled = (await events(prefix)).filter((e) => e.type === 'pool.scaled');
     const ups = scaled.filter((e) => (e.data['to'] as number) > (e.data['from'] as number));
     const downs = scaled.filter((e) => (e.data['to'] as number) < (e.data['from'] as number));
@@ -176,12 +173,14 @@ describe('autoscaler (Redis)', () => {
       }),
     );
     await started(app);
-    await waitFor('the host reported its load', 10_000, async () => (await poolSize(prefix)) === 1);
+    await waitUntil(async () => (await poolSize(prefix)) === 1, 10_000, 'the host reported its load');
     await redis.set(`${prefix}metrics:queue_depth`, '350');
-    await waitFor('the pool reached 4 workers', 20_000, async () => (await poolSize(prefix)) === 4);
+    await waitUntil(async () => (await poolSize(prefix)) === 4, 20_000, 'the pool reached 4 workers');
     // The report says 4 as the resize starts; the event comes once the new workers are up.
-    await waitFor('the pool.scaled event', 20_000, async () =>
-      (await events(prefix)).some((e) => e.type === 'pool.scaled'),
+    await waitUntil(
+      async () => (await events(prefix)).some((e) => e.type === 'pool.scaled'),
+      20_000,
+      'the pool.scaled event',
     );
     const up = (await events(prefix)).find((e) => e.type === 'pool.scaled');
     expect(up?.data).toMatchObject({ from: 1, to: 4, inputs: { queueDepth: 350 } });
@@ -200,7 +199,7 @@ describe('autoscaler (Redis)', () => {
     expect(metrics).toContain('routemq_pool_queue_depth{pool="faults"} 350');
     expect(metrics).toMatch(/routemq_pool_busy_ratio\{pool="faults"\} [\d.]+/);
     await redis.del(`${prefix}metrics:queue_depth`);
-    await waitFor('the pool went back to 1 worker', 20_000, async () => (await poolSize(prefix)) === 1);
+    await waitUntil(async () => (await poolSize(prefix)) === 1, 20_000, 'the pool went back to 1 worker');
     expect((await app.stop()).code).toBe(0);
   }, 90_000);
 
@@ -211,11 +210,15 @@ describe('autoscaler (Redis)', () => {
     const b = spawnRouteMQ(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-b' }));
     await started(b);
     // Give b several lease renewals' worth of time to (wrongly) take the lease.
-    await waitFor('both hosts reported', 10_000, async () => (await poolSize(prefix, 'host-b')) !== undefined);
+    await waitUntil(async () => (await poolSize(prefix, 'host-b')) !== undefined, 10_000, 'both hosts reported');
     await redis.set(`${prefix}metrics:queue_depth`, '400');
-    await waitFor('each host runs 2 of the 4 workers', 20_000, async () => {
-      return (await poolSize(prefix, 'host-a')) === 2 && (await poolSize(prefix, 'host-b')) === 2;
-    });
+    await waitUntil(
+      async () => {
+        return (await poolSize(prefix, 'host-a')) === 2 && (await poolSize(prefix, 'host-b')) === 2;
+      },
+      20_000,
+      'each host runs 2 of the 4 workers',
+    );
     expect((await redis.get(`${prefix}scaling:leader`)) ?? '').toMatch(/^host-a\//);
     expect(b.logs().some((l) => l['msg'] === 'this host is now the autoscaler leader')).toBe(false);
 
@@ -227,7 +230,7 @@ describe('autoscaler (Redis)', () => {
     // time the log line takes to reach the test on a loaded machine.
     expect(handover).toBeLessThan(2 * 2000 + 1000);
     // Alone now, b takes the whole pool once a's report expires.
-    await waitFor('host-b runs all 4 workers', 20_000, async () => (await poolSize(prefix, 'host-b')) === 4);
+    await waitUntil(async () => (await poolSize(prefix, 'host-b')) === 4, 20_000, 'host-b runs all 4 workers');
 
     const decisions = (await events(prefix)).filter((e) => e.type === 'scaling.decision');
     const leaders = (await events(prefix)).filter((e) => e.type === 'scaling.leader' && e.data['leader'] === true);

@@ -33,8 +33,7 @@ describe('leader lease', () => {
     const m = new RedisManager(config, silentLogger());
     managers.push(m);
     m.start();
-    const deadline = Date.now() + 5000;
-    while (!m.available && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await m.whenReady(5000)).toBe(true);
     return m;
   }
 
