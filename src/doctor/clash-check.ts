@@ -59,8 +59,8 @@ async function liveHosts(config: ResolvedConfig): Promise<{ checked: boolean; ho
   const redis = new RedisManager(config, silentLogger());
   try {
     redis.start();
-    const client = redis.client;
-    if (!client || !(await redis.whenReady(3000))) return { checked: false, hosts: [] };
+    const client = (await redis.whenReady(3000)) ? redis.readyClient() : undefined;
+    if (!client) return { checked: false, hosts: [] };
     // SCAN, not KEYS: the doctor may run against a busy production Redis.
     const keys: string[] = [];
     let cursor = '0';

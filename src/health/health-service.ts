@@ -49,10 +49,17 @@ export class HealthService {
     });
     app.events.on('retired', (pid, stats) => this.#aggregator.retire(pid, stats));
     this.monitor.on('memory:exceeded', ({ workerId }) => void this.#replace(workerId));
+    // Four gauges read the scaling view per scrape; one view (per worker snapshot) serves them all.
+    let view: { readonly at: number; readonly value: ScalingView | undefined } | undefined;
+    const scalingView = (): ScalingView | undefined => {
+      const now = Date.now();
+      if (!view || now - view.at >= AGGREGATE_TTL_MS) view = { at: now, value: scaling?.() };
+      return view.value;
+    };
     const registry = createMetricsRegistry({
       aggregate: () => this.#aggregate(),
       health: () => this.monitor.latest,
-      ...(scaling ? { scaling } : {}),
+      ...(scaling ? { scaling: scalingView } : {}),
     });
     if (redis && redis.state !== 'disabled') {
       this.#reporter = new RedisHealthReporter({

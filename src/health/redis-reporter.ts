@@ -55,8 +55,8 @@ export class RedisHealthReporter {
   }
 
   async #addEvent(event: AppEvent): Promise<void> {
-    const client = this.#o.redis.client;
-    if (!client || !this.#o.redis.available) return;
+    const client = this.#o.redis.readyClient();
+    if (!client) return;
     try {
       await client.xadd(
         this.streamKey,
@@ -79,8 +79,8 @@ export class RedisHealthReporter {
   }
 
   async #beat(snapshot: HealthSnapshot): Promise<void> {
-    const client = this.#o.redis.client;
-    if (!client || !this.#o.redis.available) return;
+    const client = this.#o.redis.readyClient();
+    if (!client) return;
     try {
       const pipeline = client.pipeline();
       const beat = (id: string, pid: number | undefined, status: string): void => {

@@ -47,10 +47,10 @@ export class RouteStats {
     this.#total = total;
   }
 
-  /** Add `n` to one counter of the route and of the total. */
-  add(key: keyof MessageCounters, n = 1): void {
-    this.counters[key] += n;
-    this.#total[key] += n;
+  /** Add one to a counter of the route and of the total. */
+  add(key: keyof MessageCounters): void {
+    this.counters[key]++;
+    this.#total[key]++;
   }
 
   /** `add('received')` for the hot path: a field increment, not a keyed property access. */
@@ -91,21 +91,6 @@ export class MessageStats {
       this.#routes.set(pattern, stats);
     }
     return stats;
-  }
-
-  /** The counters of one route pattern, created on first use. */
-  route(pattern: string): MessageCounters {
-    return this.forRoute(pattern).counters;
-  }
-
-  /** Add `n` to one counter of a route and of the total. */
-  add(pattern: string, key: keyof MessageCounters, n = 1): void {
-    this.forRoute(pattern).add(key, n);
-  }
-
-  /** Record how long one try of a route's handler took. */
-  observe(pattern: string, seconds: number): void {
-    this.forRoute(pattern).observe(seconds);
   }
 
   snapshot(inFlight: number, queued: number): MessageStatsSnapshot {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readTlsFiles } from '../util/tls-files.js';
 import type { IClientOptions } from 'mqtt';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -43,9 +43,7 @@ export function connectionOptionsFromConfig(
       : {}),
   };
   if (m.protocol === 'mqtts' || m.protocol === 'wss') {
-    if (m.tls.caFile) client.ca = readFileSync(m.tls.caFile);
-    if (m.tls.certFile) client.cert = readFileSync(m.tls.certFile);
-    if (m.tls.keyFile) client.key = readFileSync(m.tls.keyFile);
+    Object.assign(client, readTlsFiles(m.tls));
     client.rejectUnauthorized = !m.tls.insecure;
   }
   return {

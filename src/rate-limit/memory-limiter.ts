@@ -1,3 +1,4 @@
+import { Fifo } from '../util/fifo.js';
 import { ALLOWED, refused } from './limiter.js';
 import type { LimitDecision, LimitSpec, Limiter } from './limiter.js';
 
@@ -7,7 +8,7 @@ interface Entry {
   /** fixed_window: messages counted in the window; token_bucket: tokens × windowMs (integers, no float drift). */
   amount: number;
   /** sliding_window: times of the messages counted in the last window, oldest first. */
-  times: number[];
+  times: Fifo<number>;
   lastUsed: number;
 }
 
@@ -34,7 +35,7 @@ export class MemoryLimiter implements Limiter {
     this.#sweep(now);
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { mark: Number.NaN, amount: 0, times: [], lastUsed: now };
+      entry = { mark: Number.NaN, amount: 0, times: new Fifo<number>(), lastUsed: now };
       this.#entries.set(key, entry);
     }
     entry.lastUsed = now;
@@ -56,8 +57,8 @@ export class MemoryLimiter implements Limiter {
       }
       case 'sliding_window': {
         // A message counts for windowMs after it was taken: at now = t + windowMs it no longer does.
-        while (e.times.length > 0 && (e.times[0] as number) <= now - windowMs) e.times.shift();
-        if (e.times.length >= max) return refused((e.times[0] as number) + windowMs - now);
+        while (e.times.length > 0 && (e.times.peek() as number) <= now - windowMs) e.times.shift();
+        if (e.times.length >= max) return refused((e.times.peek() as number) + windowMs - now);
         e.times.push(now);
         return ALLOWED;
       }

@@ -5,6 +5,7 @@ import { sharedRedis } from '../redis/shared-redis.js';
 import type { RedisManager } from '../redis/redis-manager.js';
 import type { MessageContext, Middleware } from '../types.js';
 import { sleep } from '../util/backoff.js';
+import { ALLOWED, refused } from './limiter.js';
 import type { LimitDecision, LimitSpec, RateLimitStrategy } from './limiter.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
@@ -93,14 +94,18 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     const now = clock();
     const shared = await remote();
     if (!shared) return memory.take(key, now);
+    let decision: LimitDecision;
     try {
-      return await shared.limiter.take(key, now);
+      decision = await shared.limiter.take(key, now);
     } catch (err) {
       ctx.log.debug({ err }, 'rate limit: Redis did not answer; applying onRedisDown');
-      if (onRedisDown === 'allow') return { allowed: true, retryAfterMs: 0 };
-      if (onRedisDown === 'deny') return { allowed: false, retryAfterMs: DOWN_RETRY_MS };
-      return memory.take(key, now);
+      if (onRedisDown === 'allow') decision = ALLOWED;
+      else if (onRedisDown === 'deny') decision = refused(DOWN_RETRY_MS);
+      else decision = await memory.take(key, now);
     }
+    // The try may have timed out while Redis answered: its retry runs instead, never both.
+    ctx.signal.throwIfAborted();
+    return decision;
   };
 
   return async (ctx, next) => {
@@ -108,8 +113,6 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     if (key === undefined || exemptKeys.has(key) || exemptTopics.match(ctx.topic)) return next();
     for (;;) {
       const decision = await take(key, ctx);
-      // The try may have timed out while Redis answered: its retry runs instead, never both.
-      ctx.signal.throwIfAborted();
       if (decision.allowed) return next();
       if (onLimit === 'dead_letter') {
         throw new RouteMQError(

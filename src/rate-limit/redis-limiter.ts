@@ -82,8 +82,8 @@ export class RedisLimiter implements Limiter {
   }
 
   async take(key: string, now: number): Promise<LimitDecision> {
-    const client = this.#redis.client;
-    if (!client || !this.#redis.available) throw new Error('Redis is down');
+    const client = this.#redis.readyClient();
+    if (!client) throw new Error('Redis is down');
     const r = scripted(client);
     const { strategy, max, windowMs, burst } = this.#spec;
     const k = `${this.#base}:${key}`;

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import type { ResolvedConfig, ResolvedRedisTlsConfig } from '../config/schema.js';
+import type { ResolvedConfig } from '../config/schema.js';
+import { readTlsFiles } from '../util/tls-files.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../util/backoff.js';
 
@@ -37,7 +36,8 @@ export class RedisManager {
       db: r.db,
       ...(r.username !== undefined ? { username: r.username } : {}),
       ...(r.password !== undefined ? { password: r.password.reveal() } : {}),
-      ...(r.tls ? { tls: tlsOptions(r.tls) } : {}),
+      // Read when the client is created; the config check made sure the files exist.
+      ...(r.tls ? { tls: readTlsFiles(r.tls) } : {}),
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -71,6 +71,11 @@ export class RedisManager {
   /** True when commands can be sent now (the client's own status: an error event cannot leave it stale). */
   get available(): boolean {
     return this.#state !== 'closed' && this.#client?.status === 'ready';
+  }
+
+  /** The client when commands can be sent now, else `undefined`. */
+  readyClient(): Redis | undefined {
+    return this.available ? this.#client : undefined;
   }
 
   /** The client, for features that check {@link available} first. `undefined` when Redis is disabled. */
@@ -121,13 +126,4 @@ export class RedisManager {
     })();
     return this.#stopPromise;
   }
-}
-
-/** Node TLS options from the config's files (read when the client is created; the config check made sure they exist). */
-function tlsOptions(tls: ResolvedRedisTlsConfig): ConnectionOptions {
-  return {
-    ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
-    ...(tls.certFile ? { cert: readFileSync(tls.certFile) } : {}),
-    ...(tls.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
-  };
 }

@@ -92,12 +92,11 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
   }
 
   async #tick(): Promise<void> {
-    const client = this.#o.redis.client;
-    if (!client) return;
+    const client = this.#o.redis.readyClient();
     // Validity is counted on the monotonic clock from when the request left: it ends before Redis's expiry does.
     const sentAt = performance.now();
     try {
-      if (!this.#o.redis.available) throw new Error('Redis is down');
+      if (!client) throw new Error('Redis is down');
       const ms = String(this.#o.leaseMs);
       if (this.#token !== undefined) {
         const renewed = (await client.eval(RENEW, 1, this.key, this.#value, ms)) as number;
@@ -149,10 +148,10 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
     this.#stopped = true;
     // A take in flight finishes first (and gives the lease back at once if it won it).
     await this.#ticking;
-    const client = this.#o.redis.client;
+    const client = this.#o.redis.readyClient();
     const held = this.#token !== undefined;
     this.#token = undefined;
-    if (!held || !client || !this.#o.redis.available) return;
+    if (!held || !client) return;
     try {
       await client.eval(RELEASE, 1, this.key, this.#value);
     } catch {

@@ -1,4 +1,5 @@
 import type { WorkerLoad } from '../worker/load-meter.js';
+import { round3 } from '../util/round.js';
 
 /** A pool's load: its workers' {@link WorkerLoad}s combined, on one host or over all of them. */
 export interface PoolLoad {
@@ -35,13 +36,9 @@ export function combinePoolLoads(parts: readonly PoolLoad[]): PoolLoad {
   const p95s = parts.flatMap((p) => (p.p95Ms === undefined ? [] : [p.p95Ms]));
   return {
     workers,
-    messagesPerSecond: round(parts.reduce((n, p) => n + p.messagesPerSecond, 0)),
-    busyRatio: round(parts.reduce((n, p) => n + p.busyRatio * p.workers, 0) / workers),
+    messagesPerSecond: round3(parts.reduce((n, p) => n + p.messagesPerSecond, 0)),
+    busyRatio: round3(parts.reduce((n, p) => n + p.busyRatio * p.workers, 0) / workers),
     p95Ms: p95s.length === 0 ? undefined : Math.max(...p95s),
     inFlight: parts.reduce((n, p) => n + p.inFlight, 0),
   };
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }

@@ -57,8 +57,8 @@ export class ScalingStore {
   }
 
   #client(): NonNullable<RedisManager['client']> {
-    const client = this.#redis.client;
-    if (!client || !this.#redis.available) throw new Error('Redis is down');
+    const client = this.#redis.readyClient();
+    if (!client) throw new Error('Redis is down');
     return client;
   }
 
@@ -68,6 +68,8 @@ export class ScalingStore {
       .multi()
       .set(this.#redis.key('scaling', 'load', pool, report.instance), JSON.stringify(report), 'PX', this.#ttlMs)
       .zadd(this.#redis.key('scaling', 'hosts', pool), now, report.instance)
+      // Hosts that stopped reporting leave the list (their load keys have expired already).
+      .zremrangebyscore(this.#redis.key('scaling', 'hosts', pool), '-inf', now - this.#ttlMs)
       .pexpire(this.#redis.key('scaling', 'hosts', pool), this.#ttlMs * 10)
       .exec();
   }
@@ -76,7 +78,6 @@ export class ScalingStore {
   async readLoads(pool: string): Promise<HostLoad[]> {
     const client = this.#client();
     const hostsKey = this.#redis.key('scaling', 'hosts', pool);
-    await client.zremrangebyscore(hostsKey, '-inf', Date.now() - this.#ttlMs);
     const instances = (await client.zrange(hostsKey, 0, -1)).sort();
     if (instances.length === 0) return [];
     const values = await client.mget(instances.map((i) => this.#redis.key('scaling', 'load', pool, i)));

@@ -3,6 +3,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { histogramQuantile, mergeHistograms } from '../message/duration-histogram.js';
 import type { HistogramData } from '../message/duration-histogram.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import { round3 } from '../util/round.js';
 
 /** One worker's load over its last stats interval: what the autoscaler and `/scaling` read. */
 export interface WorkerLoad {
@@ -59,11 +60,11 @@ export class LoadMeter {
     const eventLoopUtilization = clamp01(performance.eventLoopUtilization(now.elu, previous.elu).utilization);
     const p95 = histogramQuantile(delta, 0.95);
     return {
-      messagesPerSecond: round((now.finished - previous.finished) / seconds),
-      busyRatio: round(Math.max(slotOccupancy, eventLoopUtilization)),
-      slotOccupancy: round(slotOccupancy),
-      eventLoopUtilization: round(eventLoopUtilization),
-      p95Ms: p95 === undefined ? undefined : round(p95 * 1000),
+      messagesPerSecond: round3((now.finished - previous.finished) / seconds),
+      busyRatio: round3(Math.max(slotOccupancy, eventLoopUtilization)),
+      slotOccupancy: round3(slotOccupancy),
+      eventLoopUtilization: round3(eventLoopUtilization),
+      p95Ms: p95 === undefined ? undefined : round3(p95 * 1000),
       inFlight: stats.inFlight,
     };
   }
@@ -80,8 +81,4 @@ function read(stats: MessageStatsSnapshot, elu: EventLoopUtilization): Reading {
 
 function clamp01(n: number): number {
   return Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0;
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
