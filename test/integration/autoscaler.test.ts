@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestBroker } from '../helpers/broker.js';
@@ -12,6 +12,7 @@ import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
+import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 
@@ -33,8 +34,7 @@ describe('autoscaler (Redis)', () => {
   beforeAll(async () => {
     broker = await startTestBroker();
     dir = mkdtempSync(join(tmpdir(), 'routemq-as-'));
-    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
-    await redis.connect();
+    redis = await connectRedis();
   });
   afterEach(async () => {
     await client?.endAsync();
@@ -42,10 +42,7 @@ describe('autoscaler (Redis)', () => {
     await killAllSpawned();
   });
   afterAll(async () => {
-    for (const prefix of prefixes) {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-    }
+    for (const prefix of prefixes) await dropKeys(redis, prefix);
     await redis.quit();
     await broker.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorCheck } from '../../src/doctor/doctor.js';
 import { freePort, startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
-import { Redis } from 'ioredis';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
 import { uniqueName } from '../helpers/mqtt.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const exec = promisify(execFile);
@@ -81,8 +81,7 @@ describe('routemq doctor', () => {
       REDIS_HOST: '127.0.0.1',
       ROUTEMQ_REDIS_PREFIX: prefix,
     };
-    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
-    await redis.connect();
+    const redis = await connectRedis();
     const clash = async (): Promise<DoctorCheck | undefined> =>
       (await doctor(good.port, env)).checks.find((c) => c.check === 'client-id clashes');
     try {
@@ -112,8 +111,7 @@ describe('routemq doctor', () => {
       expect(checks.find((c) => c.check === 'client-id clashes')?.detail).toContain('live on other-host');
     } finally {
       await killAllSpawned();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await dropKeys(redis, prefix);
       await redis.quit();
     }
   }, 60_000);

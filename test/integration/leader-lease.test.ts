@@ -1,12 +1,12 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/logger.js';
-import { RedisManager } from '../../src/redis/redis-manager.js';
+import type { RedisManager } from '../../src/redis/redis-manager.js';
 import { LeaderLease } from '../../src/scaling/leader-lease.js';
 import { ScalingStore } from '../../src/scaling/scaling-store.js';
 import type { DesiredCounts } from '../../src/scaling/scaling-store.js';
 import { uniqueName } from '../helpers/mqtt.js';
+import { connectRedis, dropKeys, startRedisManager } from '../helpers/redis.js';
 
 // Against the real Redis on 127.0.0.1:6379.
 describe('leader lease', () => {
@@ -15,25 +15,18 @@ describe('leader lease', () => {
   let raw: Redis;
 
   beforeAll(async () => {
-    raw = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
-    await raw.connect();
+    raw = await connectRedis();
   });
   afterAll(async () => {
     await Promise.all(managers.map((m) => m.stop()));
-    const keys = await raw.keys(`${prefix}*`);
-    if (keys.length > 0) await raw.del(...keys);
+    await dropKeys(raw, prefix);
     await raw.quit();
   });
 
   async function manager(): Promise<RedisManager> {
-    const config = loadConfig({
-      env: { ENABLE_REDIS: 'true', REDIS_HOST: '127.0.0.1', ROUTEMQ_REDIS_PREFIX: prefix },
-      envFile: false,
-    });
-    const m = new RedisManager(config, silentLogger());
+    const { manager: m, ready } = await startRedisManager({ REDIS_HOST: '127.0.0.1', ROUTEMQ_REDIS_PREFIX: prefix });
     managers.push(m);
-    m.start();
-    expect(await m.whenReady(5000)).toBe(true);
+    expect(ready).toBe(true);
     return m;
   }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/index.js';
@@ -11,6 +11,7 @@ import type { TestBroker } from '../helpers/broker.js';
 import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/ratelimit/routers', import.meta.url));
 
@@ -25,8 +26,7 @@ describe('rate-limited routes in a worker pool', () => {
   beforeAll(async () => {
     broker = await startTestBroker();
     dir = mkdtempSync(join(tmpdir(), 'routemq-rla-'));
-    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
-    await redis.connect();
+    redis = await connectRedis();
   });
   afterEach(async () => {
     await client?.endAsync();
@@ -34,8 +34,7 @@ describe('rate-limited routes in a worker pool', () => {
     await killAllSpawned();
   });
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await dropKeys(redis, prefix);
     await redis.quit();
     await broker.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
 import { ErrorCodes, isRouteMQError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { MemoryLimiter } from '../../src/rate-limit/memory-limiter.js';
@@ -7,26 +6,21 @@ import { rateLimit } from '../../src/rate-limit/rate-limit.js';
 import type { RateLimitOptions } from '../../src/rate-limit/rate-limit.js';
 import type { LimitSpec, Limiter } from '../../src/rate-limit/limiter.js';
 import { RedisLimiter } from '../../src/rate-limit/redis-limiter.js';
-import { RedisManager } from '../../src/redis/redis-manager.js';
+import type { RedisManager } from '../../src/redis/redis-manager.js';
 import { provideSharedRedis, stopSharedRedis } from '../../src/redis/shared-redis.js';
 import type { MessageContext } from '../../src/types.js';
 import { uniqueName } from '../helpers/mqtt.js';
 import { startTestRedis } from '../helpers/redis-server.js';
 import type { TestRedis } from '../helpers/redis-server.js';
+import { dropKeys, startRedisManager } from '../helpers/redis.js';
 
 const W = 60_000;
 /** A window-aligned time far from now; keys still expire in real time, after a whole minute. */
 const T0 = Math.floor(Date.now() / W) * W + 10 * W;
 
 async function redisManager(port: number, prefix: string): Promise<RedisManager> {
-  const config = loadConfig({
-    env: { ENABLE_REDIS: 'true', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), ROUTEMQ_REDIS_PREFIX: prefix },
-    envFile: false,
-  });
-  const m = new RedisManager(config, silentLogger());
-  m.start();
-  await m.whenReady(5000);
-  return m;
+  const env = { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), ROUTEMQ_REDIS_PREFIX: prefix };
+  return (await startRedisManager(env)).manager;
 }
 
 /** Takes at the given times; each entry is [time, expected allowed, expected retryAfterMs when refused]. */
@@ -96,8 +90,7 @@ describe('rate limiters at their window edges', () => {
     redis = await redisManager(6379, prefix);
   });
   afterAll(async () => {
-    const keys = await redis.client?.keys(`${prefix}*`);
-    if (keys && keys.length > 0) await redis.client?.del(...keys);
+    if (redis.client) await dropKeys(redis.client, prefix);
     await redis.stop();
   });
 

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
 import { uniqueName } from '../helpers/mqtt.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 // The real Redis on 127.0.0.1:6379 (.ci/run starts it when missing); each test uses its own key prefix.
 describe('health mirrored into Redis', () => {
@@ -18,8 +19,7 @@ describe('health mirrored into Redis', () => {
   beforeAll(async () => {
     broker = await startTestBroker();
     dir = mkdtempSync(join(tmpdir(), 'routemq-rh-'));
-    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
-    await redis.connect();
+    redis = await connectRedis();
   });
   afterEach(() => killAllSpawned());
   afterAll(async () => {
@@ -69,8 +69,7 @@ describe('health mirrored into Redis', () => {
       expect(await redis.pttl(heartbeat)).toBeGreaterThan(0);
       expect((await app.stop()).code).toBe(0);
     } finally {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await dropKeys(redis, prefix);
     }
   });
 

@@ -2,12 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
-import { silentLogger } from '../../src/logger.js';
-import { RedisManager } from '../../src/redis/redis-manager.js';
 import { makeCertificates } from '../helpers/certs.js';
 import { startTestRedis } from '../helpers/redis-server.js';
 import type { TestRedis } from '../helpers/redis-server.js';
+import { startRedisManager } from '../helpers/redis.js';
 
 // A private TLS-only redis-server, with a CA and certificate made by openssl for this test.
 describe('Redis over TLS', () => {
@@ -26,12 +24,7 @@ describe('Redis over TLS', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function connect(env: Record<string, string>): Promise<{ manager: RedisManager; ready: boolean }> {
-    const config = loadConfig({ env: { ENABLE_REDIS: 'true', ...env }, envFile: false });
-    const manager = new RedisManager(config, silentLogger());
-    manager.start();
-    return { manager, ready: await manager.whenReady(3000) };
-  }
+  const connect = (env: Record<string, string>): ReturnType<typeof startRedisManager> => startRedisManager(env, 3000);
 
   it('connects with a rediss:// host and the CA, and runs commands', async () => {
     const { manager, ready } = await connect({
