@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -30,6 +31,7 @@ const KEEP_BUNDLES = 2;
  * TypeScript loader in every worker (tsx's loader thread and compiler cost ~25 MB and most of the start-up time
  * per process), and a reload picks up changed files because each build is new. Packages stay external (resolved
  * from node_modules at run time), except `routemq` itself, so route files and the worker share one framework copy.
+ * The framework's own CommonJS dependencies are loaded with `require` (see {@link requireFrameworkPackages}).
  *
  * @throws RouteMQError `RMQ_ERR_ROUTE_FILE_INVALID` when a route file does not compile, or the routers codes.
  */
@@ -51,7 +53,7 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
       entryNames: '[dir]/[name]',
       chunkNames: '_chunks/[name]-[hash]',
       outExtension: { '.js': '.mjs' },
-      plugins: [externalPackages],
+      plugins: [requireFrameworkPackages, externalPackages],
       logLevel: 'silent',
     });
   } catch (err) {
@@ -64,6 +66,54 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
   const toOut = (file: string): string => join(dir, relative(outbase, file)).replace(/\.(c|m)?[jt]s$/, '.mjs');
   return { entry: toOut(WORKER_ENTRY), routersDir: join(dir, relative(outbase, resolve(routersDir))), dir };
 }
+
+/**
+ * The CommonJS packages the worker itself imports, with the named exports RouteMQ's source takes from each. The
+ * worker loads them with `require`, from the copy this RouteMQ resolves. An ESM `import` of a CommonJS package makes
+ * Node run its export scanner (cjs-module-lexer) over the package and every module it re-exports: for MQTT.js that
+ * is enough source for V8 to optimise the scanner itself, ~0.1–0.4 s of compiler time per worker on a background
+ * thread, which four workers starting at once on two cores pay in their start-up and first second of traffic
+ * (BENCHMARKS.md, finding 13).
+ */
+const FRAMEWORK_CJS_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+  mqtt: [],
+  'secure-json-parse': [],
+  pino: ['pino'],
+  ioredis: ['Redis'],
+};
+
+const requireFromHere = createRequire(import.meta.url);
+/** RouteMQ's own source (src/ in a checkout, dist/ in a package): only its imports are rewritten, not the app's. */
+const FRAMEWORK_ROOT = resolve(dirname(WORKER_ENTRY), '..') + sep;
+
+/** Imports of {@link FRAMEWORK_CJS_PACKAGES} become `require` calls (default export = `module.exports`, as in Node). */
+const requireFrameworkPackages: Plugin = {
+  name: 'routemq-require-framework-packages',
+  setup(b) {
+    const namespace = 'routemq-require';
+    const filter = new RegExp(`^(${Object.keys(FRAMEWORK_CJS_PACKAGES).join('|')})$`);
+    b.onResolve({ filter }, (args) => {
+      if (!args.importer.startsWith(FRAMEWORK_ROOT)) return undefined;
+      let path: string;
+      try {
+        path = requireFromHere.resolve(args.path);
+      } catch {
+        return undefined; // not installed beside RouteMQ: leave it to the external rule
+      }
+      return { path, namespace, pluginData: args.path };
+    });
+    b.onLoad({ filter: /.*/, namespace }, (args) => {
+      const names = FRAMEWORK_CJS_PACKAGES[args.pluginData as string] ?? [];
+      const lines = [
+        `import { createRequire } from 'node:module';`,
+        `const m = createRequire(import.meta.url)(${JSON.stringify(args.path)});`,
+        'export default m;',
+        ...names.map((name) => `export const ${name} = m.${name};`),
+      ];
+      return { contents: lines.join('\n'), loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
 
 /** Every bare import (a package) stays external, except RouteMQ itself. Relative imports are bundled. */
 const externalPackages: Plugin = {
