@@ -36,14 +36,16 @@ export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodTyp
   if (raw.length > limits.maxBytes) {
     return fail(ErrorCodes.PAYLOAD_TOO_LARGE, `payload is ${raw.length} bytes; the limit is ${limits.maxBytes}`);
   }
-  if (!isUtf8(raw)) {
+  // Decoding never throws: an invalid sequence becomes U+FFFD. So only text holding U+FFFD needs the exact check
+  // (it may also be a genuine, validly encoded U+FFFD); the common case skips a call into C++ per message.
+  const text = raw.toString(); // no arguments: Node's fast path straight to utf8Slice
+  if (text.includes('\uFFFD') && !isUtf8(raw)) {
     return schema ? fail(ErrorCodes.PAYLOAD_NOT_UTF8, 'payload is not valid UTF-8') : { ok: true, value: raw };
   }
   // Every level takes at least one byte, so a payload no longer than the limit cannot exceed it.
   if (raw.length > limits.maxDepth && exceedsDepth(raw, limits.maxDepth)) {
     return fail(ErrorCodes.PAYLOAD_TOO_DEEP, `payload nests deeper than ${limits.maxDepth} levels`);
   }
-  const text = raw.toString('utf8');
   let value: unknown;
   try {
     value = parseJson(text);

@@ -34,8 +34,9 @@ export interface DispatcherOptions {
    * Called as a handler run starts, before the handler's first synchronous line (the run is already in
    * {@link Dispatcher.inHand}). `afterQuiet` is true when the dispatcher had been idle for a while: a worker reports
    * the message in hand then, so that if this handler blocks the event loop, its supervisor can name the message.
+   * `now` is `Date.now()` as the dispatcher read it (one clock read per message).
    */
-  readonly onStart?: (afterQuiet: boolean) => void;
+  readonly onStart?: (afterQuiet: boolean, now: number) => void;
   /** See {@link RouteRunnerOptions.onDeadLetter}. */
   readonly onDeadLetter?: RouteRunnerOptions<unknown>['onDeadLetter'];
 }
@@ -235,7 +236,7 @@ export class Dispatcher {
     }
     this.#last = job;
     this.#runningCount++;
-    this.#o.onStart?.(afterQuiet);
+    this.#o.onStart?.(afterQuiet, now);
     const { routes, packet, captures } = job;
     job.pending = routes.length;
     for (const route of routes) this.#runner.run(route, packet, captures, job, now);

@@ -66,7 +66,11 @@ class Try<T> {
     readonly timeoutMs: number,
     /** `Date.now()` past which the try times out. */
     readonly deadline: number,
-    /** `performance.now()` at its start, for the duration histogram. */
+    /**
+     * `Date.now()` at its start, for the duration histogram. A millisecond clock: `performance.now()` twice per
+     * message was ~6% of the dispatch path's instructions. Sub-millisecond tries are rounded to 0 or 1 ms, without
+     * bias on average (the histogram's sum stays right).
+     */
     readonly startedAt: number,
   ) {}
 }
@@ -135,19 +139,7 @@ export class RouteRunner<T> {
   ): void {
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
     const timeoutMs = route.timeoutMs ?? this.#o.defaults.timeoutMs;
-    const t = new Try(
-      token,
-      route,
-      stats,
-      packet,
-      captures,
-      payload,
-      attempt,
-      ctx,
-      timeoutMs,
-      now + timeoutMs,
-      performance.now(),
-    );
+    const t = new Try(token, route, stats, packet, captures, payload, attempt, ctx, timeoutMs, now + timeoutMs, now);
     if (this.#tail) {
       this.#tail.next = t;
       t.prev = this.#tail;
@@ -179,7 +171,7 @@ export class RouteRunner<T> {
     if (t.next) t.next.prev = t.prev;
     else this.#tail = t.prev;
     t.prev = t.next = undefined;
-    t.stats.observe((performance.now() - t.startedAt) / 1000);
+    t.stats.observe((Date.now() - t.startedAt) / 1000);
     if (error === undefined) {
       t.stats.countHandled();
       this.#o.onSettled(t.token, 'ack');

@@ -1,7 +1,6 @@
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, MessageContext, Middleware, RouteInfo } from '../types.js';
 
-const noop = (): void => undefined;
 const RESOLVED = Promise.resolve();
 
 /** A composed middleware chain plus handler, ready to run one message. */
@@ -26,11 +25,12 @@ export function compose(
 ): ComposedHandler {
   const chain = [...middleware];
   if (chain.length === 0) {
-    // No async wrapper: the handler's own promise (or none, for a synchronous handler) is all this costs.
+    // No async wrapper: the handler's own promise (or none, for a synchronous handler) is all this costs. Its
+    // promise is handed on as it is (its value is never read), not chained to a new one.
     return function runHandler(ctx: MessageContext): Promise<void> {
       try {
         const result: unknown = handler(ctx);
-        return result instanceof Promise ? result.then(noop) : RESOLVED;
+        return result instanceof Promise ? (result as Promise<void>) : RESOLVED;
       } catch (err) {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }

@@ -85,8 +85,8 @@ async function serve(
   logger: Logger,
 ): Promise<void> {
   let lastBeat = 0;
-  const beat = (): void => {
-    lastBeat = Date.now();
+  const beat = (now = Date.now()): void => {
+    lastBeat = now;
     send({ type: 'heartbeat', inFlight: consumer.inFlight, inHand: consumer.inHand(), sentAt: lastBeat });
   };
   const consumer = new Consumer({
@@ -99,8 +99,8 @@ async function serve(
     // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
     // blocks the event loop, the parent can still name the message it was stuck on.
     onDeadLetter: (info) => send({ type: 'dead-lettered', ...info }),
-    onStart: (afterQuiet) => {
-      if (afterQuiet || Date.now() - lastBeat >= assignment.heartbeatIntervalMs) beat();
+    onStart: (afterQuiet, now) => {
+      if (afterQuiet || now - lastBeat >= assignment.heartbeatIntervalMs) beat(now);
     },
   });
   consumer.on('fatal', (err: RouteMQError) => fail(err, logger));

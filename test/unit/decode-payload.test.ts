@@ -20,6 +20,15 @@ describe('decodePayload', () => {
     expect(result.ok && result.value).toBe(raw);
   });
 
+  it('tells a genuine U+FFFD apart from an invalid sequence', () => {
+    expect(decodePayload(Buffer.from('{"s":"\uFFFD"}'), limits, schema.extend({ s: z.string() }).partial())).toEqual({
+      ok: true,
+      value: { s: '\uFFFD' },
+    });
+    const invalid = Buffer.from([0x7b, 0x22, 0x73, 0x22, 0x3a, 0x22, 0xc3, 0x22, 0x7d]); // {"s":"<lone 0xC3>"}
+    expect(decodePayload(invalid, limits, undefined)).toEqual({ ok: true, value: invalid });
+  });
+
   it('applies the schema and returns its output', () => {
     expect(decodePayload(Buffer.from('{"v":2,"extra":1}'), limits, schema)).toEqual({ ok: true, value: { v: 2 } });
   });
