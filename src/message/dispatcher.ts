@@ -17,6 +17,11 @@ export interface DispatcherOptions {
   readonly table: RouteTable;
   /** Which routes this process runs; copies for the others are acked without running. @defaultValue all */
   readonly serves?: (route: RouteDefinition) => boolean;
+  /**
+   * Whether the connection tagged its subscriptions with v5 subscription identifiers (route ids). When false, a
+   * packet's identifiers are ignored: they can only be left over from an earlier deploy. @defaultValue true
+   */
+  readonly subscriptionIds?: boolean;
   readonly ack: AckSender;
   readonly publish: Publisher;
   /** Handlers in flight at most; further messages wait unacked (the broker's receive maximum bounds them). */
@@ -206,7 +211,7 @@ export class Dispatcher {
    * the ones whose subscription identifier the copy carries. `undefined` when none (the copy is acked unrun).
    */
   #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
-    const ids = packet.properties?.subscriptionIdentifier;
+    const ids = this.#o.subscriptionIds === false ? undefined : packet.properties?.subscriptionIdentifier;
     if (this.#o.serves || ids !== undefined) {
       // One route on the winning filter is the common case: no array to allocate.
       const only = routes.length === 1 ? routes[0] : undefined;

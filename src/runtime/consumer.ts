@@ -59,6 +59,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.#dispatcher = new Dispatcher({
       table: options.table,
       serves: (route) => served.has(route.id),
+      subscriptionIds: usesSubscriptionIds(options.routes),
       ack: (packet, epoch) => this.#connection.ack(packet, epoch),
       publish: (topic, payload, opts) => this.#connection.publish(topic, payload, opts),
       concurrency,
@@ -125,7 +126,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #subscribe(sessionPresent: boolean): Promise<void> {
-    const subscriptions = this.#o.routes.map((r) => ({ topic: r.mqttTopic, qos: r.qos, subscriptionId: r.id }));
+    const tagged = usesSubscriptionIds(this.#o.routes);
+    const subscriptions = this.#o.routes.map((r) => ({
+      topic: r.mqttTopic,
+      qos: r.qos,
+      ...(tagged ? { subscriptionId: r.id } : {}),
+    }));
     try {
       if (sessionPresent) await this.#dropStaleSubscriptions();
       await this.#connection.subscribe(subscriptions);
@@ -194,4 +200,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * Whether a connection tags its subscriptions with v5 subscription identifiers: only when it has several. The tag
+ * tells overlapping subscriptions' copies apart; with one subscription every copy is for it. Untagged, each
+ * PUBLISH is a few bytes shorter and MQTT.js builds no properties object for it, and a copy queued under an
+ * identifier from an earlier deploy (identifiers follow registration order) cannot be mistaken for another route's.
+ */
+function usesSubscriptionIds(routes: readonly RouteDefinition[]): boolean {
+  return routes.length > 1;
 }

@@ -33,7 +33,16 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
     cwd,
     // Its own process group, so cleanup can kill the app and every worker it forked in one go.
     detached: true,
-    env: { ...process.env, LOG_PRETTY: 'false', LOG_LEVEL: 'info', NODE_ENV: 'test', ...env },
+    // No control socket unless the test asks for one: the default path is per working directory, and two test
+    // files running at once would each find the other's app listening there.
+    env: {
+      ...process.env,
+      LOG_PRETTY: 'false',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+      ROUTEMQ_CONTROL_SOCKET: 'none',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

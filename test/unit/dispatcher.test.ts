@@ -109,6 +109,31 @@ describe('Dispatcher', () => {
     expect(h.dispatcher.stats().total.handled).toBe(1);
   });
 
+  it("runs only a copy tagged with the route's subscription identifier, when the connection tags", async () => {
+    const h = harness(() => undefined);
+    const tagged = (id: number): IPublishPacket => ({
+      ...packet('t/a', '{}'),
+      properties: { subscriptionIdentifier: id },
+    });
+    const other = tagged(99);
+    const own = tagged(1);
+    void h.dispatcher.onPacket(other, 1);
+    void h.dispatcher.onPacket(own, 1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.dispatcher.stats().total.handled).toBe(1);
+    expect(h.dispatcher.stats().skipped).toBe(1);
+    expect(h.acked).toEqual([other.messageId, own.messageId]);
+  });
+
+  it('ignores identifiers left from an earlier deploy when the connection does not tag', async () => {
+    const h = harness(() => undefined, {}, { subscriptionIds: false });
+    const stale: IPublishPacket = { ...packet('t/a', '{}'), properties: { subscriptionIdentifier: 99 } };
+    void h.dispatcher.onPacket(stale, 1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.dispatcher.stats().total.handled).toBe(1);
+    expect(h.dispatcher.stats().skipped).toBe(0);
+  });
+
   it('retries a failed try with backoff, then acks', async () => {
     const attempts: number[] = [];
     const h = harness((ctx) => {
