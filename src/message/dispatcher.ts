@@ -18,8 +18,8 @@ export interface DispatcherOptions {
   /** Which routes this process runs; copies for the others are acked without running. @defaultValue all */
   readonly serves?: (route: RouteDefinition) => boolean;
   /**
-   * Whether the connection tagged its subscriptions with v5 subscription identifiers (route ids). When false, a
-   * packet's identifiers are ignored: they can only be left over from an earlier deploy. @defaultValue true
+   * Whether the connection tagged its subscriptions with v5 subscription identifiers (`route.subscriptionId`). When
+   * false, a packet's identifiers are ignored: they can only be left over from an earlier deploy. @defaultValue true
    */
   readonly subscriptionIds?: boolean;
   readonly ack: AckSender;
@@ -80,7 +80,7 @@ const QUIET_MS = 10;
  * order once each message's handlers have settled (or it was dead-lettered).
  *
  * On MQTT v5 one publish can reach a connection once per overlapping subscription, each copy tagged with its
- * subscription identifier (= route id). Only the routes with the winning (most specific) filter run, each on the
+ * subscription identifier (`route.subscriptionId`). Only the routes with the winning (most specific) filter run, each on the
  * copy of its own subscription; every other copy is acked without running anything.
  */
 export class Dispatcher {
@@ -224,7 +224,8 @@ export class Dispatcher {
     const serves = this.#o.serves;
     return (
       (serves === undefined || serves(route)) &&
-      (ids === undefined || (typeof ids === 'number' ? ids === route.id : ids.includes(route.id)))
+      (ids === undefined ||
+        (typeof ids === 'number' ? ids === route.subscriptionId : ids.includes(route.subscriptionId)))
     );
   }
 

@@ -3,13 +3,19 @@ import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, MessageContext, Middleware, QoS } from '../types.js';
 import { compose } from './compose.js';
 import type { RouteDeclaration, RouteDeclarationSource } from './router.js';
+import { subscriptionIdFor } from './subscription-id.js';
 import { inSource, isValidGroupName } from './topic-pattern.js';
 import { TopicTrie } from './topic-trie.js';
 
 /** A compiled route. Frozen. */
 export interface RouteDefinition {
-  /** 1-based registration order across all route files; used as the MQTT v5 subscription identifier. */
+  /** 1-based registration order across all route files. */
   readonly id: number;
+  /**
+   * The MQTT v5 subscription identifier a connection with several subscriptions tags this route's with. Derived
+   * from `mqttTopic`, so it stays the same across deploys (see {@link subscriptionIdFor}).
+   */
+  readonly subscriptionId: number;
   /** The normalised pattern with the group prefix applied, e.g. `sensors/{id}/telemetry`. */
   readonly pattern: string;
   /** The MQTT filter, e.g. `sensors/+/telemetry`. */
@@ -174,27 +180,36 @@ export function compileRoutes(router: RouteDeclarationSource, options: CompileOp
     );
   }
   const seen = new Map<string, RouteDefinition>();
+  const subscriptionIds = new Set<number>();
   const routes = router.declarations.map((declaration, index) => {
-    const route = defineRoute(declaration, index + 1, defaultGroup);
+    const route = defineRoute(declaration, index + 1, defaultGroup, subscriptionIds);
     const key = `${route.shared ? `shared:${route.group}` : 'direct'}\u0000${route.filter}`;
     const previous = seen.get(key);
     if (previous !== undefined) throw duplicateError(previous, route);
     seen.set(key, route);
+    subscriptionIds.add(route.subscriptionId);
     return route;
   });
   return new RouteTable(routes);
 }
 
-function defineRoute(declaration: RouteDeclaration, id: number, defaultGroup: string): RouteDefinition {
+function defineRoute(
+  declaration: RouteDeclaration,
+  id: number,
+  defaultGroup: string,
+  takenSubscriptionIds: ReadonlySet<number>,
+): RouteDefinition {
   const { parsed, options } = declaration;
   const shared = options.shared === true;
   const group = shared ? (options.group ?? defaultGroup) : undefined;
   const middleware = Object.freeze([...declaration.middleware]);
+  const mqttTopic = shared ? `$share/${group}/${parsed.filter}` : parsed.filter;
   return Object.freeze({
     id,
+    subscriptionId: subscriptionIdFor(mqttTopic, takenSubscriptionIds),
     pattern: declaration.pattern,
     filter: parsed.filter,
-    mqttTopic: shared ? `$share/${group}/${parsed.filter}` : parsed.filter,
+    mqttTopic,
     name: options.name ?? parsed.name,
     captureNames: parsed.captureNames,
     handler: declaration.handler,

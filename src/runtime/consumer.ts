@@ -130,7 +130,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     const subscriptions = this.#o.routes.map((r) => ({
       topic: r.mqttTopic,
       qos: r.qos,
-      ...(tagged ? { subscriptionId: r.id } : {}),
+      ...(tagged ? { subscriptionId: r.subscriptionId } : {}),
     }));
     try {
       if (sessionPresent) await this.#dropStaleSubscriptions();
@@ -205,8 +205,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 /**
  * Whether a connection tags its subscriptions with v5 subscription identifiers: only when it has several. The tag
  * tells overlapping subscriptions' copies apart; with one subscription every copy is for it. Untagged, each
- * PUBLISH is a few bytes shorter and MQTT.js builds no properties object for it, and a copy queued under an
- * identifier from an earlier deploy (identifiers follow registration order) cannot be mistaken for another route's.
+ * PUBLISH is a few bytes shorter and MQTT.js builds no properties object for it.
  */
 function usesSubscriptionIds(routes: readonly RouteDefinition[]): boolean {
   return routes.length > 1;

@@ -6,6 +6,7 @@ import { Dispatcher } from '../../src/message/dispatcher.js';
 import type { DispatcherOptions } from '../../src/message/dispatcher.js';
 import { Router } from '../../src/router/router.js';
 import { compileRoutes } from '../../src/router/route-table.js';
+import type { RouteTable } from '../../src/router/route-table.js';
 import type { Handler, MessageContext, RouteOptions } from '../../src/index.js';
 
 // The dispatcher's delivery contract, with fake timers and no broker: acks go out in arrival order once each
@@ -14,6 +15,7 @@ import type { Handler, MessageContext, RouteOptions } from '../../src/index.js';
 
 interface Harness {
   readonly dispatcher: Dispatcher;
+  readonly table: RouteTable;
   readonly acked: number[];
   readonly published: { topic: string; payload: unknown }[];
 }
@@ -49,7 +51,7 @@ function harness(
     logger: silentLogger(),
     ...extra,
   });
-  return { dispatcher, acked, published };
+  return { dispatcher, table, acked, published };
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
@@ -116,7 +118,7 @@ describe('Dispatcher', () => {
       properties: { subscriptionIdentifier: id },
     });
     const other = tagged(99);
-    const own = tagged(1);
+    const own = tagged(h.table.routes[0]?.subscriptionId ?? 0);
     void h.dispatcher.onPacket(other, 1);
     void h.dispatcher.onPacket(own, 1);
     await vi.advanceTimersByTimeAsync(0);

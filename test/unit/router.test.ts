@@ -307,6 +307,23 @@ describe('compileRoutes', () => {
     expect(table.bindCaptures(plain!, match!.captures)).toEqual({ params: {}, wildcards: ['42'] });
   });
 
+  it('gives each subscription a v5 identifier that does not move when routes are added before it', () => {
+    const before = compileRoutes(new Router().on('a/{x}', noop).on('b/#', noop, { shared: true }), {
+      defaultGroup: 'g',
+    });
+    const after = compileRoutes(
+      new Router().on('new/route', noop).on('z/+', noop).on('a/{x}', noop).on('b/#', noop, { shared: true }),
+      { defaultGroup: 'g' },
+    );
+    const ids = (table: typeof before): Record<string, number> =>
+      Object.fromEntries(table.routes.map((r) => [r.mqttTopic, r.subscriptionId]));
+    expect(ids(after)).toMatchObject(ids(before));
+    expect(after.routes.map((r) => r.id)).toEqual([1, 2, 3, 4]); // registration order still numbers the routes
+    const all = Object.values(ids(after));
+    expect(new Set(all).size).toBe(all.length);
+    for (const id of all) expect(id >= 1 && id <= 268_435_455).toBe(true);
+  });
+
   it('rejects an invalid default group', () => {
     expect(() => compileRoutes(new Router(), { defaultGroup: 'no spaces' })).toThrow(
       expect.objectContaining({ code: ErrorCodes.GROUP_INVALID }),

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { loadConfig } from '../../src/config/load-config.js';
+import { silentLogger } from '../../src/logger.js';
+import { Router } from '../../src/router/router.js';
+import { compileRoutes } from '../../src/router/route-table.js';
+import { Consumer } from '../../src/runtime/consumer.js';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { waitUntil } from '../helpers/mqtt.js';
+
+// A deploy that adds a route must not strand what the broker queued for the previous deploy's session. On MQTT v5
+// a connection with several subscriptions tags each with a subscription identifier, and every queued copy carries
+// the identifier it was queued under; the new deploy must still recognise it (identifiers derive from the topic
+// filter, not from registration order).
+
+let broker: TestBroker;
+beforeAll(async () => {
+  broker = await startTestBroker();
+});
+afterAll(async () => {
+  await broker.dispose();
+});
+
+function consumerFor(router: Router): Consumer {
+  const { port } = new URL(broker.url);
+  const config = loadConfig({
+    env: { MQTT_BROKER: '127.0.0.1', MQTT_PORT: port, MQTT_CLIENT_ID: 'deploy-ids', MQTT_SESSION_EXPIRY_S: '300' },
+    envFile: false,
+  });
+  const table = compileRoutes(router, { defaultGroup: 'g' });
+  return new Consumer({ config, table, routes: table.routes, clientId: 'deploy-ids', logger: silentLogger() });
+}
+
+describe('subscription identifiers across a deploy', () => {
+  it('runs every message queued under the previous deploy, after a route was added before the others', async () => {
+    const seen: string[] = [];
+    const record = (ctx: { topic: string; payload: unknown }): void => {
+      seen.push(`${ctx.topic}:${String((ctx.payload as { n: number }).n)}`);
+    };
+    const first = consumerFor(new Router().on('a/{x}', record).on('b/{x}', record));
+    await first.start();
+    await first.stop(); // keeps the session: the broker queues for it
+
+    const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'deploy-ids-pub' });
+    const sent: string[] = [];
+    for (let n = 0; n < 20; n++) {
+      for (const topic of ['a/1', 'b/1']) {
+        await publisher.publishAsync(topic, JSON.stringify({ n }), { qos: 1 });
+        sent.push(`${topic}:${n}`);
+      }
+    }
+    await publisher.endAsync();
+
+    const second = consumerFor(new Router().on('new/{x}', record).on('a/{x}', record).on('b/{x}', record));
+    try {
+      await second.start();
+      await waitUntil(() => seen.length >= sent.length, 10_000, 'every queued message handled');
+      expect([...seen].sort()).toEqual([...sent].sort());
+      expect(second.stats().skipped).toBe(0);
+    } finally {
+      await second.stop({ endSession: true });
+    }
+  });
+});
