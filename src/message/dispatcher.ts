@@ -101,6 +101,8 @@ export class Dispatcher {
   #idleSince = Date.now();
   /** When a packet last arrived, or later: a started job sets it, so the hot path reads the clock once. */
   #lastPacketAt = 0;
+  /** `serves(route)` by route id, asked once per route. */
+  readonly #serves: boolean[] = [];
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -221,9 +223,8 @@ export class Dispatcher {
   }
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
-    const serves = this.#o.serves;
     return (
-      (serves === undefined || serves(route)) &&
+      (this.#serves[route.id] ??= this.#o.serves?.(route) ?? true) &&
       (ids === undefined ||
         (typeof ids === 'number' ? ids === route.subscriptionId : ids.includes(route.subscriptionId)))
     );

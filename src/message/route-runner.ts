@@ -97,6 +97,8 @@ export class RouteRunner<T> {
   #head: Try<T> | undefined;
   #tail: Try<T> | undefined;
   #sweeping = false;
+  /** Each route's stats by route id: an array read per message instead of a Map lookup by pattern. */
+  readonly #statsById: RouteStats[] = [];
 
   constructor(options: RouteRunnerOptions<T>) {
     this.#o = options;
@@ -112,7 +114,7 @@ export class RouteRunner<T> {
    * @param now - `Date.now()` as read by the caller, so the first try's deadline costs no second clock read.
    */
   run(route: RouteDefinition, packet: IPublishPacket, captures: readonly string[], token: T, now: number): void {
-    const stats = this.#o.stats.forRoute(route.pattern);
+    const stats = (this.#statsById[route.id] ??= this.#o.stats.forRoute(route.pattern));
     stats.countReceived();
     const decoded = decodePayload(rawPayload(packet), this.#o.limits, route.schema);
     if (!decoded.ok) {
