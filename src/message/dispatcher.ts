@@ -246,7 +246,8 @@ export class Dispatcher {
     this.#o.onStart?.(afterQuiet, now);
     const { routes, packet, captures } = job;
     job.pending = routes.length;
-    for (const route of routes) this.#runner.run(route, packet, captures, job, now);
+    // An index loop: the first thousands of messages run in V8's interpreter, where for-of goes through the iterator protocol.
+    for (let i = 0; i < routes.length; i++) this.#runner.run(routes[i] as RouteDefinition, packet, captures, job, now);
   }
 
   /** One route run of `job` ended; the job finishes once all of them did, acked only if all said `ack`. */

@@ -12,6 +12,7 @@ describe('decodePayload', () => {
 
   it('hands a non-JSON UTF-8 payload to a schema-less route as a string', () => {
     expect(decodePayload(Buffer.from('on'), limits, undefined)).toEqual({ ok: true, value: 'on' });
+    expect(decodePayload(Buffer.from('{not json'), limits, undefined)).toEqual({ ok: true, value: '{not json' });
   });
 
   it('hands a non-UTF-8 payload to a schema-less route as the raw Buffer', () => {
