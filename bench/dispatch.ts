@@ -2,7 +2,7 @@
 // decode, handler run, stats, ack bookkeeping), without broker or MQTT.js. It runs bench/lib/dispatch-entry.ts in
 // fresh processes and prints the median "cold" µs per message (the first 12.5k: a W=4 worker's share of a 50k run,
 // JIT warm-up included) and "warm" µs per message. With --callgrind it also counts the instructions per message of
-// the cold phase under valgrind with --single-threaded: repeatable to about 1% on this noisy machine, where the
+// the cold phase under valgrind with V8's --single-threaded --predictable: repeatable to 0.01% on this noisy machine, where the
 // timings move by ±20%, so it is the figure to compare two versions of the hot path by.
 //
 //   npm run bench:dispatch [-- --runs 9] [-- --callgrind]
@@ -47,7 +47,15 @@ if (args.includes('--callgrind')) {
   const instructions = (n: number): number => {
     const run = spawnSync(
       'valgrind',
-      ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...NODE_FLAGS, '--single-threaded', out],
+      [
+        '--tool=callgrind',
+        '--callgrind-out-file=/dev/null',
+        process.execPath,
+        ...NODE_FLAGS,
+        '--single-threaded',
+        '--predictable',
+        out,
+      ],
       { encoding: 'utf8', env: { ...process.env, DISPATCH_N: String(n), DISPATCH_COLD_ONLY: '1' } },
     );
     const collected = /Collected : (\d+)/.exec(run.stderr)?.[1];
@@ -56,5 +64,5 @@ if (args.includes('--callgrind')) {
   };
   const n = 12_500;
   const perMessage = (instructions(n) - instructions(1)) / n;
-  console.log(`  cold, instructions per message (callgrind, --single-threaded): ${Math.round(perMessage)}`);
+  console.log(`  cold, instructions per message (callgrind, --predictable): ${Math.round(perMessage)}`);
 }
