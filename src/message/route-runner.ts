@@ -56,14 +56,11 @@ class Try<T> {
   live = true;
   constructor(
     readonly token: T,
-    readonly route: RouteDefinition,
+    /** The try's context: it also holds the route, payload and attempt number a retry needs. */
+    readonly ctx: MessageContextImpl,
     readonly stats: RouteStats,
     readonly packet: IPublishPacket,
     readonly captures: readonly string[],
-    readonly payload: unknown,
-    readonly attempt: number,
-    readonly ctx: MessageContextImpl,
-    readonly timeoutMs: number,
     /** `Date.now()` past which the try times out. */
     readonly deadline: number,
     /**
@@ -141,8 +138,7 @@ export class RouteRunner<T> {
     now: number,
   ): void {
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
-    const timeoutMs = route.timeoutMs ?? this.#o.defaults.timeoutMs;
-    const t = new Try(token, route, stats, packet, captures, payload, attempt, ctx, timeoutMs, now + timeoutMs, now);
+    const t = new Try(token, ctx, stats, packet, captures, now + this.#timeoutMs(route), now);
     if (this.#tail) {
       this.#tail.next = t;
       t.prev = this.#tail;
@@ -196,7 +192,8 @@ export class RouteRunner<T> {
    * `hold` when forced to stop.
    */
   async #afterFailure(t: Try<T>, error: unknown): Promise<RunOutcome | undefined> {
-    const { route, stats, packet, attempt } = t;
+    const { stats, packet } = t;
+    const { route, attempt } = t.ctx;
     stats.add('failed');
     if (this.#o.forceSignal.aborted) return 'hold';
     const code = errorCodeOf(error);
@@ -218,8 +215,12 @@ export class RouteRunner<T> {
     } catch {
       return 'hold';
     }
-    this.#attempt(t.token, route, stats, packet, t.captures, t.payload, attempt + 1, Date.now());
+    this.#attempt(t.token, route, stats, packet, t.captures, t.ctx.payload, attempt + 1, Date.now());
     return undefined;
+  }
+
+  #timeoutMs(route: RouteDefinition): number {
+    return route.timeoutMs ?? this.#o.defaults.timeoutMs;
   }
 
   /**
@@ -238,7 +239,7 @@ export class RouteRunner<T> {
         if (now >= t.deadline) {
           const err = new RouteMQError(
             ErrorCodes.HANDLER_TIMEOUT,
-            `Handler of '${t.route.pattern}' did not settle within ${t.timeoutMs} ms`,
+            `Handler of '${t.ctx.route.pattern}' did not settle within ${this.#timeoutMs(t.ctx.route)} ms`,
           );
           t.ctx.abort(err);
           this.#settle(t, err);
