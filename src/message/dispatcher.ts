@@ -214,12 +214,15 @@ export class Dispatcher {
    */
   #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
     const ids = this.#o.subscriptionIds === false ? undefined : packet.properties?.subscriptionIdentifier;
-    if (this.#o.serves || ids !== undefined) {
-      // One route on the winning filter is the common case: no array to allocate.
-      const only = routes.length === 1 ? routes[0] : undefined;
-      routes = only ? (this.#runsHere(only, ids) ? routes : []) : routes.filter((route) => this.#runsHere(route, ids));
+    if (this.#o.serves === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
+    // One route on the winning filter is the common case: no array to allocate.
+    if (routes.length === 1) return this.#runsHere(routes[0] as RouteDefinition, ids) ? routes : undefined;
+    const here: RouteDefinition[] = [];
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i] as RouteDefinition;
+      if (this.#runsHere(route, ids)) here.push(route);
     }
-    return routes.length > 0 ? routes : undefined;
+    return here.length > 0 ? here : undefined;
   }
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
