@@ -6,7 +6,7 @@ import { Dispatcher } from '../../src/message/dispatcher.js';
 import type { DispatcherOptions } from '../../src/message/dispatcher.js';
 import { Router } from '../../src/router/router.js';
 import { compileRoutes } from '../../src/router/route-table.js';
-import type { RouteTable } from '../../src/router/route-table.js';
+import type { RouteDefinition, RouteTable } from '../../src/router/route-table.js';
 import type { Handler, MessageContext, RouteOptions } from '../../src/index.js';
 
 // The dispatcher's delivery contract, with fake timers and no broker: acks go out in arrival order once each
@@ -111,20 +111,35 @@ describe('Dispatcher', () => {
     expect(h.dispatcher.stats().total.handled).toBe(1);
   });
 
-  it("runs only a copy tagged with the route's subscription identifier, when the connection tags", async () => {
-    const h = harness(() => undefined);
-    const tagged = (id: number): IPublishPacket => ({
-      ...packet('t/a', '{}'),
+  it('runs each overlapping copy only for its own subscription, and a copy with a stale identifier by the winning filter', async () => {
+    const router = new Router().on('a/+', () => undefined).on('a/#', () => undefined);
+    const table = compileRoutes(router, { defaultGroup: 'g' });
+    const [single, multi] = table.routes as [RouteDefinition, RouteDefinition];
+    const acked: number[] = [];
+    const dispatcher = new Dispatcher({
+      table,
+      ack: (p) => (acked.push(p.messageId ?? -1), true),
+      publish: () => Promise.resolve(),
+      concurrency: 8,
+      limits: { maxBytes: 1024, maxDepth: 8 },
+      defaults: { timeoutMs: 1000, maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 40, dlqPrefix: 'dlq' },
+      logger: silentLogger(),
+    });
+    const copy = (id: number): IPublishPacket => ({
+      ...packet('a/b', '{}'),
       properties: { subscriptionIdentifier: id },
     });
-    const other = tagged(99);
-    const own = tagged(h.table.routes[0]?.subscriptionId ?? 0);
-    void h.dispatcher.onPacket(other, 1);
-    void h.dispatcher.onPacket(own, 1);
+    // The broker sends a/b once per matching subscription; only the winning filter's route (a/+) runs, on its copy.
+    const forSingle = copy(single.subscriptionId);
+    const forMulti = copy(multi.subscriptionId);
+    // Queued under another deploy's identifier (names no subscription here): run by the winning filter, not skipped.
+    const stale = copy(7);
+    for (const p of [forSingle, forMulti, stale]) void dispatcher.onPacket(p, 1);
     await vi.advanceTimersByTimeAsync(0);
-    expect(h.dispatcher.stats().total.handled).toBe(1);
-    expect(h.dispatcher.stats().skipped).toBe(1);
-    expect(h.acked).toEqual([other.messageId, own.messageId]);
+    expect(dispatcher.stats().routes['a/+']?.handled).toBe(2);
+    expect(dispatcher.stats().routes['a/#']).toBeUndefined();
+    expect(dispatcher.stats().skipped).toBe(1);
+    expect(acked).toEqual([forSingle.messageId, forMulti.messageId, stale.messageId]);
   });
 
   it('ignores identifiers left from an earlier deploy when the connection does not tag', async () => {
