@@ -137,7 +137,7 @@ export class RouteRunner<T> {
     now: number,
   ): void {
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
-    const t = new Try(token, ctx, stats, packet, captures, now + this.#timeoutMs(route), now);
+    const t = new Try(token, ctx, stats, packet, captures, now + (route.timeoutMs ?? this.#o.defaults.timeoutMs), now);
     if (this.#tail) {
       this.#tail.next = t;
       t.prev = this.#tail;
