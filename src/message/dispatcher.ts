@@ -57,19 +57,37 @@ export interface InHandMessage {
 
 /** One message in hand: waiting, then running (a node of the dispatcher's list of running jobs, oldest first). */
 class Job {
-  prev: Job | undefined = undefined;
-  next: Job | undefined = undefined;
-  startedAt = 0;
+  prev: Job | undefined;
+  next: Job | undefined;
+  startedAt: number;
   /** Route runs not yet settled (more than one when several routes on the winning filter run here). */
-  pending = 0;
+  pending: number;
   /** False once any route run said `hold`. */
-  ack = true;
+  ack: boolean;
+  readonly packet: IPublishPacket;
+  readonly routes: readonly RouteDefinition[];
+  readonly captures: readonly string[];
+  readonly ticket: AckTicket | undefined;
+
+  // Plain assignments, not field initialisers: V8 runs those as a function of their own, one more call per object
+  // and one more function to optimise (callgrind: -1.4% instructions per message on the cold dispatch path; for
+  // Try, which mostly has parameter properties, it made no difference).
   constructor(
-    readonly packet: IPublishPacket,
-    readonly routes: readonly RouteDefinition[],
-    readonly captures: readonly string[],
-    readonly ticket: AckTicket | undefined,
-  ) {}
+    packet: IPublishPacket,
+    routes: readonly RouteDefinition[],
+    captures: readonly string[],
+    ticket: AckTicket | undefined,
+  ) {
+    this.prev = undefined;
+    this.next = undefined;
+    this.startedAt = 0;
+    this.pending = 0;
+    this.ack = true;
+    this.packet = packet;
+    this.routes = routes;
+    this.captures = captures;
+    this.ticket = ticket;
+  }
 }
 
 /** Idle for this long before a run counts as starting "after quiet" (see {@link DispatcherOptions.onStart}). */
