@@ -135,7 +135,7 @@ export class Dispatcher {
       logger: options.logger,
       forceSignal: this.#force.signal,
       onDeadLetter: options.onDeadLetter,
-      onSettled: (job, outcome) => this.#onRunSettled(job, outcome),
+      onSettled: (job, outcome, now) => this.#onRunSettled(job, outcome, now),
     });
   }
 
@@ -290,12 +290,12 @@ export class Dispatcher {
   }
 
   /** One route run of `job` ended; the job finishes once all of them did, acked only if all said `ack`. */
-  #onRunSettled(job: Job, outcome: RunOutcome): void {
+  #onRunSettled(job: Job, outcome: RunOutcome, now: number): void {
     if (outcome !== 'ack') job.ack = false;
-    if (--job.pending === 0) this.#finish(job);
+    if (--job.pending === 0) this.#finish(job, now);
   }
 
-  #finish(job: Job): void {
+  #finish(job: Job, now: number): void {
     if (job.ticket) this.#sequencer.settle(job.ticket, job.ack);
     if (job.prev) job.prev.next = job.next;
     else this.#first = job.next;
@@ -311,7 +311,7 @@ export class Dispatcher {
       this.#drained = undefined;
     }
     if (this.#runningCount === 0) {
-      this.#idleSince = Date.now();
+      this.#idleSince = now;
       this.#idle?.();
     }
   }

@@ -31,8 +31,11 @@ export interface RouteRunnerOptions<T> {
   readonly forceSignal: AbortSignal;
   /** Told of every message published to the dead-letter topic (for events and dashboards). */
   readonly onDeadLetter?: ((info: DeadLetterInfo) => void) | undefined;
-  /** Told the outcome of each {@link RouteRunner.run}, once, with the token given to it. Must not throw. */
-  readonly onSettled: (token: T, outcome: RunOutcome) => void;
+  /**
+   * Told the outcome of each {@link RouteRunner.run}, once, with the token given to it, and `Date.now()` as read
+   * when it settled (so the caller needs no clock read of its own). Must not throw.
+   */
+  readonly onSettled: (token: T, outcome: RunOutcome, now: number) => void;
 }
 
 /** A message that went to the dead-letter topic. */
@@ -172,10 +175,11 @@ export class RouteRunner<T> {
     if (t.next) t.next.prev = t.prev;
     else this.#tail = t.prev;
     t.prev = t.next = undefined;
-    t.stats.observe((Date.now() - t.startedAt) / 1000);
+    const now = Date.now();
+    t.stats.observe((now - t.startedAt) / 1000);
     if (error === undefined) {
       t.stats.countHandled();
-      this.#o.onSettled(t.token, 'ack');
+      this.#o.onSettled(t.token, 'ack', now);
     } else {
       void this.#failed(t, error);
     }
@@ -191,7 +195,7 @@ export class RouteRunner<T> {
       this.#o.logger.error({ err, topic: t.packet.topic }, 'route runner error; message left unacked');
       outcome = 'hold';
     }
-    if (outcome !== undefined) this.#o.onSettled(t.token, outcome);
+    if (outcome !== undefined) this.#o.onSettled(t.token, outcome, Date.now());
   }
 
   /**
@@ -267,7 +271,7 @@ export class RouteRunner<T> {
     try {
       outcome = await this.#deadLetter(route, stats, packet, reason);
     } finally {
-      this.#o.onSettled(token, outcome);
+      this.#o.onSettled(token, outcome, Date.now());
     }
   }
 
