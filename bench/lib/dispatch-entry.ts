@@ -20,11 +20,11 @@ const router = new Router().on(
   { shared: true, workerCount: 4, qos: 0 },
 );
 const table = compileRoutes(router, { defaultGroup: 'g' });
+const subscriptionIdentifier = table.routes[0]?.subscriptionId;
 let lastStart = 0;
 const dispatcher = new Dispatcher({
   table,
   serves: () => true,
-  subscriptionIds: false, // as in a worker: one subscription, untagged
   ack: () => true,
   publish: () => Promise.resolve(),
   concurrency: 16,
@@ -48,6 +48,7 @@ async function feed(from: number, to: number): Promise<void> {
       qos: 0,
       dup: false,
       retain: false,
+      properties: { subscriptionIdentifier }, // each copy carries its subscription's identifier
     };
     const backlog = dispatcher.onPacket(packet as IPublishPacket, 1);
     if (backlog) await backlog;

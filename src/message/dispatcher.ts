@@ -17,11 +17,6 @@ export interface DispatcherOptions {
   readonly table: RouteTable;
   /** Which routes this process runs; copies for the others are acked without running. @defaultValue all */
   readonly serves?: (route: RouteDefinition) => boolean;
-  /**
-   * Whether the connection tagged its subscriptions with v5 subscription identifiers (`route.subscriptionId`). When
-   * false, a packet's identifiers are ignored: they can only be left over from an earlier deploy. @defaultValue true
-   */
-  readonly subscriptionIds?: boolean;
   readonly ack: AckSender;
   readonly publish: Publisher;
   /** Handlers in flight at most; further messages wait unacked (the broker's receive maximum bounds them). */
@@ -121,8 +116,6 @@ export class Dispatcher {
   #lastPacketAt = 0;
   /** `serves(route)` by route id, asked once per route. */
   readonly #serves: boolean[] = [];
-  /** The subscription identifiers of the routes this process serves (see {@link #isCurrent}). */
-  #currentIds: Set<number> | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -233,8 +226,7 @@ export class Dispatcher {
    * the ones whose subscription identifier the copy carries. `undefined` when none (the copy is acked unrun).
    */
   #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
-    const tagged = this.#o.subscriptionIds === false ? undefined : packet.properties?.subscriptionIdentifier;
-    const ids = tagged === undefined || this.#isCurrent(tagged) ? tagged : undefined;
+    const ids = packet.properties?.subscriptionIdentifier;
     if (this.#o.serves === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
     // One route on the winning filter is the common case: no array to allocate.
     if (routes.length === 1) return this.#runsHere(routes[0] as RouteDefinition, ids) ? routes : undefined;
@@ -244,21 +236,6 @@ export class Dispatcher {
       if (this.#runsHere(route, ids)) here.push(route);
     }
     return here.length > 0 ? here : undefined;
-  }
-
-  /**
-   * Whether a copy's identifiers name a subscription of this connection. A copy the broker queued before a deploy
-   * (or before this version, when identifiers followed registration order) may carry none of them: it is then run
-   * like an untagged copy, by the winning filter, since skipping it would lose it.
-   */
-  #isCurrent(ids: number | number[]): boolean {
-    this.#currentIds ??= new Set(
-      this.#o.table.routes.filter((r) => this.#o.serves?.(r) ?? true).map((r) => r.subscriptionId),
-    );
-    const current = this.#currentIds;
-    if (typeof ids === 'number') return current.has(ids);
-    for (let i = 0; i < ids.length; i++) if (current.has(ids[i] as number)) return true;
-    return false;
   }
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {

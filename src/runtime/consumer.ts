@@ -59,7 +59,6 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     this.#dispatcher = new Dispatcher({
       table: options.table,
       serves: (route) => served.has(route.id),
-      subscriptionIds: usesSubscriptionIds(options.routes),
       ack: (packet, epoch) => this.#connection.ack(packet, epoch),
       publish: (topic, payload, opts) => this.#connection.publish(topic, payload, opts),
       concurrency,
@@ -126,11 +125,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #subscribe(sessionPresent: boolean): Promise<void> {
-    const tagged = usesSubscriptionIds(this.#o.routes);
     const subscriptions = this.#o.routes.map((r) => ({
       topic: r.mqttTopic,
       qos: r.qos,
-      ...(tagged ? { subscriptionId: r.subscriptionId } : {}),
+      subscriptionId: r.subscriptionId,
     }));
     try {
       if (sessionPresent) await this.#dropStaleSubscriptions();
@@ -200,13 +198,4 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
-}
-
-/**
- * Whether a connection tags its subscriptions with v5 subscription identifiers: only when it has several. The tag
- * tells overlapping subscriptions' copies apart; with one subscription every copy is for it. Untagged, each
- * PUBLISH is a few bytes shorter and MQTT.js builds no properties object for it.
- */
-function usesSubscriptionIds(routes: readonly RouteDefinition[]): boolean {
-  return routes.length > 1;
 }
