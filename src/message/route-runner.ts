@@ -176,7 +176,7 @@ export class RouteRunner<T> {
     else this.#tail = t.prev;
     t.prev = t.next = undefined;
     const now = Date.now();
-    t.stats.observe((now - t.startedAt) / 1000);
+    t.stats.observe(Math.max(0, now - t.startedAt) / 1000); // the wall clock may step back
     if (error === undefined) {
       t.stats.countHandled();
       this.#o.onSettled(t.token, 'ack', now);

@@ -41,6 +41,8 @@ describe('at-least-once across a process crash', () => {
       SEEN_FILE: seenFile,
       CRASH_MARKER: join(dir, 'crashed'),
       CRASH_ON_ID: '500',
+      // A control socket of its own: the restart below must clear the one the killed process left behind.
+      ROUTEMQ_CONTROL_SOCKET: join(dir, 'control.sock'),
     };
     const first = spawnRouteMQ(['start'], env);
     await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
