@@ -2,8 +2,8 @@
 // decode, handler run, stats, ack bookkeeping), without broker or MQTT.js. It runs bench/lib/dispatch-entry.ts in
 // fresh processes and prints the median "cold" µs per message (the first 12.5k: a W=4 worker's share of a 50k run,
 // JIT warm-up included) and "warm" µs per message. With --callgrind it also counts the instructions per message of
-// the cold phase under valgrind with V8's --single-threaded --predictable: repeatable to 0.01% on this noisy machine, where the
-// timings move by ±20%, so it is the figure to compare two versions of the hot path by.
+// the cold phase under valgrind with V8's --single-threaded --predictable: repeatable to 0.01% on this noisy machine,
+// where the timings move by ±20%, so it is the figure to compare two versions of the hot path by.
 //
 //   npm run bench:dispatch [-- --runs 9] [-- --callgrind]
 import { execFileSync, spawnSync } from 'node:child_process';
