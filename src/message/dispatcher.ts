@@ -3,6 +3,7 @@ import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RouteDefinition, RouteTable } from '../router/route-table.js';
 import { Fifo } from '../util/fifo.js';
+import { IntrusiveList } from '../util/intrusive-list.js';
 import { AckSequencer } from './ack-sequencer.js';
 import type { AckSender, AckTicket } from './ack-sequencer.js';
 import type { Publisher } from './context.js';
@@ -103,9 +104,8 @@ export class Dispatcher {
   readonly #force = new AbortController();
   readonly #stats = new MessageStats();
   readonly #waiting = new Fifo<Job>();
-  /** Running jobs, oldest first (an intrusive list: no hash-table work per message). */
-  #first: Job | undefined;
-  #last: Job | undefined;
+  /** Running jobs, oldest first. */
+  readonly #running = new IntrusiveList<Job>();
   #runningCount = 0;
   #stopping = false;
   #idle: (() => void) | undefined;
@@ -176,7 +176,7 @@ export class Dispatcher {
   /** The oldest messages in hand (at most `max`), oldest first. */
   inHand(max = 3): InHandMessage[] {
     const result: InHandMessage[] = [];
-    for (let job = this.#first; job && result.length < max; job = job.next) result.push(describe(job));
+    for (let job = this.#running.first; job && result.length < max; job = job.next) result.push(describe(job));
     return result;
   }
 
@@ -251,13 +251,7 @@ export class Dispatcher {
     this.#lastPacketAt = now;
     const afterQuiet = this.#runningCount === 0 && now - this.#idleSince >= QUIET_MS;
     job.startedAt = now;
-    if (this.#last) {
-      this.#last.next = job;
-      job.prev = this.#last;
-    } else {
-      this.#first = job;
-    }
-    this.#last = job;
+    this.#running.push(job);
     this.#runningCount++;
     this.#o.onStart?.(afterQuiet, now);
     const { routes, packet, captures } = job;
@@ -275,11 +269,7 @@ export class Dispatcher {
 
   #finish(job: Job, now: number): void {
     if (job.ticket) this.#sequencer.settle(job.ticket, job.ack);
-    if (job.prev) job.prev.next = job.next;
-    else this.#first = job.next;
-    if (job.next) job.next.prev = job.prev;
-    else this.#last = job.prev;
-    job.prev = job.next = undefined;
+    this.#running.remove(job);
     this.#runningCount--;
     const next = this.#stopping ? undefined : this.#waiting.shift();
     if (next) this.#start(next);

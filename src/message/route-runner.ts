@@ -3,6 +3,7 @@ import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf, isFinalCode } fr
 import type { Logger } from '../logger.js';
 import type { RouteDefinition } from '../router/route-table.js';
 import { backoffDelayMs, sleep } from '../util/backoff.js';
+import { IntrusiveList } from '../util/intrusive-list.js';
 import { MessageContextImpl, rawPayload } from './context.js';
 import type { Publisher } from './context.js';
 import { buildDeadLetter, deadLetterTopicFor } from './dead-letter.js';
@@ -94,8 +95,7 @@ export type RunOutcome = 'ack' | 'hold';
 export class RouteRunner<T> {
   readonly #o: RouteRunnerOptions<T>;
   /** Tries in flight, oldest first. */
-  #head: Try<T> | undefined;
-  #tail: Try<T> | undefined;
+  readonly #tries = new IntrusiveList<Try<T>>();
   #sweeping = false;
   /** Each route's stats by route id: an array read per message instead of a Map lookup by pattern. */
   readonly #statsById: RouteStats[] = [];
@@ -104,7 +104,7 @@ export class RouteRunner<T> {
     this.#o = options;
     const force = options.forceSignal;
     force.addEventListener('abort', () => {
-      for (let t = this.#head; t; t = t.next) t.ctx.abort(force.reason);
+      for (let t = this.#tries.first; t; t = t.next) t.ctx.abort(force.reason);
     });
   }
 
@@ -141,13 +141,7 @@ export class RouteRunner<T> {
   ): void {
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
     const t = new Try(token, ctx, stats, packet, captures, now + (route.timeoutMs ?? this.#o.defaults.timeoutMs), now);
-    if (this.#tail) {
-      this.#tail.next = t;
-      t.prev = this.#tail;
-    } else {
-      this.#head = t;
-    }
-    this.#tail = t;
+    this.#tries.push(t);
     if (!this.#sweeping) this.#startSweeper();
     void this.#watch(t, route.run(ctx));
   }
@@ -170,11 +164,7 @@ export class RouteRunner<T> {
   #settle(t: Try<T>, error: unknown): void {
     if (!t.live) return; // settled already (timed out, then finished)
     t.live = false;
-    if (t.prev) t.prev.next = t.next;
-    else this.#head = t.next;
-    if (t.next) t.next.prev = t.prev;
-    else this.#tail = t.prev;
-    t.prev = t.next = undefined;
+    this.#tries.remove(t);
     const now = Date.now();
     t.stats.observe(Math.max(0, now - t.startedAt) / 1000); // the wall clock may step back
     if (error === undefined) {
@@ -242,10 +232,10 @@ export class RouteRunner<T> {
   #startSweeper(): void {
     this.#sweeping = true;
     const sweeper = setInterval(() => {
-      if (!this.#head) return;
+      if (!this.#tries.first) return;
       const now = Date.now();
       let next: Try<T> | undefined;
-      for (let t: Try<T> | undefined = this.#head; t; t = next) {
+      for (let t: Try<T> | undefined = this.#tries.first; t; t = next) {
         next = t.next;
         if (now >= t.deadline) {
           const err = new RouteMQError(

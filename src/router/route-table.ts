@@ -12,8 +12,8 @@ export interface RouteDefinition {
   /** 1-based registration order across all route files. */
   readonly id: number;
   /**
-   * The MQTT v5 subscription identifier a connection with several subscriptions tags this route's with. Derived
-   * from `mqttTopic`, so it stays the same across deploys (see {@link subscriptionIdFor}).
+   * The MQTT v5 subscription identifier this route's subscription is tagged with. Derived from `mqttTopic`, so it
+   * stays the same across deploys (see {@link subscriptionIdFor}).
    */
   readonly subscriptionId: number;
   /** The normalised pattern with the group prefix applied, e.g. `sensors/{id}/telemetry`. */
