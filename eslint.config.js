@@ -15,6 +15,8 @@ export default tseslint.config(
       'bench/**/*.mjs',
       '.routemq/',
       'test-output/',
+      '.dependency-cruiser.cjs',
+      'test/fixtures/layers-bad/',
     ],
   },
   js.configs.recommended,

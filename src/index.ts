@@ -11,12 +11,12 @@ export type { RateLimitStrategy } from './rate-limit/limiter.js';
 export { loadRouteFiles } from './router/discovery.js';
 export { RouteMQApp } from './runtime/app.js';
 export type { AppOptions, AppState } from './runtime/app.js';
-export { Consumer } from './runtime/consumer.js';
+export { Consumer } from './consumer/consumer.js';
 export { WorkerManager } from './worker/worker-manager.js';
 export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker/worker-manager.js';
 export type { PoolHealth, WorkerHealth, WorkerHealthEntry } from './worker/worker-health.js';
 export type { AppStatus } from './runtime/app.js';
-export type { ConsumerOptions } from './runtime/consumer.js';
+export type { ConsumerOptions } from './consumer/consumer.js';
 export { loadConfig, describeConfig } from './config/load-config.js';
 export type { ResolvedConfig } from './config/schema.js';
 export { Secret } from './config/secret.js';
@@ -26,7 +26,6 @@ export { ErrorCodes, RouteMQError, isRouteMQError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { DeadLetterEnvelope } from './message/dead-letter.js';
 export type { MessageStatsSnapshot } from './message/stats.js';
-export type { TrafficTools } from './cli/commands/start.js';
 export type {
   Handler,
   MessageContext,
@@ -36,4 +35,5 @@ export type {
   PublishProperties,
   QoS,
   RouteInfo,
+  TrafficTools,
 } from './types.js';

@@ -91,3 +91,10 @@ export type Middleware = (
   ctx: MessageContext<Record<string, string>, unknown>,
   next: () => Promise<void>,
 ) => Promise<void>;
+
+/** What a `--traffic` module's default export receives (`routemq start --traffic <module>`). */
+export interface TrafficTools {
+  readonly publish: (topic: string, payload: OutgoingPayload, options?: PublishOptions) => Promise<void>;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}

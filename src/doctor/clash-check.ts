@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { sendControlRequest } from '../control/control-client.js';
 import { RedisManager } from '../redis/redis-manager.js';
 import { silentLogger } from '../logger.js';
-import type { DoctorCheck } from './doctor.js';
+import type { DoctorCheck } from './doctor-check.js';
 
 const CHECK = 'client-id clashes';
 

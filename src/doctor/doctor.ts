@@ -9,15 +9,7 @@ import type { ConnectionOptions } from '../mqtt/connection-options.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
 import { checkClientIdClash } from './clash-check.js';
-
-/** The outcome of one check. */
-export interface DoctorCheck {
-  readonly check: string;
-  readonly status: 'pass' | 'warn' | 'fail' | 'skip';
-  readonly detail: string;
-  /** What to do about a warning or a failure. */
-  readonly fix?: string;
-}
+import type { DoctorCheck } from './doctor-check.js';
 
 const PROBES = 20;
 const WAIT_MS = 2000;

@@ -7,8 +7,8 @@ import type { WorkerManager } from '../worker/worker-manager.js';
 import { LeaderLease } from './leader-lease.js';
 import { decideScale } from './policy.js';
 import type { ScalingPolicyConfig, ScalingState } from './policy.js';
-import { combinePoolLoads } from './pool-load.js';
-import type { PoolLoad } from './pool-load.js';
+import { combinePoolLoads } from '../worker/pool-load.js';
+import type { PoolLoad } from '../worker/pool-load.js';
 import { ScalingStore, splitShares } from './scaling-store.js';
 import type { DesiredCounts, ExternalSignals } from './scaling-store.js';
 

@@ -1,5 +1,5 @@
 import type { RedisManager } from '../redis/redis-manager.js';
-import type { PoolLoad } from './pool-load.js';
+import type { PoolLoad } from '../worker/pool-load.js';
 import type { ScalingState } from './policy.js';
 
 /** What one host reports for one pool. */

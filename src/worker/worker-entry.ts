@@ -9,7 +9,7 @@ import { createLogger } from '../logger.js';
 import type { Logger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
 import { compileRoutes } from '../router/route-table.js';
-import { Consumer } from '../runtime/consumer.js';
+import { Consumer } from '../consumer/consumer.js';
 import { WorkerExitCodes, isParentMessage } from './ipc.js';
 import type { ParentMessage, WorkerAssignment, WorkerMessage } from './ipc.js';
 import { planPools } from './pools.js';

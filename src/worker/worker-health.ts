@@ -1,6 +1,6 @@
 import type { MessageStatsSnapshot } from '../message/stats.js';
-import { poolLoadOf } from '../scaling/pool-load.js';
-import type { PoolLoad } from '../scaling/pool-load.js';
+import { poolLoadOf } from './pool-load.js';
+import type { PoolLoad } from './pool-load.js';
 import type { WorkerLoad } from './load-meter.js';
 import type { Pool, RestartPolicy } from './pool.js';
 import type { WorkerState } from './worker-process.js';

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { workerClientId } from '../runtime/client-ids.js';
+import { workerClientId } from '../consumer/client-ids.js';
 import type { WorkerAssignment } from './ipc.js';
 import { toTransferable } from '../config/transfer.js';
 import type { TransferableConfig } from '../config/transfer.js';

@@ -12,7 +12,7 @@ import { collect, connectClient, publishMany, uniqueName, waitUntil } from '../h
 import { readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
-import { deadLetterIds, report, verdict } from './checker.js';
+import { deadLetterIds, report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 

@@ -12,7 +12,7 @@ import { readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
-import { report, verdict } from './checker.js';
+import { report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 const RECEIVE_MAXIMUM = 32;

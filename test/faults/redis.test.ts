@@ -13,7 +13,7 @@ import { readSeen } from '../helpers/seen.js';
 import { startTestRedis } from '../helpers/redis-server.js';
 import type { TestRedis } from '../helpers/redis-server.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
-import { deadLetterIds, report, verdict } from './checker.js';
+import { deadLetterIds, report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/ratelimit/routers', import.meta.url));
 const LONG = process.env['ROUTEMQ_LONG_FAULTS'] === '1';

@@ -10,7 +10,7 @@ import { steadyPublisher } from '../helpers/load.js';
 import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
-import { report, verdict } from './checker.js';
+import { report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 

@@ -11,7 +11,7 @@ import { isAlive, steadyPublisher } from '../helpers/load.js';
 import { collect, connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
-import { deadLetterIds, report, verdict } from './checker.js';
+import { deadLetterIds, report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 const RECEIVE_MAXIMUM = 32;

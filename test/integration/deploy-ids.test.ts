@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/logger.js';
 import { Router } from '../../src/router/router.js';
 import { compileRoutes } from '../../src/router/route-table.js';
-import { Consumer } from '../../src/runtime/consumer.js';
+import { Consumer } from '../../src/consumer/consumer.js';
 import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { waitUntil } from '../helpers/mqtt.js';

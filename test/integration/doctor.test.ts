@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DoctorCheck } from '../../src/doctor/doctor.js';
+import type { DoctorCheck } from '../../src/doctor/doctor-check.js';
 import { freePort, startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';

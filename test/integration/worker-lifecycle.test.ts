@@ -10,7 +10,7 @@ import { childPids, isAlive, steadyPublisher } from '../helpers/load.js';
 import { POOLS_ROUTERS, createTestManager } from '../helpers/manager.js';
 import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
-import { report, verdict } from '../faults/checker.js';
+import { report, verdict } from '../helpers/checker.js';
 import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const RECEIVE_MAXIMUM = 32;

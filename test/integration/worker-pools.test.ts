@@ -10,7 +10,7 @@ import { childPids, steadyPublisher } from '../helpers/load.js';
 import { createTestManager } from '../helpers/manager.js';
 import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
-import { report, verdict } from '../faults/checker.js';
+import { report, verdict } from '../helpers/checker.js';
 
 const RECEIVE_MAXIMUM = 32;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combinePoolLoads, IDLE_LOAD } from '../../src/scaling/pool-load.js';
+import { combinePoolLoads, IDLE_LOAD } from '../../src/worker/pool-load.js';
 import { splitShares } from '../../src/scaling/scaling-store.js';
 
 describe('splitShares', () => {

@@ -7,25 +7,18 @@ import type { MosquittoProcess } from '../../dev/mosquitto.js';
 import { createLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import { RouteMQApp } from '../../runtime/app.js';
-import type { OutgoingPayload, PublishOptions } from '../../types.js';
+import type { TrafficTools } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
 import { installShutdownSignals } from '../signals.js';
 import { ControlServer } from '../../control/control-server.js';
-import { appControlHandler } from '../../runtime/app-control.js';
+import { appControlHandler } from '../../service/control-handler.js';
 import { HealthService } from '../../health/health-service.js';
 import { RedisManager } from '../../redis/redis-manager.js';
 import { provideSharedRedis } from '../../redis/shared-redis.js';
 import { Autoscaler } from '../../scaling/autoscaler.js';
 import { envFileOption } from './routes.js';
-
-/** What a `--traffic` module's default export receives. */
-export interface TrafficTools {
-  readonly publish: (topic: string, payload: OutgoingPayload, options?: PublishOptions) => Promise<void>;
-  readonly signal: AbortSignal;
-  readonly log: Logger;
-}
 
 /** `routemq start`: load config and routes, connect, serve until SIGINT/SIGTERM. */
 export function registerStartCommand(program: Command): void {

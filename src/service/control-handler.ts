@@ -1,7 +1,7 @@
 import type { ControlHandler } from '../control/control-server.js';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { HealthSnapshot } from '../health/health-monitor.js';
-import type { RouteMQApp } from './app.js';
+import type { RouteMQApp } from '../runtime/app.js';
 
 /**
  * Answer control-socket requests for a running app. `status` is the health monitor's fresh sample; `stop` starts

@@ -1,4 +1,4 @@
-import type { WorkerLoad } from '../worker/load-meter.js';
+import type { WorkerLoad } from './load-meter.js';
 import { round3 } from '../util/round.js';
 
 /** A pool's load: its workers' {@link WorkerLoad}s combined, on one host or over all of them. */
