@@ -63,6 +63,8 @@ export const ErrorCodes = {
   CONTROL_UNREACHABLE: 'RMQ_ERR_CONTROL_UNREACHABLE',
   /** A control-socket request was malformed. */
   CONTROL_INVALID: 'RMQ_ERR_CONTROL_INVALID',
+  /** One step of a service's stop failed; the other steps still ran. Logged, never thrown. */
+  SHUTDOWN_STEP_FAILED: 'RMQ_ERR_SHUTDOWN_STEP_FAILED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -1,31 +1,17 @@
-// The public API of RouteMQ. Named exports only; types with `export type`.
+/**
+ * @module
+ * RouteMQ's public API: declare routes on a {@link Router}, then run them with {@link startRouteMQ} (or
+ * `routemq start`). Named exports only; types with `export type`. Internals the benchmarks need are in
+ * `routemq/internal`, which carries no stability promise.
+ */
+
+// Declaring routes
 export { Router } from './router/router.js';
 export type { GroupOptions, RouteOptions } from './router/router.js';
 export type { ParamsOf } from './router/params.js';
-export { compileRoutes, RouteTable } from './router/route-table.js';
-export type { RouteDefinition, RouteMatch, SharedRouteInfo } from './router/route-table.js';
-export { compose } from './router/compose.js';
 export { rateLimit } from './rate-limit/rate-limit.js';
 export type { RateLimitOptions } from './rate-limit/rate-limit.js';
 export type { RateLimitStrategy } from './rate-limit/limiter.js';
-export { loadRouteFiles } from './router/discovery.js';
-export { RouteMQApp } from './runtime/app.js';
-export type { AppOptions, AppState } from './runtime/app.js';
-export { Consumer } from './consumer/consumer.js';
-export { WorkerManager } from './worker/worker-manager.js';
-export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker/worker-manager.js';
-export type { PoolHealth, WorkerHealth, WorkerHealthEntry } from './worker/worker-health.js';
-export type { AppStatus } from './runtime/app.js';
-export type { ConsumerOptions } from './consumer/consumer.js';
-export { loadConfig, describeConfig } from './config/load-config.js';
-export type { ResolvedConfig } from './config/schema.js';
-export { Secret } from './config/secret.js';
-export { createLogger, silentLogger } from './logger.js';
-export type { Logger } from './logger.js';
-export { ErrorCodes, RouteMQError, isRouteMQError } from './errors.js';
-export type { ErrorCode } from './errors.js';
-export type { DeadLetterEnvelope } from './message/dead-letter.js';
-export type { MessageStatsSnapshot } from './message/stats.js';
 export type {
   Handler,
   MessageContext,
@@ -37,3 +23,29 @@ export type {
   RouteInfo,
   TrafficTools,
 } from './types.js';
+
+// Running them
+export { RouteMQService, startRouteMQ } from './service/service.js';
+export type { RouteMQServiceOptions, ServiceState } from './service/service.js';
+export { RouteMQApp } from './runtime/app.js';
+export type { AppOptions, AppState, AppStatus } from './runtime/app.js';
+export { WorkerManager } from './worker/worker-manager.js';
+export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker/worker-manager.js';
+export type { SharedRouteInfo } from './router/route-table.js';
+
+// Configuration and logging
+export { loadConfig, describeConfig } from './config/load-config.js';
+export type { ResolvedConfig } from './config/schema.js';
+export { Secret } from './config/secret.js';
+export { createLogger, silentLogger } from './logger.js';
+export type { Logger } from './logger.js';
+
+// Errors, events and what they carry
+export { ErrorCodes, RouteMQError, isRouteMQError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { DeadLetterEnvelope } from './message/dead-letter.js';
+export type { DeadLetterInfo } from './message/route-runner.js';
+export type { PoolDegradedInfo } from './worker/supervisor.js';
+export type { MessageStatsSnapshot } from './message/stats.js';
+export type { PoolHealth, WorkerHealth, WorkerHealthEntry } from './worker/worker-health.js';
+export type { HealthSnapshot } from './health/health-monitor.js';

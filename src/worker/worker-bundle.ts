@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import { listRouteFiles } from '../router/discovery.js';
@@ -25,6 +25,9 @@ export interface WorkerBundle {
 /** Bundles kept next to the newest (a reload in progress may still start workers from the previous one). */
 const KEEP_BUNDLES = 2;
 
+/** Builds running now, in this process (they share esbuild's one service process). */
+let buildsInFlight = 0;
+
 /**
  * Compile the worker entry, the framework and the route files (with everything they import from the app) into
  * plain JavaScript under `cacheDir`, once per start or reload. Workers then run it with plain `node`: no
@@ -40,6 +43,7 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
   const outbase = commonAncestor([dirname(WORKER_ENTRY), resolve(routersDir)]);
   const dir = join(cacheDir, `bundle-${Date.now()}-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
+  buildsInFlight++;
   try {
     await build({
       entryPoints: [WORKER_ENTRY, ...routeFiles],
@@ -61,6 +65,10 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
     throw new RouteMQError(ErrorCodes.ROUTE_FILE_INVALID, `The route files failed to compile: ${compileMessage(err)}`, {
       cause: err,
     });
+  } finally {
+    // esbuild keeps a service child process between builds; builds are rare (start and reload), so end it once
+    // none is in flight rather than leave a child that outlives the app. The next build starts a new one.
+    if (--buildsInFlight === 0) await stopEsbuild();
   }
   pruneOldBundles(cacheDir, dir);
   const toOut = (file: string): string => join(dir, relative(outbase, file)).replace(/\.(c|m)?[jt]s$/, '.mjs');

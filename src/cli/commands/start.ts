@@ -2,25 +2,18 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { describeConfig, loadConfig } from '../../config/load-config.js';
-import { ensureDevBroker } from '../../dev/dev-broker.js';
-import type { MosquittoProcess } from '../../dev/mosquitto.js';
 import { createLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
-import { RouteMQApp } from '../../runtime/app.js';
 import type { TrafficTools } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
 import { installShutdownSignals } from '../signals.js';
-import { ControlServer } from '../../control/control-server.js';
-import { appControlHandler } from '../../service/control-handler.js';
-import { HealthService } from '../../health/health-service.js';
-import { RedisManager } from '../../redis/redis-manager.js';
-import { provideSharedRedis } from '../../redis/shared-redis.js';
-import { Autoscaler } from '../../scaling/autoscaler.js';
+import type { RouteMQApp } from '../../runtime/app.js';
+import { RouteMQService } from '../../service/service.js';
 import { envFileOption } from './routes.js';
 
-/** `routemq start`: load config and routes, connect, serve until SIGINT/SIGTERM. */
+/** `routemq start`: load the config, start the service, install signals, print the table. */
 export function registerStartCommand(program: Command): void {
   addCommonOptions(program.command('start'))
     .description('load the config and route files, connect, and serve until SIGINT/SIGTERM')
@@ -32,58 +25,25 @@ export function registerStartCommand(program: Command): void {
         ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
       });
       logger.debug({ config: describeConfig(config) }, 'configuration');
-      let broker: MosquittoProcess | undefined;
-      const app = new RouteMQApp({ config, logger });
-      const redis = new RedisManager(config, logger);
-      provideSharedRedis(() => Promise.resolve(redis));
-      const autoscaler = new Autoscaler({ config, workers: () => app.workers, redis, events: app.events, logger });
-      const health = new HealthService(app, config, logger, redis, () => (app.workers ? autoscaler.view() : undefined));
       const traffic = new AbortController();
-      const shutdown = async (): Promise<void> => {
-        traffic.abort();
-        void health.stop();
-        await autoscaler.stop();
-        await app.stop();
-        await redis.stop();
-        await broker?.stop();
-      };
-      const reload = async (): Promise<void> => {
-        await app.workers?.reload();
-      };
+      let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
+      const service = new RouteMQService({ config, logger, onStopRequest: () => stopRequested('SIGTERM') });
       const signals = installShutdownSignals(
         async () => {
-          await control?.stop();
-          await shutdown();
+          traffic.abort();
+          await service.stop();
         },
         logger,
-        { reload, force: () => app.kill() },
+        { reload: () => service.reload(), force: () => service.kill() },
       );
-      const control = config.routemq.controlSocket
-        ? new ControlServer(
-            config.routemq.controlSocket,
-            appControlHandler(app, () => health.monitor.sample(), reload, signals.trigger),
-            logger,
-          )
-        : undefined;
-      try {
-        broker = await ensureDevBroker(config, logger);
-        redis.start();
-        await health.start();
-        await app.start();
-        autoscaler.start();
-        await control?.start();
-      } catch (err) {
-        await control?.stop();
-        await health.stop();
-        await shutdown();
-        throw err;
-      }
-      printStartupTable(app);
-      if (flags.traffic) void runTraffic(flags.traffic, app, traffic.signal, logger);
+      stopRequested = signals.trigger;
+      await service.start();
+      printStartupTable(service.app);
+      if (flags.traffic) void runTraffic(flags.traffic, service, traffic.signal, logger);
     });
 }
 
-async function runTraffic(file: string, app: RouteMQApp, signal: AbortSignal, logger: Logger): Promise<void> {
+async function runTraffic(file: string, app: RouteMQService, signal: AbortSignal, logger: Logger): Promise<void> {
   const log = logger.child({ component: 'traffic' });
   try {
     const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
