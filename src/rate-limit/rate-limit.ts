@@ -1,3 +1,7 @@
+/**
+ * @module
+ * The `rateLimit` middleware: fixed window, sliding window or token bucket, in Redis or per process.
+ */
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import { parsePattern } from '../router/topic-pattern.js';
 import { TopicTrie } from '../router/topic-trie.js';
@@ -66,6 +70,20 @@ const DOWN_RETRY_MS = 1000;
  * to the dead-letter topic with `RMQ_ERR_RATE_LIMITED` (`onLimit: 'dead_letter'`).
  *
  * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` for bad options (at declaration, not per message).
+ *
+ * @example
+ * ```ts
+ * import { rateLimit } from 'routemq';
+ * import type { Router } from 'routemq';
+ *
+ * export default (router: Router): void => {
+ *   // At most 10 commands per device per second, over every worker and host when Redis is on;
+ *   // the rest wait unacked (backpressure), none is dropped.
+ *   router.group({ prefix: 'devices', middleware: [rateLimit({ max: 10, windowMs: 1000, key: 'topic' })] }, (r) => {
+ *     r.on('{deviceId}/commands', (ctx) => ctx.log.info({ device: ctx.params.deviceId }, 'command'), { qos: 1 });
+ *   });
+ * };
+ * ```
  */
 export function rateLimit(options: RateLimitOptions): Middleware {
   const spec = specOf(options);

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * The {@link Router}: where route files declare topic patterns, handlers, middleware, schemas and pools.
+ */
 import type { ZodType } from 'zod';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, Middleware, QoS } from '../types.js';
@@ -109,6 +113,23 @@ export class Router<Prefix extends string = ''> {
    * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` / `RMQ_ERR_PATTERN_SHARE_PREFIX` for a bad pattern,
    *   `RMQ_ERR_ROUTE_OPTION_INVALID` for a bad option or a handler that is not a function, `RMQ_ERR_GROUP_INVALID` for
    *   a bad `group` name. Messages name the pattern and the route file.
+   *
+   * @example
+   * ```ts
+   * import { z } from 'zod';
+   * import type { Router } from 'routemq';
+   *
+   * export default (router: Router): void => {
+   *   router.on(
+   *     'sensors/{sensorId}/telemetry',
+   *     async (ctx) => {
+   *       // ctx.params.sensorId: string; ctx.payload: { v: number }
+   *       await ctx.publish(`alerts/${ctx.params.sensorId}`, { v: ctx.payload.v }, { qos: 1 });
+   *     },
+   *     { schema: z.object({ v: z.number() }), qos: 1, shared: true, workerCount: 2 },
+   *   );
+   * };
+   * ```
    */
   on<P extends string, S extends ZodType | undefined = undefined>(
     pattern: P,
