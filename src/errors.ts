@@ -65,6 +65,16 @@ export const ErrorCodes = {
   CONTROL_INVALID: 'RMQ_ERR_CONTROL_INVALID',
   /** One step of a service's stop failed; the other steps still ran. Logged, never thrown. */
   SHUTDOWN_STEP_FAILED: 'RMQ_ERR_SHUTDOWN_STEP_FAILED',
+  /** The state directory (`ROUTEMQ_STATE_DIR`) cannot be created or written. */
+  STATE_DIR_NOT_WRITABLE: 'RMQ_ERR_STATE_DIR_NOT_WRITABLE',
+  /** Another live process runs this instance id on the same state directory; refused before connecting. */
+  INSTANCE_RUNNING: 'RMQ_ERR_INSTANCE_RUNNING',
+  /** The session registry shows this instance id live elsewhere (another host, process or route set). */
+  INSTANCE_ID_IN_USE: 'RMQ_ERR_INSTANCE_ID_IN_USE',
+  /** A message an adopted session held matches no route of this deploy; it is dead-lettered, never acked unrun. */
+  NO_ROUTE: 'RMQ_ERR_NO_ROUTE',
+  /** The session registry could not be read or written (the broker refused a registry publish or subscribe). */
+  REGISTRY_FAILED: 'RMQ_ERR_REGISTRY_FAILED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */
@@ -94,7 +104,7 @@ export function errorCodeOf(err: unknown): ErrorCode {
 }
 
 /** Codes whose messages go to the dead-letter topic at once: retrying cannot help them. */
-const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.RATE_LIMITED]);
+const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.RATE_LIMITED, ErrorCodes.NO_ROUTE]);
 
 /** True when a failure with this code should be dead-lettered without the remaining retries. */
 export function isFinalCode(code: ErrorCode): boolean {

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { defaultAppName, defaultInstanceId } from './identity-defaults.js';
 import { DEFAULT_PORTS } from './broker-address.js';
 import type { BrokerAddress } from './broker-address.js';
 import { CONFIG_DEFAULTS } from './schema.js';
@@ -15,6 +16,7 @@ export const DEFAULT_BROKER: BrokerAddress = {
 /** Build the resolved config from validated values: defaults applied, paths made absolute. */
 export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
   const d = CONFIG_DEFAULTS;
+  const stateDir = resolve(cwd, v.ROUTEMQ_STATE_DIR ?? d.ROUTEMQ_STATE_DIR);
   const broker = v.MQTT_BROKER ?? DEFAULT_BROKER;
   const port = broker.port ?? v.MQTT_PORT ?? DEFAULT_PORTS[broker.protocol];
   const urlHost = broker.host.includes(':') ? `[${broker.host}]` : broker.host;
@@ -50,7 +52,9 @@ export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
     log: { level: v.LOG_LEVEL ?? d.LOG_LEVEL, pretty: v.LOG_PRETTY },
     routemq: {
       routersDir: resolve(cwd, v.ROUTEMQ_ROUTERS_DIR ?? d.ROUTEMQ_ROUTERS_DIR),
-      instanceId: v.ROUTEMQ_INSTANCE_ID ?? d.ROUTEMQ_INSTANCE_ID,
+      stateDir,
+      instanceId: v.ROUTEMQ_INSTANCE_ID ?? defaultInstanceId(stateDir),
+      appName: v.ROUTEMQ_APP_NAME ?? defaultAppName(cwd),
       concurrency: v.ROUTEMQ_CONCURRENCY ?? d.ROUTEMQ_CONCURRENCY,
       handlerTimeoutMs: v.ROUTEMQ_HANDLER_TIMEOUT_MS ?? d.ROUTEMQ_HANDLER_TIMEOUT_MS,
       maxAttempts: v.ROUTEMQ_MAX_ATTEMPTS ?? d.ROUTEMQ_MAX_ATTEMPTS,
@@ -70,9 +74,13 @@ export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       workerStartTimeoutMs: v.ROUTEMQ_WORKER_START_TIMEOUT_MS ?? d.ROUTEMQ_WORKER_START_TIMEOUT_MS,
       killTimeoutMs: v.ROUTEMQ_KILL_TIMEOUT_MS ?? d.ROUTEMQ_KILL_TIMEOUT_MS,
       controlSocket:
-        (v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET) === 'none'
+        v.ROUTEMQ_CONTROL_SOCKET === 'none'
           ? undefined
-          : resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET),
+          : v.ROUTEMQ_CONTROL_SOCKET === undefined
+            ? join(stateDir, 'control.sock')
+            : resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET),
+      registryPrefix: v.ROUTEMQ_REGISTRY_PREFIX ?? d.ROUTEMQ_REGISTRY_PREFIX,
+      orphanGraceS: v.ROUTEMQ_ORPHAN_GRACE_S ?? d.ROUTEMQ_ORPHAN_GRACE_S,
     },
     redis: {
       enabled: v.ENABLE_REDIS ?? d.ENABLE_REDIS,

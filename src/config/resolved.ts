@@ -59,7 +59,18 @@ export interface ResolvedLogConfig {
 export interface ResolvedRouteMQConfig {
   /** Absolute. @defaultValue `'<cwd>/routers'` */
   readonly routersDir: string;
+  /**
+   * Absolute. Holds the worker bundles, the control socket and the instance lock; must be writable.
+   * @defaultValue `'<cwd>/.routemq'`
+   */
+  readonly stateDir: string;
+  /**
+   * Part of every client id. @defaultValue `<host>-<hash of stateDir>`: a restart in the same place keeps its ids,
+   * two checkouts or apps on one host never share them.
+   */
   readonly instanceId: string;
+  /** Which app a session-registry record belongs to. @defaultValue the `name` in `<cwd>/package.json`, else the folder name */
+  readonly appName: string;
   readonly concurrency: number;
   readonly handlerTimeoutMs: number;
   readonly maxAttempts: number;
@@ -80,6 +91,10 @@ export interface ResolvedRouteMQConfig {
   readonly killTimeoutMs: number;
   /** Absolute path of the control socket, or `undefined` when set to `none`. */
   readonly controlSocket: string | undefined;
+  /** Topic prefix of the session registry's retained records. @defaultValue `'routemq/registry'` */
+  readonly registryPrefix: string;
+  /** A session whose owner has been away this long is adopted by a live instance. @defaultValue 30 */
+  readonly orphanGraceS: number;
 }
 
 /** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_PORTS } from './broker-address.js';
 import {
@@ -16,16 +15,7 @@ import {
   userName,
 } from './fields.js';
 
-/**
- * Turn a host name into a valid instance id: every character outside `A-Z a-z 0-9 _ . -` becomes `-`, and the
- * result is cut to 64 characters.
- *
- * @returns The sanitised id, or `'routemq'` when nothing is left.
- */
-export function sanitizeInstanceId(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
-  return cleaned.length > 0 ? cleaned : 'routemq';
-}
+export { sanitizeInstanceId } from './identity-defaults.js';
 
 /**
  * Every configuration variable with its default, keyed by env-var name. The one place defaults live; `undefined`
@@ -59,7 +49,9 @@ export const CONFIG_DEFAULTS = Object.freeze({
   LOG_LEVEL: 'info',
   LOG_PRETTY: undefined,
   ROUTEMQ_ROUTERS_DIR: 'routers',
-  ROUTEMQ_INSTANCE_ID: sanitizeInstanceId(hostname()),
+  ROUTEMQ_STATE_DIR: '.routemq',
+  ROUTEMQ_INSTANCE_ID: undefined,
+  ROUTEMQ_APP_NAME: undefined,
   ROUTEMQ_CONCURRENCY: 64,
   ROUTEMQ_HANDLER_TIMEOUT_MS: 30_000,
   ROUTEMQ_MAX_ATTEMPTS: 3,
@@ -78,7 +70,9 @@ export const CONFIG_DEFAULTS = Object.freeze({
   ROUTEMQ_RESTART_MAX_MS: 30_000,
   ROUTEMQ_WORKER_START_TIMEOUT_MS: 30_000,
   ROUTEMQ_KILL_TIMEOUT_MS: 5000,
-  ROUTEMQ_CONTROL_SOCKET: '.routemq/control.sock',
+  ROUTEMQ_CONTROL_SOCKET: undefined,
+  ROUTEMQ_REGISTRY_PREFIX: 'routemq/registry',
+  ROUTEMQ_ORPHAN_GRACE_S: 30,
   ENABLE_REDIS: false,
   REDIS_HOST: 'localhost',
   REDIS_PORT: 6379,
@@ -166,7 +160,9 @@ export const configSchema = z.object({
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   LOG_PRETTY: bool,
   ROUTEMQ_ROUTERS_DIR: path,
+  ROUTEMQ_STATE_DIR: path,
   ROUTEMQ_INSTANCE_ID: pattern(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -'),
+  ROUTEMQ_APP_NAME: pattern(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -'),
   ROUTEMQ_CONCURRENCY: int(1, 65535),
   ROUTEMQ_HANDLER_TIMEOUT_MS: int(1, MAX_TIMER_MS),
   ROUTEMQ_MAX_ATTEMPTS: int(1, 100),
@@ -186,6 +182,8 @@ export const configSchema = z.object({
   ROUTEMQ_WORKER_START_TIMEOUT_MS: int(100, MAX_TIMER_MS),
   ROUTEMQ_KILL_TIMEOUT_MS: int(1, MAX_TIMER_MS),
   ROUTEMQ_CONTROL_SOCKET: path,
+  ROUTEMQ_REGISTRY_PREFIX: topicName,
+  ROUTEMQ_ORPHAN_GRACE_S: int(1, 86_400),
   ENABLE_REDIS: bool,
   REDIS_HOST: redisHost,
   REDIS_PORT: int(1, 65535),

@@ -17,20 +17,16 @@ const GET_A_BROKER = [
 
 /**
  * Make sure a broker answers. When `MQTT_BROKER` is unset, `ROUTEMQ_DEV_BROKER=auto` and nothing listens on
- * localhost:<port>, start a local Mosquitto from the repo's config (data in `<cwd>/.routemq/mosquitto`) and
+ * localhost:<port>, start a local Mosquitto from the repo's config (data in `<ROUTEMQ_STATE_DIR>/mosquitto`) and
  * return it; the caller stops it on exit. Returns `undefined` when a broker is already there or was configured.
  *
  * @throws RouteMQError `RMQ_ERR_BROKER_UNREACHABLE` with the commands to get a broker, when none can be started.
  */
-export async function ensureDevBroker(
-  config: ResolvedConfig,
-  logger: Logger,
-  cwd = process.cwd(),
-): Promise<MosquittoProcess | undefined> {
+export async function ensureDevBroker(config: ResolvedConfig, logger: Logger): Promise<MosquittoProcess | undefined> {
   const { mqtt } = config;
   if (mqtt.brokerExplicit || config.routemq.devBroker === 'never') return undefined;
   if (await isPortOpen('127.0.0.1', mqtt.port)) return undefined;
-  const dir = join(cwd, '.routemq', 'mosquitto');
+  const dir = join(config.routemq.stateDir, 'mosquitto');
   mkdirSync(dir, { recursive: true });
   try {
     const broker = await startMosquitto({ port: mqtt.port, dir });

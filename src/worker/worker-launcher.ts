@@ -24,7 +24,7 @@ export interface WorkerLauncherOptions {
   readonly routerDirectory?: string;
   /** The workers' environment. @defaultValue `process.env` */
   readonly env?: NodeJS.ProcessEnv;
-  /** Where worker bundles are built. @defaultValue `<cwd>/.routemq/build/<pid>` */
+  /** Where worker bundles are built. @defaultValue `<ROUTEMQ_STATE_DIR>/build/<pid>` */
   readonly buildDir?: string;
   /**
    * Node/V8 flags of every worker. A flag that the workers' `NODE_OPTIONS` also sets is left out, so the
@@ -80,7 +80,7 @@ export class WorkerLauncher {
    * @throws RouteMQError the compile or load error of the route files (`RMQ_ERR_ROUTE_FILE_INVALID`, …).
    */
   async prepare(pool: Pool | undefined): Promise<void> {
-    if (this.#o.buildDir === undefined) pruneDeadBuilds(BUILD_ROOT());
+    if (this.#o.buildDir === undefined) pruneDeadBuilds(this.#buildRoot());
     const routersDir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
     const bundle = await buildWorkerBundle(routersDir, this.#buildDir());
     if (pool) {
@@ -108,8 +108,12 @@ export class WorkerLauncher {
     rmSync(this.#buildDir(), { recursive: true, force: true });
   }
 
+  #buildRoot(): string {
+    return join(this.#o.config.routemq.stateDir, 'build');
+  }
+
   #buildDir(): string {
-    return this.#o.buildDir ?? join(BUILD_ROOT(), String(process.pid));
+    return this.#o.buildDir ?? join(this.#buildRoot(), String(process.pid));
   }
 
   #assignment(pool: Pool, slot: number, bundle: WorkerBundle): WorkerAssignment {
@@ -140,8 +144,6 @@ export function withoutFlagsIn(flags: readonly string[], nodeOptions: string): r
   const set = new Set(nodeOptions.split(/\s+/).filter(Boolean).map(name));
   return flags.filter((flag) => !set.has(name(flag)));
 }
-
-const BUILD_ROOT = (): string => join(process.cwd(), '.routemq', 'build');
 
 /** Remove the build directories of processes that no longer run (a crashed or killed `routemq start`). */
 function pruneDeadBuilds(root: string): void {

@@ -8,6 +8,7 @@ import type { RouteMQError } from '../../src/errors.js';
 import { describeConfig, loadConfig } from '../../src/config/load-config.js';
 import type { LoadConfigOptions } from '../../src/config/load-config.js';
 import { CONFIG_DEFAULTS, CONFIG_VARIABLES, configSchema, sanitizeInstanceId } from '../../src/config/schema.js';
+import { defaultAppName, defaultInstanceId } from '../../src/config/identity-defaults.js';
 import type { ResolvedConfig } from '../../src/config/schema.js';
 import { Secret } from '../../src/config/secret.js';
 
@@ -67,7 +68,9 @@ describe('loadConfig defaults', () => {
     expect(config.log).toEqual({ level: 'info', pretty: undefined });
     expect(config.routemq).toEqual({
       routersDir: join(cwd, 'routers'),
-      instanceId: CONFIG_DEFAULTS.ROUTEMQ_INSTANCE_ID,
+      stateDir: join(cwd, '.routemq'),
+      instanceId: defaultInstanceId(join(cwd, '.routemq')),
+      appName: defaultAppName(cwd),
       concurrency: 64,
       handlerTimeoutMs: 30_000,
       maxAttempts: 3,
@@ -87,6 +90,8 @@ describe('loadConfig defaults', () => {
       workerStartTimeoutMs: 30_000,
       killTimeoutMs: 5000,
       controlSocket: join(cwd, '.routemq', 'control.sock'),
+      registryPrefix: 'routemq/registry',
+      orphanGraceS: 30,
     });
     expect(config.redis).toEqual({
       enabled: false,
@@ -99,8 +104,12 @@ describe('loadConfig defaults', () => {
     });
   });
 
-  it('derives the default instance id from the host name, sanitised', () => {
-    expect(CONFIG_DEFAULTS.ROUTEMQ_INSTANCE_ID).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
+  it('derives the default instance id from the host name and the state directory', () => {
+    expect(defaultInstanceId('/srv/a/.routemq', 'my host.local!')).toMatch(/^my-host\.local--[0-9a-f]{6}$/);
+    // The same place gives the same id (a restart resumes its sessions); two checkouts on one host differ.
+    expect(defaultInstanceId('/srv/a/.routemq', 'h')).toBe(defaultInstanceId('/srv/a/.routemq', 'h'));
+    expect(defaultInstanceId('/srv/a/.routemq', 'h')).not.toBe(defaultInstanceId('/srv/b/.routemq', 'h'));
+    expect(defaultInstanceId('/x', 'h'.repeat(80))).toHaveLength(64);
     expect(sanitizeInstanceId('my host.local!')).toBe('my-host.local-');
     expect(sanitizeInstanceId('h'.repeat(80))).toHaveLength(64);
     expect(sanitizeInstanceId('')).toBe('routemq');
