@@ -8,7 +8,7 @@ const LAYERS = [
   ['delivery', '^src/(message|rate-limit)/'],
   ['consumer', '^src/consumer/'],
   ['workers', '^src/worker/'],
-  ['app', '^src/runtime/'],
+  ['app', '^src/(runtime|sessions)/'],
   ['policy and observation', '^src/(doctor|scaling|health)/'],
   ['service', '^src/service/'],
   ['cli', '^src/cli/'],

@@ -25,6 +25,25 @@ export interface ConsumerOptions {
   readonly onStart?: DispatcherOptions['onStart'];
   /** See {@link DispatcherOptions.onDeadLetter}. */
   readonly onDeadLetter?: DispatcherOptions['onDeadLetter'];
+  /**
+   * Adopt an existing session instead of serving routes: subscribe to nothing, run every message by the route
+   * that matches its topic now (v5 subscription identifiers of the previous owner are ignored), never reconnect
+   * (a close means the owner or another adopter took the client id), and on `stop({ endSession: true })`
+   * unsubscribe from these filters (the previous owner's) before draining and ending the session.
+   */
+  readonly adopt?: { readonly filters: readonly string[] };
+}
+
+/** Options of {@link Consumer.stop}. */
+export interface ConsumerStopOptions {
+  /** Budget for the whole stop, ms. @defaultValue `ROUTEMQ_SHUTDOWN_TIMEOUT_MS` */
+  readonly timeoutMs?: number;
+  /** Leave for good: UNSUBSCRIBE, serve what is queued until idle, end the session once nothing is unacked. */
+  readonly endSession?: boolean;
+  /** With `endSession`: wait at most this long for idle; `timeoutMs` then bounds the drain alone. */
+  readonly idleTimeoutMs?: number;
+  /** With `endSession`: stop waiting for idle (the session is then kept). */
+  readonly signal?: AbortSignal;
 }
 
 /** After UNSUBSCRIBE, a leaving slot counts as idle once no message has arrived for this long. */
@@ -74,10 +93,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       ...(options.onStart ? { onStart: options.onStart } : {}),
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
     });
-    this.#connection = new MqttConnection(
-      connectionOptionsFromConfig(config, options.clientId, logger),
-      this.#dispatcher.onPacket,
-    );
+    const connectionOptions = connectionOptionsFromConfig(config, options.clientId, logger);
+    const onPacket = this.#dispatcher.onPacket;
+    this.#connection = options.adopt
+      ? new MqttConnection({ ...connectionOptions, reconnect: false }, (packet, epoch) => {
+          // The identifiers name the previous owner's subscriptions, not ours: match by topic alone.
+          if (packet.properties?.subscriptionIdentifier !== undefined) delete packet.properties.subscriptionIdentifier;
+          return onPacket(packet, epoch);
+        })
+      : new MqttConnection(connectionOptions, onPacket);
     this.#connection.on('connect', (_epoch, sessionPresent) => void this.#subscribe(sessionPresent));
     this.#connection.on('fatal', (err) => this.emit('fatal', err));
   }
@@ -125,6 +149,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 
   async #subscribe(sessionPresent: boolean): Promise<void> {
+    if (this.#o.adopt) {
+      this.emit('ready', sessionPresent);
+      return;
+    }
     const subscriptions = this.#o.routes.map((r) => ({
       topic: r.mqttTopic,
       qos: r.qos,
@@ -164,21 +192,22 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
    * (the slot leaves for good) the consumer first UNSUBSCRIBEs so new messages go to the other members.
    * Memoised; never rejects.
    */
-  stop(options: { timeoutMs?: number; endSession?: boolean } = {}): Promise<void> {
+  stop(options: ConsumerStopOptions = {}): Promise<void> {
     this.#stopPromise ??= this.#doStop(options.timeoutMs ?? this.#o.config.routemq.shutdownTimeoutMs, options);
     return this.#stopPromise;
   }
 
-  async #doStop(timeoutMs: number, options: { endSession?: boolean }): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  async #doStop(timeoutMs: number, options: ConsumerStopOptions): Promise<void> {
+    let deadline = Date.now() + timeoutMs;
     let idle = true;
     if (options.endSession && this.#connection.connected) {
       // Scale-down protocol (DELIVERY.md): leave the group first so new messages go to the other members, then
       // serve what the broker had already queued or sent to this session until it goes quiet.
       await this.#connection
-        .unsubscribe(this.#o.routes.map((r) => r.mqttTopic))
+        .unsubscribe(this.#o.adopt?.filters ?? this.#o.routes.map((r) => r.mqttTopic))
         .catch((err: unknown) => this.#o.logger.warn({ err }, 'unsubscribe failed'));
-      idle = await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, timeoutMs);
+      idle = await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, options.idleTimeoutMs ?? timeoutMs, options.signal);
+      if (options.idleTimeoutMs !== undefined) deadline = Date.now() + timeoutMs;
     }
     const finished = await this.#dispatcher.drain(Math.max(0, deadline - Date.now()));
     if (!finished) this.#o.logger.warn('stopped with handlers still running; their messages will be redelivered');

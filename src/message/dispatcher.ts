@@ -181,15 +181,16 @@ export class Dispatcher {
   }
 
   /**
-   * Resolve once no packet has arrived for `quietMs` and nothing is running or waiting, or after `timeoutMs`.
+   * Resolve once no packet has arrived for `quietMs` and nothing is running or waiting (`true`), or after
+   * `timeoutMs` or when `signal` aborts (`false`).
    * Used when a slot leaves for good: after UNSUBSCRIBE it serves what the broker still had queued for it.
    */
-  async waitUntilIdle(quietMs: number, timeoutMs: number): Promise<boolean> {
+  async waitUntilIdle(quietMs: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const quiet = Date.now() - this.#lastPacketAt >= quietMs;
       if (quiet && this.#runningCount === 0 && this.#waiting.length === 0) return true;
-      if (Date.now() >= deadline) return false;
+      if (Date.now() >= deadline || signal?.aborted) return false;
       await new Promise((resolve) => setTimeout(resolve, Math.min(50, quietMs)));
     }
   }

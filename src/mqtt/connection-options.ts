@@ -13,6 +13,11 @@ export interface ConnectionOptions {
   /** How long `MqttConnection.start` waits for the first CONNACK before `RMQ_ERR_BROKER_UNREACHABLE`. */
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
+  /**
+   * Reconnect after the transport closes. Off for a connection that must never fight for its client id (an
+   * adoption): a close then ends it with `fatal` (`RMQ_ERR_MQTT_NOT_CONNECTED`). @defaultValue true
+   */
+  readonly reconnect?: boolean;
 }
 
 /**

@@ -280,6 +280,15 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     if (this.#state === 'stopping' || this.#state === 'stopped' || this.#state === 'failed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'offline';
+    if (this.#options.reconnect === false) {
+      this.#fail(
+        new RouteMQError(
+          ErrorCodes.MQTT_NOT_CONNECTED,
+          `The connection of '${this.clientId}' closed (taken over, or the broker went away); not reconnecting`,
+        ),
+      );
+      return;
+    }
     if (wasConnected) {
       this.#log.warn({ clientId: this.clientId }, 'MQTT connection lost');
       // A long-lived connection starts the backoff over; repeated flaps mean a takeover (see FlapDetector).

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { RouteMQError } from '../errors.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { WorkerManager } from '../worker/worker-manager.js';
 import type { WorkerManagerEvents } from '../worker/worker-manager-types.js';
@@ -28,6 +29,8 @@ export interface AppEventsMap {
   event: [AppEvent];
   /** A worker exited, with its last counters (for metrics that must not lose them). */
   retired: [pid: number | undefined, stats: MessageStatsSnapshot | undefined];
+  /** The main connection gave up for good (its session was taken over, the credentials were refused). */
+  fatal: [error: RouteMQError];
 }
 
 const FORWARDED: readonly [keyof WorkerManagerEvents, AppEventType][] = [

@@ -83,6 +83,18 @@ export class RouteMQApp {
   }
 
   /**
+   * Load and compile the route files of `ROUTEMQ_ROUTERS_DIR`, unless a table was given. Idempotent.
+   *
+   * @throws RouteMQError the route-file codes.
+   */
+  async load(): Promise<RouteTable> {
+    this.#table ??= compileRoutes(await loadRouteFiles(this.#config.routemq.routersDir), {
+      defaultGroup: this.#config.mqtt.groupName,
+    });
+    return this.#table;
+  }
+
+  /**
    * Load the routes (unless given), connect, subscribe. Resolves when the broker has acked the subscriptions.
    *
    * @throws RouteMQError route-file codes, `RMQ_ERR_BROKER_UNREACHABLE`, `RMQ_ERR_MQTT_AUTH`, …
@@ -92,10 +104,7 @@ export class RouteMQApp {
       throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start an app that is ${this.#state}`);
     this.#state = 'starting';
     try {
-      this.#table ??= compileRoutes(await loadRouteFiles(this.#config.routemq.routersDir), {
-        defaultGroup: this.#config.mqtt.groupName,
-      });
-      const table = this.#table;
+      const table = await this.load();
       await this.#checkCleanSession();
       const pooled = this.#options.workers ?? true;
       const consumer = new Consumer({
@@ -107,7 +116,10 @@ export class RouteMQApp {
         onDeadLetter: (info) => this.events.publish('message.dead_lettered', { workerId: 'main', ...info }),
       });
       this.#consumer = consumer;
-      consumer.on('fatal', (err) => this.#logger.fatal({ code: err.code }, err.message));
+      consumer.on('fatal', (err) => {
+        this.#logger.fatal({ code: err.code }, err.message);
+        this.events.emit('fatal', err);
+      });
       const { sessionPresent } = await consumer.start();
       if (pooled && table.routes.some((r) => r.shared)) {
         this.#workers = new WorkerManager({
@@ -121,7 +133,7 @@ export class RouteMQApp {
       }
       this.#state = 'running';
       this.#logger.info(
-        { clientId: consumer.clientId, sessionPresent, routes: this.#table.routes.length },
+        { clientId: consumer.clientId, sessionPresent, routes: table.routes.length },
         'RouteMQ is serving',
       );
     } catch (err) {

@@ -5,6 +5,7 @@
  * all of it in order. `routemq start` is this service plus signals; an embedder gets the same with
  * {@link startRouteMQ}.
  */
+import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../config/schema.js';
 import { ensureDevBroker } from '../dev/dev-broker.js';
 import type { MosquittoProcess } from '../dev/mosquitto.js';
@@ -22,7 +23,14 @@ import type { AppStatus } from '../runtime/app.js';
 import { Autoscaler } from '../scaling/autoscaler.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { runStopSteps } from '../util/stop-steps.js';
+import { AdoptionManager } from '../sessions/adoption.js';
+import { adoptionTable, deployHash } from '../sessions/adoption-table.js';
+import { ownSessions } from '../sessions/own-sessions.js';
+import { SessionRegistry } from '../sessions/session-registry.js';
+import type { OwnSession } from '../sessions/session-registry.js';
 import { appControlHandler } from './control-handler.js';
+import { claimStateDir } from './state-dir.js';
+import type { InstanceLock } from './state-dir.js';
 
 /** Options of {@link startRouteMQ} and {@link RouteMQService}. */
 export interface RouteMQServiceOptions {
@@ -44,6 +52,11 @@ export interface RouteMQServiceOptions {
    * signal handler (so the process exits after the stop). @defaultValue `service.stop()`
    */
   readonly onStopRequest?: () => void;
+  /**
+   * Called when the app cannot go on (its main session was taken over, the broker refused the credentials). The
+   * service is stopped first. `routemq start` exits with code 1. @defaultValue stop the service
+   */
+  readonly onFatal?: (error: RouteMQError) => void;
 }
 
 /** Lifecycle state of {@link RouteMQService}. */
@@ -68,6 +81,12 @@ export class RouteMQService {
   readonly #autoscaler: Autoscaler;
   readonly #control: ControlServer | undefined;
   #broker: MosquittoProcess | undefined;
+  #lock: InstanceLock | undefined;
+  #registry: SessionRegistry | undefined;
+  #adoption: AdoptionManager | undefined;
+  readonly #run = randomUUID();
+  readonly #onFatal: (error: RouteMQError) => void;
+  #syncQueued = false;
   #state: ServiceState = 'idle';
   #stopPromise: Promise<void> | undefined;
 
@@ -101,6 +120,9 @@ export class RouteMQService {
       app.workers ? this.#autoscaler.view() : undefined,
     );
     const onStop = options.onStopRequest ?? (() => void this.stop());
+    this.#onFatal = options.onFatal ?? (() => undefined);
+    app.events.on('fatal', (err) => void this.stop().then(() => this.#onFatal(err)));
+    app.events.on('event', () => this.#queueSessionSync());
     this.#control = config.routemq.controlSocket
       ? new ControlServer(
           config.routemq.controlSocket,
@@ -140,11 +162,33 @@ export class RouteMQService {
       throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start a RouteMQ service that is ${this.#state}`);
     this.#state = 'starting';
     try {
+      // Refused before anything connects: a second process on this state directory and instance id.
+      this.#lock = claimStateDir(this.#config.routemq.stateDir, this.#config.routemq.instanceId);
       await this.#control?.start();
       this.#broker = await ensureDevBroker(this.#config, this.#log);
+      const table = await this.app.load();
+      // Refused before any session is taken over: this instance id live in another process.
+      const registry = new SessionRegistry({
+        config: this.#config,
+        logger: this.#log,
+        deploy: deployHash(table),
+        run: this.#run,
+      });
+      this.#registry = registry;
+      await registry.start();
       this.#redis.start();
       await this.health.start();
       await this.app.start();
+      await registry.setSessions(this.#ownSessions());
+      this.#adoption = new AdoptionManager({
+        config: this.#config,
+        logger: this.#log,
+        registry,
+        table: adoptionTable(table),
+        ownClientIds: () => new Set(this.#ownSessions().map((s) => s.clientId)),
+        onDeadLetter: (info) => this.app.events.publish('message.dead_lettered', { workerId: 'adoption', ...info }),
+      });
+      this.#adoption.start();
       this.#autoscaler.start();
     } catch (err) {
       await this.stop();
@@ -191,16 +235,45 @@ export class RouteMQService {
         [
           { name: 'control socket', run: () => this.#control?.stop() },
           { name: 'autoscaler', run: () => this.#autoscaler.stop() },
+          { name: 'adoption', run: () => this.#adoption?.stop() },
           { name: 'app', run: () => this.app.stop() },
+          { name: 'session registry', run: () => this.#registry?.stop() },
           { name: 'health', run: () => health },
           { name: 'redis', run: () => this.#redis.stop() },
           { name: 'development broker', run: () => this.#broker?.stop() },
+          { name: 'instance lock', run: () => this.#lock?.release() },
         ],
         this.#log,
       );
       this.#state = 'stopped';
     })();
     return this.#stopPromise;
+  }
+
+  /** The session registry's view (records of every instance and session of this app and group), once started. */
+  get sessions(): SessionRegistry | undefined {
+    return this.#registry;
+  }
+
+  /** The sessions this process runs now. */
+  #ownSessions(): OwnSession[] {
+    const table = this.app.table;
+    return table ? ownSessions(this.#config, table, this.app.workers?.getWorkerHealth()) : [];
+  }
+
+  /** Republish this process's session records after a lifecycle event (a slot started, a pool scaled), once per turn. */
+  #queueSessionSync(): void {
+    if (this.#syncQueued || !this.#registry || this.#state !== 'running') return;
+    this.#syncQueued = true;
+    setImmediate(() => {
+      this.#syncQueued = false;
+      if (this.#state !== 'running') return;
+      this.#registry
+        ?.setSessions(this.#ownSessions())
+        .catch((err: unknown) =>
+          this.#log.warn({ err, code: ErrorCodes.REGISTRY_FAILED }, 'could not update the session registry'),
+        );
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -48,6 +48,8 @@ export interface SessionRecord {
   /** What the session subscribes to (`$share/<group>/<filter>` for pools). */
   readonly filters: readonly string[];
   readonly deploy: string;
+  /** The owner's run that last published it. */
+  readonly run: string;
   /** `live` while its owner runs it, `leaving` while it drains for good (scale-down, adoption). */
   readonly state: 'live' | 'leaving';
   readonly changedAt: number;

@@ -15,7 +15,7 @@ export interface PoolPlan {
 const MAX_POOL_NAME = 40;
 
 /**
- * Plan the worker pools: each shared route gets its own pool, named after the route, unless routes name a common
+ * Plan the worker pools: each shared route gets its own pool, named after its filter, unless routes name a common
  * `pool`, which is then sized by their largest `workerCount`. Non-shared routes get no pool (they run in the main
  * process). Pure and deterministic, so the parent and every worker derive the same plan from the same files.
  */
@@ -43,11 +43,17 @@ export function planPools(table: RouteTable, defaultConcurrency: number): PoolPl
   }));
 }
 
-/** A pool name from a route name: `sensors/{id}/telemetry` → `sensors-id-telemetry`. */
-export function poolNameFor(route: Pick<RouteDefinition, 'name'>): string {
-  const name = route.name
-    .replace(/\*\*/g, 'all')
-    .replace(/\*/g, 'any')
+/**
+ * A pool name from what the broker sees, the subscription filter: `sensors/{id}/telemetry` and
+ * `sensors/{sensorId}/telemetry` both subscribe to `sensors/+/telemetry`, so both are `sensors-any-telemetry`.
+ * Renaming a param keeps the pool, its client ids and so its sessions; changing the filter makes a new pool (the
+ * old one's sessions are then adopted, see docs/sessions.md).
+ */
+export function poolNameFor(route: Pick<RouteDefinition, 'filter'>): string {
+  const name = route.filter
+    .split('/')
+    .map((level) => (level === '#' ? 'all' : level === '+' ? 'any' : level))
+    .join('/')
     .replace(/[^A-Za-z0-9_-]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, MAX_POOL_NAME);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,7 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
     // none is in flight rather than leave a child that outlives the app. The next build starts a new one.
     if (--buildsInFlight === 0) await stopEsbuild();
   }
+  linkNodeModules(cacheDir, routersDir);
   pruneOldBundles(cacheDir, dir);
   const toOut = (file: string): string => join(dir, relative(outbase, file)).replace(/\.(c|m)?[jt]s$/, '.mjs');
   return { entry: toOut(WORKER_ENTRY), routersDir: join(dir, relative(outbase, resolve(routersDir))), dir };
@@ -133,6 +134,30 @@ const externalPackages: Plugin = {
     });
   },
 };
+
+/** The nearest `node_modules` directory at or above `dir`, if any. */
+function nearestNodeModules(dir: string): string | undefined {
+  for (let current = resolve(dir); ; current = dirname(current)) {
+    const candidate = join(current, 'node_modules');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(current) === current) return undefined;
+  }
+}
+
+/**
+ * Packages stay external, and Node resolves them from the bundle's own location by walking up to a
+ * `node_modules`. A bundle built outside the app's tree (`ROUTEMQ_STATE_DIR=/tmp/…` on a read-only root filesystem)
+ * would find none, so link the app's nearest `node_modules` into the build directory. Limit: packages hoisted into
+ * a `node_modules` further up (some monorepos) are not found from there; keep the state directory inside the
+ * project, or install them next to the routes.
+ */
+function linkNodeModules(cacheDir: string, routersDir: string): void {
+  const wanted = nearestNodeModules(routersDir);
+  if (!wanted || nearestNodeModules(cacheDir) === wanted) return;
+  const link = join(cacheDir, 'node_modules');
+  if (existsSync(link)) return;
+  symlinkSync(wanted, link, 'dir');
+}
 
 function commonAncestor(dirs: readonly string[]): string {
   const split = dirs.map((d) => resolve(d).split(sep));

@@ -1,13 +1,20 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const live = new Set<ChildProcess>();
+// One state directory per test file (vitest loads this module once per file): apps of two files running at once
+// never share an instance lock, bundles or a control socket, while a restart within a file finds its own again.
+const STATE_DIR = mkdtempSync(join(tmpdir(), 'routemq-state-'));
 
 // Whatever a test file spawned dies with it, even when the test failed or timed out.
 process.once('exit', () => {
   for (const child of live) killGroup(child);
+  rmSync(STATE_DIR, { recursive: true, force: true });
 });
 
 /** A `routemq` CLI process started by a test, with its output captured line by line. */
@@ -41,6 +48,7 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
       LOG_LEVEL: 'info',
       NODE_ENV: 'test',
       ROUTEMQ_CONTROL_SOCKET: 'none',
+      ROUTEMQ_STATE_DIR: STATE_DIR,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -51,16 +51,16 @@ describe('routemq control commands against a running instance', () => {
 
     expect(await cli('status')).toMatch(/ready: yes/);
     expect((await status()).pools.map((p) => [p.name, p.ready])).toEqual([
-      ['pa-id', 1],
-      ['pb-id', 1],
+      ['pa-any', 1],
+      ['pb-any', 1],
     ]);
 
-    await cli('scale', 'pa-id', '2');
-    expect((await status()).pools.find((p) => p.name === 'pa-id')?.ready).toBe(2);
+    await cli('scale', 'pa-any', '2');
+    expect((await status()).pools.find((p) => p.name === 'pa-any')?.ready).toBe(2);
 
-    const before = (await status()).workers.find((w) => w.workerId === 'pb-id-0')?.pid;
-    await cli('worker', 'restart', 'pb-id-0');
-    const after = (await status()).workers.find((w) => w.workerId === 'pb-id-0');
+    const before = (await status()).workers.find((w) => w.workerId === 'pb-any-0')?.pid;
+    await cli('worker', 'restart', 'pb-any-0');
+    const after = (await status()).workers.find((w) => w.workerId === 'pb-any-0');
     expect(after?.status).toBe('ready');
     expect(after?.pid).not.toBe(before);
 

@@ -70,16 +70,16 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     });
     expect(
       await page.locator('tr[data-worker]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-worker'))),
-    ).toEqual(['pa-id-0', 'pa-id-1', 'pb-id-0']);
+    ).toEqual(['pa-any-0', 'pa-any-1', 'pb-any-0']);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
-    const pidCell = page.locator('tr[data-worker="pa-id-0"] td').nth(1);
+    const pidCell = page.locator('tr[data-worker="pa-any-0"] td').nth(1);
     const oldPid = Number(await pidCell.textContent());
     process.kill(oldPid, 'SIGKILL');
 
     await page.waitForSelector('#events .event[data-type="worker.restarted"]', { timeout: 15_000 });
     await page.waitForFunction(
       (pid) => {
-        const row = document.querySelector('tr[data-worker="pa-id-0"]');
+        const row = document.querySelector('tr[data-worker="pa-any-0"]');
         return (
           row !== null && row.children[1]?.textContent !== String(pid) && row.getAttribute('data-state') === 'ready'
         );

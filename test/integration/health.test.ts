@@ -95,7 +95,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     sse = await collectSse(`${base}/events`);
     const before = await status(base);
     expect(before.workers).toHaveLength(3);
-    const victim = before.workers.find((w) => w.workerId === 'pa-id-0');
+    const victim = before.workers.find((w) => w.workerId === 'pa-any-0');
     expect(victim?.cpuPercent).toBeTypeOf('number');
     process.kill(victim?.pid as number, 'SIGKILL');
 
@@ -107,11 +107,11 @@ describe('health monitor, HTTP probes, metrics and events', () => {
       'a worker.restarted event',
     );
     const after = await status(base);
-    expect(after.workers.find((w) => w.workerId === 'pa-id-0')?.restarts).toBe(1);
-    expect(after.workers.find((w) => w.workerId === 'pa-id-0')?.pid).not.toBe(victim?.pid);
+    expect(after.workers.find((w) => w.workerId === 'pa-any-0')?.restarts).toBe(1);
+    expect(after.workers.find((w) => w.workerId === 'pa-any-0')?.pid).not.toBe(victim?.pid);
     const metrics = parsePrometheus((await get(`${base}/metrics`)).body);
     const restarts = metrics.find((m) => m.name === 'routemq_worker_restarts');
-    expect(restarts?.metrics.find((m) => m.labels?.['pool'] === 'pa-id')?.value).toBe('1');
+    expect(restarts?.metrics.find((m) => m.labels?.['pool'] === 'pa-any')?.value).toBe('1');
     expect(sse.events.some((e) => e.event === 'health')).toBe(true);
     expect((await app.stop()).code).toBe(0);
   });
@@ -160,7 +160,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
       ready = await get(`${base}/ready`);
     }
     expect(ready.status).toBe(503);
-    expect(JSON.parse(ready.body)).toMatchObject({ ready: false, problems: ['pool pb-id is degraded (crash loop)'] });
+    expect(JSON.parse(ready.body)).toMatchObject({ ready: false, problems: ['pool pb-any is degraded (crash loop)'] });
     await app.stop();
   });
 
@@ -186,7 +186,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
   it('drains and replaces a worker over its memory limit without losing a message', async () => {
     const { app, base, seenFile } = await startApp({ ROUTEMQ_MAX_MEMORY_MB: '160', POOL_A_COUNT: '1' });
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    const before = (await status(base)).workers.find((w) => w.workerId === 'pa-id-0')?.pid;
+    const before = (await status(base)).workers.find((w) => w.workerId === 'pa-any-0')?.pid;
     publisher = await connectClient(broker.url);
     await publisher.publishAsync('pa/hog', '{"allocMb":200}', { qos: 1 });
     const ids = Array.from({ length: 200 }, (_, i) => `after-${i}`);
@@ -204,7 +204,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
       15_000,
       'every message handled',
     );
-    const after = (await status(base)).workers.find((w) => w.workerId === 'pa-id-0');
+    const after = (await status(base)).workers.find((w) => w.workerId === 'pa-any-0');
     expect(after?.pid).not.toBe(before);
     expect(after?.memoryMb).toBeLessThan(160);
     await app.stop();

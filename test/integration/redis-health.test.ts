@@ -60,7 +60,7 @@ describe('health mirrored into Redis', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(seen.filter((t) => t === 'worker.started')).toHaveLength(2);
-      const heartbeat = `${prefix}heartbeat:test:pa-id-0`;
+      const heartbeat = `${prefix}heartbeat:test:pa-any-0`;
       // A sample taken just before the worker's ready message still says 'starting'; the next one says 'ready'.
       const status = async (): Promise<string | undefined> =>
         (JSON.parse((await redis.get(heartbeat)) ?? '{}') as { status?: string }).status;

@@ -122,7 +122,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
 
     let minReady = Infinity;
     const sampler = setInterval(() => {
-      const pool = m.getWorkerHealth().pools.find((p) => p.name === 'pa-id');
+      const pool = m.getWorkerHealth().pools.find((p) => p.name === 'pa-any');
       minReady = Math.min(minReady, pool?.ready ?? 0);
     }, 5);
     writeFileSync(versionFile, '2');
@@ -164,8 +164,8 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
       publisher = await connectClient(broker.url);
       const load = steadyPublisher(publisher, { topic: (id) => `pa/${id}`, ratePerSec: 1000, total: 3000 });
       await waitUntil(() => readSeen(seenFile).length >= 800, 20_000, '800 deliveries');
-      await m.scaleTo('pa-id', to);
-      expect(m.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.live).toBe(to);
+      await m.scaleTo('pa-any', to);
+      expect(m.getWorkerHealth().pools.find((p) => p.name === 'pa-any')?.live).toBe(to);
       await load.done;
       await waitUntil(() => check(load.acked, readSeen(seenFile)).lost.length === 0, 30_000, 'every id handled');
       report(`7-scale-down-${from}-to-${to}`, verdict(load.acked, readSeen(seenFile)), startedAt);
@@ -175,7 +175,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
       const survivors = new Set(
         m
           .getWorkerHealth()
-          .workers.filter((w) => w.pool === 'pa-id')
+          .workers.filter((w) => w.pool === 'pa-any')
           .map((w) => w.pid),
       );
       await publishMany(publisher, 90, (i) => ({ topic: `pa/after-${i}`, payload: '{}' }));

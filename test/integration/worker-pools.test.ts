@@ -110,9 +110,9 @@ describe('worker pools', () => {
     const { seenFile } = await start({ POOL_A_COUNT: '2' });
     const load = steadyPublisher(publisher as MqttClient, { topic: (id) => `pa/${id}`, ratePerSec: 2500, total: 5000 });
     await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
-    const victim = manager?.getWorkerHealth().workers.find((w) => w.pool === 'pa-id' && w.slot === 0);
+    const victim = manager?.getWorkerHealth().workers.find((w) => w.pool === 'pa-any' && w.slot === 0);
     expect(victim?.pid).toBeTypeOf('number');
-    const back = nextEvent('worker:started', (e) => e.pool === 'pa-id' && e.slot === 0);
+    const back = nextEvent('worker:started', (e) => e.pool === 'pa-any' && e.slot === 0);
     process.kill(victim?.pid as number, 'SIGKILL');
     const [restarted] = await back;
     expect(restarted.sessionPresent).toBe(true);
@@ -152,18 +152,18 @@ describe('worker pools', () => {
     const degraded = nextEvent('pool:degraded');
     await (publisher as MqttClient).publishAsync('pb/poison', '{"exit":true}', { qos: 1 });
     const [event] = await degraded;
-    expect(event).toMatchObject({ pool: 'pb-id', restarts: 3 });
-    const pool = manager?.getWorkerHealth().pools.find((p) => p.name === 'pb-id');
+    expect(event).toMatchObject({ pool: 'pb-any', restarts: 3 });
+    const pool = manager?.getWorkerHealth().pools.find((p) => p.name === 'pb-any');
     expect(pool?.degraded).toBe(true);
     expect(pool?.live).toBe(0);
     // The other pool is unaffected.
-    expect(manager?.getWorkerHealth().pools.find((p) => p.name === 'pa-id')?.ready).toBe(1);
+    expect(manager?.getWorkerHealth().pools.find((p) => p.name === 'pa-any')?.ready).toBe(1);
   });
 
   it('gives a slot up when another client keeps taking its client id: no kick ping-pong', async () => {
     await start({ POOL_A_COUNT: '2', ROUTEMQ_RESTART_MAX_MS: '60000' });
-    const victim = manager?.getWorkerHealth().workers.find((w) => w.workerId === 'pa-id-0');
-    const exited = nextEvent('worker:exited', (e) => e.workerId === 'pa-id-0');
+    const victim = manager?.getWorkerHealth().workers.find((w) => w.workerId === 'pa-any-0');
+    const exited = nextEvent('worker:exited', (e) => e.workerId === 'pa-any-0');
     // A persistent client that reconnects at once whenever it is kicked, like a second deployment would.
     const intruder = await connectClient(broker.url, {
       clientId: victim?.clientId as string,
@@ -179,8 +179,8 @@ describe('worker pools', () => {
       await new Promise((r) => setTimeout(r, 2500));
       expect(kicks).toBe(kicksAtExit);
       const health = manager?.getWorkerHealth();
-      expect(health?.workers.map((w) => w.workerId).sort()).toEqual(['pa-id-1', 'pb-id-0']);
-      expect(health?.pools.find((p) => p.name === 'pa-id')?.totalRestarts).toBe(0);
+      expect(health?.workers.map((w) => w.workerId).sort()).toEqual(['pa-any-1', 'pb-any-0']);
+      expect(health?.pools.find((p) => p.name === 'pa-any')?.totalRestarts).toBe(0);
     } finally {
       await intruder.endAsync(true);
     }

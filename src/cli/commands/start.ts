@@ -8,7 +8,7 @@ import type { TrafficTools } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
-import { installShutdownSignals } from '../signals.js';
+import { ExitCodes, installShutdownSignals } from '../signals.js';
 import type { RouteMQApp } from '../../runtime/app.js';
 import { RouteMQService } from '../../service/service.js';
 import { envFileOption } from './routes.js';
@@ -27,7 +27,16 @@ export function registerStartCommand(program: Command): void {
       logger.debug({ config: describeConfig(config) }, 'configuration');
       const traffic = new AbortController();
       let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
-      const service = new RouteMQService({ config, logger, onStopRequest: () => stopRequested('SIGTERM') });
+      const service = new RouteMQService({
+        config,
+        logger,
+        onStopRequest: () => stopRequested('SIGTERM'),
+        // The app cannot go on (its session was taken over, say): it has stopped; exit non-zero so a supervisor sees it.
+        onFatal: (err) => {
+          logger.fatal({ code: err.code }, `stopped: ${err.message}`);
+          process.exit(ExitCodes.failed);
+        },
+      });
       const signals = installShutdownSignals(
         async () => {
           traffic.abort();

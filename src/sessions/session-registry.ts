@@ -1,0 +1,337 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import type { ResolvedConfig } from '../config/schema.js';
+import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
+import { RECORD_VERSION, parseRecord, registryTopics } from './records.js';
+import type { ClaimRecord, InstanceRecord, RegistryTopics, SessionRecord } from './records.js';
+import { RegistryView } from './registry-view.js';
+
+/** One session this process owns, as the registry records it. */
+export interface OwnSession {
+  readonly clientId: string;
+  /** The pool, or `'main'`. */
+  readonly pool: string;
+  readonly slot: number;
+  readonly filters: readonly string[];
+  readonly state: 'live' | 'leaving';
+}
+
+/** Options of {@link SessionRegistry}. */
+export interface SessionRegistryOptions {
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  /** A hash of the route set (see `deployHash`). */
+  readonly deploy: string;
+  /** This process's run id (random per start). */
+  readonly run: string;
+  /** How often the instance record is refreshed, ms; 3 missed refreshes make it stale. @defaultValue 10000 */
+  readonly refreshMs?: number;
+  /** @defaultValue `os.hostname()` */
+  readonly host?: string;
+}
+
+/** Events of {@link SessionRegistry}. */
+export interface SessionRegistryEvents {
+  /** A record arrived or was removed. */
+  change: [];
+}
+
+const DEFAULT_REFRESH_MS = 10_000;
+
+/**
+ * The session registry's connection: a clean MQTT session of its own (`<MQTT_CLIENT_ID>-<instance>-registry-<run>`)
+ * that keeps this instance's retained records up to date and reads everyone's. Its v5/3.1.1 will marks the instance
+ * `away` when the process dies without a goodbye. Traffic: one instance record per refresh period, plus one
+ * record per session change; never per message.
+ */
+export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
+  readonly view: RegistryView;
+  readonly topics: RegistryTopics;
+  readonly #o: SessionRegistryOptions;
+  readonly #log: Logger;
+  readonly #host: string;
+  readonly #refreshMs: number;
+  readonly #instance: string;
+  #client: MqttClient | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** What this process has published for its sessions, by client id (JSON, to publish only changes). */
+  readonly #published = new Map<string, string>();
+  #own: readonly OwnSession[] = [];
+  readonly #echoes = new Map<string, () => void>();
+  #stopPromise: Promise<void> | undefined;
+
+  constructor(options: SessionRegistryOptions) {
+    super();
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'session-registry' });
+    this.#host = options.host ?? hostname();
+    this.#refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.#instance = options.config.routemq.instanceId;
+    this.view = new RegistryView(this.#refreshMs);
+    const { config } = options;
+    this.topics = registryTopics(config.routemq.registryPrefix, config.routemq.appName, config.mqtt.groupName);
+  }
+
+  get run(): string {
+    return this.#o.run;
+  }
+
+  get instanceId(): string {
+    return this.#instance;
+  }
+
+  /**
+   * Connect, read every record of this app and group, and refuse when this instance id is live in another
+   * process. Then publish this instance as live.
+   *
+   * @throws RouteMQError `RMQ_ERR_INSTANCE_ID_IN_USE`, `RMQ_ERR_REGISTRY_FAILED`, or the connect codes.
+   */
+  async start(): Promise<void> {
+    const { config } = this.#o;
+    const base = connectionOptionsFromConfig(
+      config,
+      `${config.mqtt.clientIdPrefix}-${this.#instance}-registry-${this.#o.run.slice(0, 6)}`,
+      this.#log,
+    );
+    const will = this.#instanceRecord('away', null);
+    const client = mqtt.connect(base.url, {
+      ...base.client,
+      clean: true,
+      properties: {},
+      reconnectPeriod: 1000,
+      will: {
+        topic: this.topics.instance(this.#instance),
+        payload: Buffer.from(JSON.stringify(will)),
+        qos: 1,
+        retain: true,
+      },
+      log: () => undefined,
+    });
+    this.#client = client;
+    client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
+    client.on('error', (err) => this.#log.debug({ err: errorMessageOf(err) }, 'registry connection error'));
+    client.on('connect', (connack) => {
+      // A reconnect after a drop: the broker may have published the will meanwhile.
+      if (this.#timer !== undefined && !connack.sessionPresent) void this.#republish();
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.end(true);
+        reject(new RouteMQError(ErrorCodes.BROKER_UNREACHABLE, `No MQTT broker answered at ${base.url}`));
+      }, config.mqtt.connectTimeoutMs);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    try {
+      await client.subscribeAsync(this.topics.all, { qos: 1 });
+      await this.#barrier();
+    } catch (err) {
+      client.end(true);
+      throw registryError('read the session registry', err);
+    }
+    this.#refuseIfLiveElsewhere();
+    await this.#publishInstance('live');
+    this.#timer = setInterval(() => void this.#publishInstance('live'), this.#refreshMs);
+    this.#timer.unref();
+  }
+
+  /** Publish what changed in this process's sessions; sessions no longer listed are left to adoption. */
+  async setSessions(sessions: readonly OwnSession[]): Promise<void> {
+    this.#own = sessions;
+    const now = Date.now();
+    await Promise.all(
+      sessions.map(async (s) => {
+        const record: Omit<SessionRecord, 'changedAt'> = {
+          v: RECORD_VERSION,
+          kind: 'session',
+          app: this.#o.config.routemq.appName,
+          group: this.#o.config.mqtt.groupName,
+          clientId: s.clientId,
+          instance: this.#instance,
+          pool: s.pool,
+          slot: s.slot,
+          filters: s.filters,
+          deploy: this.#o.deploy,
+          run: this.#o.run,
+          state: s.state,
+        };
+        const key = JSON.stringify(record);
+        if (this.#published.get(s.clientId) === key) return;
+        this.#published.set(s.clientId, key);
+        await this.#publish(this.topics.session(s.clientId), { ...record, changedAt: now });
+      }),
+    );
+  }
+
+  /** Remove a session's record and claim (it was ended). */
+  async remove(clientId: string): Promise<void> {
+    this.#published.delete(clientId);
+    await this.#publishRaw(this.topics.session(clientId), '');
+    if (this.view.claims.has(clientId)) await this.#publishRaw(this.topics.claim(clientId), '');
+    // Our own view must not wait for the echo: a scan meanwhile would adopt the ended session again.
+    this.view.apply('sessions', clientId, undefined, Date.now());
+    this.view.apply('claims', clientId, undefined, Date.now());
+  }
+
+  /** Remove an instance record (its last session is gone). */
+  async removeInstance(instance: string): Promise<void> {
+    await this.#publishRaw(this.topics.instance(instance), '');
+    this.view.apply('instances', instance, undefined, Date.now());
+  }
+
+  /**
+   * Claim the adoption of a session. Every observer sees the claims of one topic in the broker's order, so the
+   * first valid claim wins; this resolves once this claim has come back, with whether it won.
+   */
+  async claim(clientId: string): Promise<boolean> {
+    const record: ClaimRecord = {
+      v: RECORD_VERSION,
+      kind: 'claim',
+      clientId,
+      by: this.#instance,
+      run: this.#o.run,
+      at: Date.now(),
+    };
+    await this.#publish(this.topics.claim(clientId), record);
+    await this.#barrier();
+    return this.view.winningClaim(clientId, Date.now())?.run === this.#o.run;
+  }
+
+  /** Drop this run's claim, if it is still the current one. */
+  async releaseClaim(clientId: string): Promise<void> {
+    if (this.view.claims.get(clientId)?.run !== this.#o.run) return;
+    await this.#publishRaw(this.topics.claim(clientId), '');
+    this.view.apply('claims', clientId, undefined, Date.now());
+  }
+
+  /**
+   * Stop: mark this instance away (its sessions stay, and are adopted if it does not come back within the grace)
+   * and disconnect without the will. Memoised; never rejects.
+   */
+  stop(): Promise<void> {
+    this.#stopPromise ??= (async () => {
+      clearInterval(this.#timer);
+      const client = this.#client;
+      if (!client) return;
+      try {
+        if (client.connected) await this.#publishInstance('away');
+        await client.endAsync();
+      } catch (err) {
+        this.#log.warn(
+          { err: errorMessageOf(err) },
+          'registry: could not say goodbye; the will marks this instance away',
+        );
+        await client.endAsync(true).catch(() => undefined);
+      }
+    })();
+    return this.#stopPromise;
+  }
+
+  #refuseIfLiveElsewhere(): void {
+    const mine = this.view.instances.get(this.#instance);
+    if (!mine || mine.run === this.#o.run || !this.view.isLive(this.#instance, Date.now())) return;
+    const sameHost = mine.host === this.#host;
+    if (sameHost && !pidAlive(mine.pid)) return; // a crash the will did not report (a broker restart): stale
+    throw new RouteMQError(
+      ErrorCodes.INSTANCE_ID_IN_USE,
+      `Instance id '${this.#instance}' is live in another process (host ${mine.host}, pid ${mine.pid}, route set ` +
+        `${mine.deploy === this.#o.deploy ? 'the same' : 'a different one'}); refusing to start before taking its ` +
+        'sessions over. Give each process its own ROUTEMQ_INSTANCE_ID (the default differs per host and directory)',
+    );
+  }
+
+  async #republish(): Promise<void> {
+    this.#published.clear();
+    await this.#publishInstance('live').catch(() => undefined);
+    await this.setSessions(this.#own).catch(() => undefined);
+  }
+
+  #instanceRecord(state: 'live' | 'away', changedAt: number | null): InstanceRecord {
+    return {
+      v: RECORD_VERSION,
+      kind: 'instance',
+      app: this.#o.config.routemq.appName,
+      group: this.#o.config.mqtt.groupName,
+      instance: this.#instance,
+      host: this.#host,
+      pid: process.pid,
+      deploy: this.#o.deploy,
+      state,
+      changedAt,
+      run: this.#o.run,
+    };
+  }
+
+  async #publishInstance(state: 'live' | 'away'): Promise<void> {
+    try {
+      await this.#publish(this.topics.instance(this.#instance), this.#instanceRecord(state, Date.now()));
+    } catch (err) {
+      this.#log.warn(
+        { err: errorMessageOf(err), code: ErrorCodes.REGISTRY_FAILED },
+        'registry: could not refresh this instance',
+      );
+    }
+  }
+
+  async #publish(topic: string, record: object): Promise<void> {
+    await this.#publishRaw(topic, JSON.stringify(record));
+  }
+
+  async #publishRaw(topic: string, payload: string): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    try {
+      await client.publishAsync(topic, payload, { qos: 1, retain: true });
+    } catch (err) {
+      throw registryError(`publish ${topic}`, err);
+    }
+  }
+
+  /** Resolve once a marker published now has come back: every record sent before it has been taken in. */
+  async #barrier(): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    const marker = `${this.#o.run}-${Math.random().toString(36).slice(2)}`;
+    const echoed = new Promise<void>((resolve) => this.#echoes.set(marker, resolve));
+    await client.publishAsync(`${this.topics.root}/sync/${marker}`, '', { qos: 1 });
+    await echoed;
+  }
+
+  #onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const rest = topic.slice(this.topics.root.length + 1);
+    const slash = rest.indexOf('/');
+    const kind = rest.slice(0, slash);
+    const key = rest.slice(slash + 1);
+    if (kind === 'sync') {
+      this.#echoes.get(key)?.();
+      this.#echoes.delete(key);
+      return;
+    }
+    if (kind !== 'instances' && kind !== 'sessions' && kind !== 'claims') return;
+    this.view.apply(kind, key, parseRecord(payload), Date.now(), retained);
+    this.emit('change');
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function registryError(what: string, err: unknown): RouteMQError {
+  return new RouteMQError(
+    ErrorCodes.REGISTRY_FAILED,
+    `Could not ${what} (${errorMessageOf(err)}); this identity needs read and write access to ROUTEMQ_REGISTRY_PREFIX/#`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { report, verdict } from '../helpers/checker.js';
+import { steadyPublisher } from '../helpers/load.js';
+import { connectClient, publishMany, waitUntil } from '../helpers/mqtt.js';
+import { readSeen } from '../helpers/seen.js';
+import { adoptions, sessionCluster } from '../helpers/sessions.js';
+import { killAllSpawned } from '../helpers/spawn-app.js';
+
+// Deploys that change instance ids (every Kubernetes rollout, compose --scale, blue/green): the sessions a stopped
+// instance leaves in the share group are adopted by a live one, so nothing waits there for the session expiry.
+describe('deploys that change instance ids strand nothing', () => {
+  let broker: TestBroker;
+  let dir: string;
+  let publisher: MqttClient | undefined;
+
+  beforeAll(async () => {
+    broker = await startTestBroker();
+    dir = mkdtempSync(join(tmpdir(), 'routemq-rollout-'));
+  });
+  afterEach(async () => {
+    await publisher?.endAsync(true);
+    publisher = undefined;
+    await killAllSpawned();
+  });
+  afterAll(async () => {
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const replaced of [true, false]) {
+    const name = replaced
+      ? 'a rolling update (pod-a replaced by pod-c)'
+      : 'a scale-in (pod-a stops, nothing replaces it)';
+    it(`${name}: lost = 0 within 60 s of the last publish, with the default grace`, async () => {
+      const startedAt = Date.now();
+      const cluster = sessionCluster(broker, dir);
+      const a = await cluster.start('pod-a');
+      const b = await cluster.start('pod-b');
+      publisher = await connectClient(broker.url);
+      const load = steadyPublisher(publisher, { topic: (id) => `sa/${id}`, ratePerSec: 200, total: 3000 });
+      await waitUntil(() => readSeen(cluster.seenFile).length >= 500, 30_000, '500 handled');
+      expect((await a.stop()).code).toBe(0);
+      const c = replaced ? await cluster.start('pod-c') : undefined;
+      await load.done;
+      const doneAt = Date.now();
+      // pod-a's two worker sessions and its main session keep their turn of the round robin until adopted.
+      await waitUntil(
+        () => verdict(load.acked, readSeen(cluster.seenFile)).lost.length === 0,
+        60_000,
+        'every acked message handled within 60 s of the last publish',
+      );
+      const v = verdict(load.acked, readSeen(cluster.seenFile));
+      report(replaced ? 'sessions-rolling-update' : 'sessions-scale-in', v, startedAt);
+      expect(v.lost).toEqual([]);
+      expect(v.unexpected).toEqual([]);
+      expect(load.acked.length).toBe(3000);
+      expect(Date.now() - doneAt).toBeLessThanOrEqual(60_000);
+      const adopted = adoptions(b, ...(c ? [c] : []));
+      expect(adopted.map((l) => l['owner'])).toContain('pod-a');
+      // Each of pod-a's sessions was adopted exactly once.
+      const ids = adopted.map((l) => String(l['clientId']));
+      expect(new Set(ids).size).toBe(ids.length);
+    }, 150_000);
+  }
+
+  it('a full stop, messages published while nothing runs, then two new instance ids: lost = 0', async () => {
+    const startedAt = Date.now();
+    const cluster = sessionCluster(broker, dir, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
+    const a = await cluster.start('old-a');
+    const b = await cluster.start('old-b');
+    expect((await a.stop()).code).toBe(0);
+    expect((await b.stop()).code).toBe(0);
+    publisher = await connectClient(broker.url);
+    const ids = Array.from({ length: 300 }, (_, i) => `f${i}`);
+    await publishMany(publisher, ids.length, (i) => ({ topic: `sa/${ids[i]}`, payload: '{}' }));
+    const [c, d] = await Promise.all([cluster.start('new-c'), cluster.start('new-d')]);
+    await waitUntil(() => verdict(ids, readSeen(cluster.seenFile)).lost.length === 0, 60_000, 'every message handled');
+    const v = verdict(ids, readSeen(cluster.seenFile));
+    report('sessions-full-stop-new-ids', v, startedAt);
+    expect(v.lost).toEqual([]);
+    expect(v.unexpected).toEqual([]);
+    // Six sessions were left (2 instances × (2 slots + main)); each was adopted by exactly one new instance.
+    await waitUntil(() => adoptions(c, d).length >= 6, 30_000, 'six adoptions');
+    const adopted = adoptions(c, d).map((l) => String(l['clientId']));
+    expect(new Set(adopted).size).toBe(6);
+    expect(adopted).toHaveLength(6);
+  }, 150_000);
+
+  it('scale up above workerCount, then a restart: 30/30 handled (the extra slot is adopted)', async () => {
+    const cluster = sessionCluster(broker, dir, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
+    const socket = join(dir, 'scale.sock');
+    const a = await cluster.start('scaler', { ROUTEMQ_CONTROL_SOCKET: socket });
+    const { spawnRouteMQ } = await import('../helpers/spawn-app.js');
+    const scale = spawnRouteMQ(['scale', 'sa-any', '3'], { ROUTEMQ_CONTROL_SOCKET: socket });
+    expect((await scale.exited).code).toBe(0);
+    expect((await a.stop()).code).toBe(0);
+    publisher = await connectClient(broker.url);
+    const ids = Array.from({ length: 30 }, (_, i) => `u${i}`);
+    await publishMany(publisher, ids.length, (i) => ({ topic: `sa/${ids[i]}`, payload: '{}' }));
+    const again = await cluster.start('scaler', { ROUTEMQ_CONTROL_SOCKET: socket });
+    await waitUntil(() => verdict(ids, readSeen(cluster.seenFile)).lost.length === 0, 30_000, '30/30 handled');
+    const v = verdict(ids, readSeen(cluster.seenFile));
+    expect(v.lost).toEqual([]);
+    expect(v.unexpected).toEqual([]);
+    await waitUntil(() => adoptions(again).some((l) => l['pool'] === 'sa-any'), 30_000, 'slot 2 adopted');
+  }, 120_000);
+});
