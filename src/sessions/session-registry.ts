@@ -5,6 +5,7 @@ import type { MqttClient } from 'mqtt';
 import type { ResolvedConfig } from '../config/schema.js';
 import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { classifyConnectError } from '../mqtt/connect-errors.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import { RECORD_VERSION, parseRecord, registryTopics } from './records.js';
 import type { ClaimRecord, InstanceRecord, RegistryTopics, SessionRecord } from './records.js';
@@ -123,8 +124,19 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
         client.end(true);
         reject(new RouteMQError(ErrorCodes.BROKER_UNREACHABLE, `No MQTT broker answered at ${base.url}`));
       }, config.mqtt.connectTimeoutMs);
+      const onError = (err: Error & { code?: string | number }): void => {
+        // Refused credentials and the like fail at once, as the consumers' connections do.
+        const classified = classifyConnectError(err, base.url);
+        if (!classified) return;
+        clearTimeout(timer);
+        client.off('error', onError);
+        client.end(true);
+        reject(classified);
+      };
+      client.on('error', onError);
       client.once('connect', () => {
         clearTimeout(timer);
+        client.off('error', onError);
         resolve();
       });
     });
