@@ -155,7 +155,7 @@ export class RouteRunner<T> {
     try {
       await handled;
     } catch (err) {
-      error = err ?? new Error('handler rejected with no reason');
+      error = err ?? new RouteMQError(ErrorCodes.HANDLER_FAILED, 'The handler rejected with no reason');
     }
     this.#settle(t, error);
   }

@@ -32,7 +32,7 @@ export function compose(
         const result: unknown = handler(ctx);
         return result instanceof Promise ? (result as Promise<void>) : RESOLVED;
       } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        return Promise.reject(err instanceof Error ? err : new RouteMQError(ErrorCodes.HANDLER_FAILED, String(err)));
       }
     };
   }

@@ -89,7 +89,7 @@ export class RouteMQApp {
    */
   async start(): Promise<void> {
     if (this.#state !== 'idle')
-      throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start an app that is ${this.#state}`);
+      throw new RouteMQError(ErrorCodes.ALREADY_STARTED, `Cannot start an app that is ${this.#state}`);
     this.#state = 'starting';
     try {
       this.#table ??= compileRoutes(await loadRouteFiles(this.#config.routemq.routersDir), {

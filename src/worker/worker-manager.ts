@@ -86,7 +86,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    *   `RMQ_ERR_ROUTE_OPTION_INVALID` for `n` with several pools.
    */
   async startWorkers(n?: number): Promise<void> {
-    if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.STOPPED, `WorkerManager is ${this.#state}`);
+    if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.ALREADY_STARTED, `WorkerManager is ${this.#state}`);
     if (!this.#table) {
       const dir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
       const groupName = this.#o.groupName ?? this.#o.config.mqtt.groupName;
@@ -170,7 +170,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    * keeps taking a share of the traffic. `reason` and `inputs` (the autoscaler's signals) go into the log and the
    * `pool:scaled` event.
    *
-   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` for an unknown pool or a count < 1.
+   * @throws RouteMQError `RMQ_ERR_POOL_NOT_FOUND` for an unknown pool, `RMQ_ERR_ROUTE_OPTION_INVALID` for a count < 1.
    */
   scaleTo(poolName: string, n: number, reason = 'manual', inputs?: Readonly<Record<string, unknown>>): Promise<void> {
     return this.#exclusive(async () => {
@@ -216,7 +216,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /**
    * Restart one worker (`<pool>-<slot>`) under the same client id: stop protocol, then a fresh process.
    *
-   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` for an unknown worker id.
+   * @throws RouteMQError `RMQ_ERR_WORKER_NOT_FOUND` for an unknown worker id.
    */
   restartWorker(workerId: string): Promise<void> {
     return this.#exclusive(async () => {
@@ -228,7 +228,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
           return;
         }
       }
-      throw new RouteMQError(ErrorCodes.ROUTE_OPTION_INVALID, `No worker '${workerId}'`);
+      throw new RouteMQError(ErrorCodes.WORKER_NOT_FOUND, `No worker '${workerId}'; see \`routemq status\``);
     });
   }
 
@@ -295,7 +295,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     const pool = this.#pools.get(name);
     if (!pool) {
       throw new RouteMQError(
-        ErrorCodes.ROUTE_OPTION_INVALID,
+        ErrorCodes.POOL_NOT_FOUND,
         `No pool '${name}'; the pools are: ${this.poolNames.join(', ') || '(none)'}`,
       );
     }
@@ -305,7 +305,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /** Run pool operations one at a time (scale, reload, restart never interleave). */
   #exclusive<T>(op: () => Promise<T>): Promise<T> {
     if (this.#state !== 'running') {
-      return Promise.reject(new RouteMQError(ErrorCodes.STOPPED, `WorkerManager is ${this.#state}`));
+      const code =
+        this.#state === 'stopping' || this.#state === 'stopped' ? ErrorCodes.STOPPED : ErrorCodes.NOT_STARTED;
+      return Promise.reject(new RouteMQError(code, `WorkerManager is ${this.#state}`));
     }
     const next = this.#queue.then(op, op);
     this.#queue = next.catch(() => undefined);

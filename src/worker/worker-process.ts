@@ -156,8 +156,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /**
    * Resolve when the worker is subscribed (`ready`), with whether the broker had kept its session.
    *
-   * @throws RouteMQError the code the worker reported (a route file, the broker), or `RMQ_ERR_STOPPED` when it
-   *   exited or did not become ready within `startTimeoutMs`.
+   * @throws RouteMQError the code the worker reported (a route file, the broker), `RMQ_ERR_WORKER_EXITED` when it
+   *   exited without one, `RMQ_ERR_WORKER_START_TIMEOUT` when it did not become ready within `startTimeoutMs`.
    */
   ready(): Promise<{ sessionPresent: boolean }> {
     return new Promise((resolve, reject) => {
@@ -166,7 +166,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         this.kill('SIGKILL');
         reject(
           new RouteMQError(
-            ErrorCodes.STOPPED,
+            ErrorCodes.WORKER_START_TIMEOUT,
             `Worker ${this.id} was not ready within ${this.#timings.startTimeoutMs} ms`,
           ),
         );
@@ -182,7 +182,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         const failure = exit.failure;
         reject(
           new RouteMQError(
-            (failure?.code as ErrorCode | undefined) ?? ErrorCodes.STOPPED,
+            (failure?.code as ErrorCode | undefined) ?? ErrorCodes.WORKER_EXITED,
             `Worker ${this.id} failed to start: ${failure?.message ?? `exited with ${exit.signal ?? String(exit.code)}`}`,
           ),
         );

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { describeConfig, loadConfig } from '../../config/load-config.js';
 import { ensureDevBroker } from '../../dev/dev-broker.js';
 import type { MosquittoProcess } from '../../dev/mosquitto.js';
+import { ErrorCodes, RouteMQError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import { RouteMQApp } from '../../runtime/app.js';
@@ -87,7 +88,8 @@ async function runTraffic(file: string, app: RouteMQApp, signal: AbortSignal, lo
   const log = logger.child({ component: 'traffic' });
   try {
     const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
-    if (typeof mod.default !== 'function') throw new Error(`${file} has no default-exported function`);
+    if (typeof mod.default !== 'function')
+      throw new RouteMQError(ErrorCodes.CONFIG_INVALID, `--traffic ${file} has no default-exported function`);
     const tools: TrafficTools = { publish: (t, p, o) => app.publish(t, p, o), signal, log };
     await (mod.default as (tools: TrafficTools) => Promise<void>)(tools);
   } catch (err) {
