@@ -12,6 +12,12 @@ export const DEFAULT_BROKER: BrokerAddress = {
   path: '',
 };
 
+/** The control socket's absolute path from `ROUTEMQ_CONTROL_SOCKET` (or its default), `undefined` for `none`. */
+export function controlSocketPath(value: string | undefined, cwd: string): string | undefined {
+  const path = value ?? CONFIG_DEFAULTS.ROUTEMQ_CONTROL_SOCKET;
+  return path === 'none' ? undefined : resolve(cwd, path);
+}
+
 /** Build the resolved config from validated values: defaults applied, paths made absolute. */
 export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
   const d = CONFIG_DEFAULTS;
@@ -69,10 +75,7 @@ export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       restartMaxMs: v.ROUTEMQ_RESTART_MAX_MS ?? d.ROUTEMQ_RESTART_MAX_MS,
       workerStartTimeoutMs: v.ROUTEMQ_WORKER_START_TIMEOUT_MS ?? d.ROUTEMQ_WORKER_START_TIMEOUT_MS,
       killTimeoutMs: v.ROUTEMQ_KILL_TIMEOUT_MS ?? d.ROUTEMQ_KILL_TIMEOUT_MS,
-      controlSocket:
-        (v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET) === 'none'
-          ? undefined
-          : resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET ?? d.ROUTEMQ_CONTROL_SOCKET),
+      controlSocket: controlSocketPath(v.ROUTEMQ_CONTROL_SOCKET, cwd),
     },
     redis: {
       enabled: v.ENABLE_REDIS ?? d.ENABLE_REDIS,
