@@ -13,7 +13,17 @@ export { RouteMQApp } from './runtime/app.js';
 export type { AppOptions, AppState } from './runtime/app.js';
 export { Consumer } from './consumer/consumer.js';
 export { WorkerManager } from './worker/worker-manager.js';
-export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker/worker-manager.js';
+export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker/worker-manager.js';
+export type {
+  DeadLetterInfo,
+  LifecycleEventName,
+  LifecycleEvents,
+  PoolDegradedInfo,
+  PoolScaledInfo,
+  ScalingDecisionInfo,
+  ScalingLeaderInfo,
+  WorkerRef,
+} from './events.js';
 export type { PoolHealth, WorkerHealth, WorkerHealthEntry } from './worker/worker-health.js';
 export type { AppStatus } from './runtime/app.js';
 export type { ConsumerOptions } from './consumer/consumer.js';

@@ -11,6 +11,7 @@ import type { DeadLetterReason } from './dead-letter.js';
 import { decodePayload } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
+import type { DeadLetterInfo } from '../events.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -37,15 +38,6 @@ export interface RouteRunnerOptions<T> {
    * when it settled (so the caller needs no clock read of its own). Must not throw.
    */
   readonly onSettled: (token: T, outcome: RunOutcome, now: number) => void;
-}
-
-/** A message that went to the dead-letter topic. */
-export interface DeadLetterInfo {
-  readonly route: string;
-  readonly topic: string;
-  readonly dlq: string;
-  readonly code: string;
-  readonly attempts: number;
 }
 
 /**

@@ -98,7 +98,7 @@ async function serve(
     concurrency: assignment.concurrency,
     // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
     // blocks the event loop, the parent can still name the message it was stuck on.
-    onDeadLetter: (info) => send({ type: 'dead-lettered', ...info }),
+    onDeadLetter: (info) => send({ type: 'message.dead_lettered', ...info }),
     onStart: (afterQuiet, now) => {
       if (afterQuiet || now - lastBeat >= assignment.heartbeatIntervalMs) beat(now);
     },

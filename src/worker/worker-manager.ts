@@ -16,9 +16,9 @@ import type { WorkerExit, WorkerProcess } from './worker-process.js';
 import type { WorkerHealth } from './worker-health.js';
 import { describeHealth } from './worker-health.js';
 import { WorkerLauncher } from './worker-launcher.js';
-import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker-manager-types.js';
+import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
 
-export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker-manager-types.js';
+export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
 
 /**
  * Runs the shared routes in pools of worker processes: one pool per shared route (or per `pool` option), each
@@ -53,7 +53,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       logger: this.#log,
       isActive: () => this.#state === 'running' || this.#state === 'starting',
       respawn: (pool, slot) => this.#respawn(pool, slot),
-      onDegraded: (info) => this.emit('pool:degraded', info),
+      onDegraded: (info) => this.emit('pool.degraded', info),
     });
     const groupName = options.groupName ?? options.config.mqtt.groupName;
     const table =
@@ -168,7 +168,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    * Resize a pool at run time. Up: new slots start. Down: the highest slots leave for good with the scale-down
    * protocol (UNSUBSCRIBE, serve what is queued until idle, DISCONNECT ending the session), so no stale session
    * keeps taking a share of the traffic. `reason` and `inputs` (the autoscaler's signals) go into the log and the
-   * `pool:scaled` event.
+   * `pool.scaled` event.
    *
    * @throws RouteMQError `RMQ_ERR_POOL_NOT_FOUND` for an unknown pool, `RMQ_ERR_ROUTE_OPTION_INVALID` for a count < 1.
    */
@@ -187,7 +187,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
         await Promise.all(leaving.map((w) => this.#stopWorker(w, 'leave')));
       }
       this.#log.info({ pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) }, 'pool scaled');
-      this.emit('pool:scaled', { pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) });
+      this.emit('pool.scaled', { pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) });
     });
   }
 
@@ -256,11 +256,11 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     const worker = this.#launcher.launch(pool, slot);
     pool.slots.set(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
-    worker.on('stuck', (inHand) => this.emit('worker:stuck', { ...ref(worker), topic: inHand[0]?.topic }));
-    worker.on('deadLettered', (info) => this.emit('message:dead_lettered', { ...ref(worker), ...info }));
+    worker.on('worker.stuck', (event) => this.emit('worker.stuck', event));
+    worker.on('message.dead_lettered', (event) => this.emit('message.dead_lettered', event));
     const { sessionPresent } = await worker.ready();
     this.#log.info({ pool: pool.name, slot, workerPid: worker.pid, sessionPresent }, 'worker started');
-    this.emit('worker:started', { ...ref(worker), sessionPresent });
+    this.emit('worker.started', { ...worker.ref, sessionPresent });
     return worker;
   }
 
@@ -274,7 +274,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     if (pool.slots.get(slot) === worker) pool.slots.delete(slot);
     pool.lastExits.set(slot, { code: exit.code, signal: exit.signal });
     const expected = exit.requested;
-    this.emit('worker:exited', { ...ref(worker), code: exit.code, signal: exit.signal, expected, stats: worker.stats });
+    this.emit('worker.exited', { ...worker.ref, code: exit.code, signal: exit.signal, expected, stats: worker.stats });
     if (expected || this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired) return;
     this.#log.warn(
       { pool: pool.name, slot, workerPid: worker.pid, code: exit.code, signal: exit.signal, failure: exit.failure },
@@ -286,7 +286,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   #respawn(pool: Pool, slot: number): void {
     if (this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired || pool.slots.has(slot)) return;
     this.#spawn(pool, slot).then(
-      (worker) => this.emit('worker:restarted', { ...ref(worker), restarts: pool.totalRestarts }),
+      (worker) => this.emit('worker.restarted', { ...worker.ref, restarts: pool.totalRestarts }),
       (err: unknown) => this.#log.warn({ pool: pool.name, slot, err }, 'worker restart failed'),
     );
   }
@@ -313,10 +313,6 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     this.#queue = next.catch(() => undefined);
     return next;
   }
-}
-
-function ref(worker: WorkerProcess): WorkerRef {
-  return { pool: worker.assignment.pool, slot: worker.assignment.slot, workerId: worker.id, pid: worker.pid };
 }
 
 /**
