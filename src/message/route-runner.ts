@@ -147,7 +147,7 @@ export class RouteRunner<T> {
     try {
       await handled;
     } catch (err) {
-      error = err ?? new RouteMQError(ErrorCodes.HANDLER_FAILED, 'The handler rejected with no reason');
+      error = err ?? rejectedWithoutReason();
     }
     this.#settle(t, error);
   }
@@ -288,4 +288,12 @@ export class RouteRunner<T> {
     );
     return 'ack';
   }
+}
+
+/**
+ * The failure of a handler that rejected with `undefined` or `null`. Out of line: building the error inside
+ * `#watch` put 2% on the cold dispatch path's instructions (callgrind), though it never runs there.
+ */
+function rejectedWithoutReason(): RouteMQError {
+  return new RouteMQError(ErrorCodes.HANDLER_FAILED, 'The handler rejected with no reason');
 }
