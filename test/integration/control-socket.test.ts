@@ -72,7 +72,7 @@ describe('control commands read only the control socket', () => {
   it('answers status, scale, worker restart, reload and stop with a bad unrelated variable in env or .env', async () => {
     const socket = join(dir, 'app.sock');
     const app = spawnRouteMQ(['start'], appEnv(socket));
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving', 60_000);
 
     // The socket from the environment; MQTT_PORT would fail the full config.
     const bad = { MQTT_PORT: 'banana', ROUTEMQ_CONCURRENCY: 'many', ROUTEMQ_CONTROL_SOCKET: socket };
@@ -118,7 +118,7 @@ describe('control commands read only the control socket', () => {
       new RegExp(`^routemq: RMQ_ERR_CONTROL_UNREACHABLE: No running routemq instance answers on ${socket} `),
     );
     expect(down.stderr.trimEnd().split('\n')).toHaveLength(1);
-  });
+  }, 180_000);
 
   it('refuses a second instance on the same socket with RMQ_ERR_CONTROL_SOCKET_IN_USE', async () => {
     const socket = join(dir, 'shared.sock');
