@@ -55,8 +55,32 @@ export const ErrorCodes = {
   CLEAN_SESSION_REFUSED: 'RMQ_ERR_CLEAN_SESSION_REFUSED',
   /** A message was over a `rateLimit` middleware's limit with `onLimit: 'dead_letter'`; it is dead-lettered at once. */
   RATE_LIMITED: 'RMQ_ERR_RATE_LIMITED',
-  /** The object was already stopped. */
+  /** The object is stopping or stopped: an operation (scale, reload, restart) came too late. */
   STOPPED: 'RMQ_ERR_STOPPED',
+  /** `start()` was called on an object that already started (or stopped); objects start once. */
+  ALREADY_STARTED: 'RMQ_ERR_ALREADY_STARTED',
+  /** An operation (scale, reload, restart) came before `start()` finished. */
+  NOT_STARTED: 'RMQ_ERR_NOT_STARTED',
+  /** A worker process did not report ready within `ROUTEMQ_WORKER_START_TIMEOUT_MS`; it was killed. */
+  WORKER_START_TIMEOUT: 'RMQ_ERR_WORKER_START_TIMEOUT',
+  /** A worker process exited before it was ready, without reporting a coded reason. */
+  WORKER_EXITED: 'RMQ_ERR_WORKER_EXITED',
+  /** The shutdown deadline passed with handlers still running: they are aborted with this reason. */
+  SHUTDOWN_DEADLINE: 'RMQ_ERR_SHUTDOWN_DEADLINE',
+  /** No worker pool has this name (or the app has no shared routes, so no pools). */
+  POOL_NOT_FOUND: 'RMQ_ERR_POOL_NOT_FOUND',
+  /** No running worker has this id (`<pool>-<slot>`). */
+  WORKER_NOT_FOUND: 'RMQ_ERR_WORKER_NOT_FOUND',
+  /** Another live routemq instance listens on the control socket. */
+  CONTROL_SOCKET_IN_USE: 'RMQ_ERR_CONTROL_SOCKET_IN_USE',
+  /** RouteMQ cannot create or write its state directory (`ROUTEMQ_STATE_DIR`: worker builds, control socket, dev broker, instance lock). */
+  STATE_DIR_NOT_WRITABLE: 'RMQ_ERR_STATE_DIR_NOT_WRITABLE',
+  /** An operation needed Redis, and Redis is not connected. */
+  REDIS_UNAVAILABLE: 'RMQ_ERR_REDIS_UNAVAILABLE',
+  /** A bounded internal step (an MQTT disconnect, a session discard) did not finish in time. */
+  TIMED_OUT: 'RMQ_ERR_TIMED_OUT',
+  /** RouteMQ broke one of its own invariants, or an internal module was used directly. A bug: please report it. */
+  INTERNAL: 'RMQ_ERR_INTERNAL',
   /** A development broker could not be started. */
   DEV_BROKER_FAILED: 'RMQ_ERR_DEV_BROKER_FAILED',
   /** No running instance answers on the control socket. */
@@ -65,8 +89,6 @@ export const ErrorCodes = {
   CONTROL_INVALID: 'RMQ_ERR_CONTROL_INVALID',
   /** One step of a service's stop failed; the other steps still ran. Logged, never thrown. */
   SHUTDOWN_STEP_FAILED: 'RMQ_ERR_SHUTDOWN_STEP_FAILED',
-  /** The state directory (`ROUTEMQ_STATE_DIR`) cannot be created or written. */
-  STATE_DIR_NOT_WRITABLE: 'RMQ_ERR_STATE_DIR_NOT_WRITABLE',
   /** Another live process runs this instance id on the same state directory; refused before connecting. */
   INSTANCE_RUNNING: 'RMQ_ERR_INSTANCE_RUNNING',
   /** The session registry shows this instance id live elsewhere (another host, process or route set). */

@@ -30,7 +30,7 @@ export type { RouteMQServiceOptions, ServiceState } from './service/service.js';
 export { RouteMQApp } from './runtime/app.js';
 export type { AppOptions, AppState, AppStatus } from './runtime/app.js';
 export { WorkerManager } from './worker/worker-manager.js';
-export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker/worker-manager.js';
+export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker/worker-manager.js';
 export type { SharedRouteInfo } from './router/route-table.js';
 
 // Configuration and logging
@@ -44,8 +44,16 @@ export type { Logger } from './logger.js';
 export { ErrorCodes, RouteMQError, isRouteMQError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { DeadLetterEnvelope } from './message/dead-letter.js';
-export type { DeadLetterInfo } from './message/route-runner.js';
-export type { PoolDegradedInfo } from './worker/supervisor.js';
+export type {
+  DeadLetterInfo,
+  LifecycleEventName,
+  LifecycleEvents,
+  PoolDegradedInfo,
+  PoolScaledInfo,
+  ScalingDecisionInfo,
+  ScalingLeaderInfo,
+  WorkerRef,
+} from './events.js';
 export type { MessageStatsSnapshot } from './message/stats.js';
 export type { PoolHealth, WorkerHealth, WorkerHealthEntry } from './worker/worker-health.js';
 export type { HealthSnapshot } from './health/health-monitor.js';

@@ -13,6 +13,17 @@ export const DEFAULT_BROKER: BrokerAddress = {
   path: '',
 };
 
+/** The control socket's absolute path from `ROUTEMQ_CONTROL_SOCKET` (or its default), `undefined` for `none`. */
+export function controlSocketPath(
+  value: string | undefined,
+  stateDir: string | undefined,
+  cwd: string,
+): string | undefined {
+  if (value === 'none') return undefined;
+  if (value !== undefined) return resolve(cwd, value);
+  return join(resolve(cwd, stateDir ?? CONFIG_DEFAULTS.ROUTEMQ_STATE_DIR), 'control.sock');
+}
+
 /** Build the resolved config from validated values: defaults applied, paths made absolute. */
 export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
   const d = CONFIG_DEFAULTS;
@@ -73,12 +84,7 @@ export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       restartMaxMs: v.ROUTEMQ_RESTART_MAX_MS ?? d.ROUTEMQ_RESTART_MAX_MS,
       workerStartTimeoutMs: v.ROUTEMQ_WORKER_START_TIMEOUT_MS ?? d.ROUTEMQ_WORKER_START_TIMEOUT_MS,
       killTimeoutMs: v.ROUTEMQ_KILL_TIMEOUT_MS ?? d.ROUTEMQ_KILL_TIMEOUT_MS,
-      controlSocket:
-        v.ROUTEMQ_CONTROL_SOCKET === 'none'
-          ? undefined
-          : v.ROUTEMQ_CONTROL_SOCKET === undefined
-            ? join(stateDir, 'control.sock')
-            : resolve(cwd, v.ROUTEMQ_CONTROL_SOCKET),
+      controlSocket: controlSocketPath(v.ROUTEMQ_CONTROL_SOCKET, v.ROUTEMQ_STATE_DIR, cwd),
       registryPrefix: v.ROUTEMQ_REGISTRY_PREFIX ?? d.ROUTEMQ_REGISTRY_PREFIX,
       orphanGraceS: v.ROUTEMQ_ORPHAN_GRACE_S ?? d.ROUTEMQ_ORPHAN_GRACE_S,
     },

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ErrorCodes, RouteMQError } from '../errors.js';
-import { DEFAULT_BROKER, assemble } from './assemble.js';
+import { DEFAULT_BROKER, assemble, controlSocketPath } from './assemble.js';
 import { CONFIG_DEFAULTS, CONFIG_VARIABLES, FILE_VARIANTS, SECRET_VARIABLES, configSchema } from './schema.js';
 import type { ConfigVariable, ParsedConfigValues, ResolvedConfig } from './schema.js';
 import { Secret, REDACTED } from './secret.js';
@@ -51,18 +51,42 @@ type RawValues = Map<ConfigVariable, RawValue>;
 export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   const cwd = resolve(options.cwd ?? process.cwd());
   const issues: Issue[] = [];
-  const envFile = options.envFile === false ? undefined : resolve(cwd, options.envFile ?? '.env');
-  const raw = mergeLayers([
-    [envFile ?? '.env', readEnvFile(envFile, options.envFile !== undefined, issues)],
-    ['the environment', options.env ?? process.env],
-    ['overrides', checkOverrides(options.overrides ?? {}, issues)],
-  ]);
+  const raw = readLayers(options, cwd, issues);
   readSecretFiles(raw, cwd, issues);
   checkTlsFiles(raw, cwd, issues);
   const values = validate(raw, issues);
   checkCrossRules(values, raw, issues);
   if (issues.length > 0) throw configError(issues, raw);
   return deepFreeze(assemble(values, cwd));
+}
+
+/**
+ * Resolve only the control socket's path, as {@link loadConfig} would: `ROUTEMQ_CONTROL_SOCKET` from `overrides`,
+ * the environment or the env file, else its default, against `cwd`. No other variable is validated, so a bad
+ * unrelated one (`MQTT_PORT=banana`) does not stop `routemq status|scale|stop|reload|worker restart`.
+ *
+ * @returns the absolute path, or `undefined` when `ROUTEMQ_CONTROL_SOCKET` is `none`.
+ * @throws {@link RouteMQError} `RMQ_ERR_CONFIG_INVALID` when `ROUTEMQ_CONTROL_SOCKET` itself is invalid, or the env
+ *   file named in `envFile` cannot be read.
+ */
+export function loadControlSocketPath(options: LoadConfigOptions = {}): string | undefined {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const issues: Issue[] = [];
+  const raw = readLayers(options, cwd, issues);
+  // The socket's own variable, and the state directory its default lives in.
+  const names = ['ROUTEMQ_CONTROL_SOCKET', 'ROUTEMQ_STATE_DIR'] as const;
+  const [socket, stateDir] = names.map((name) => {
+    const result = configSchema.shape[name].safeParse(raw.get(name)?.value);
+    if (!result.success)
+      for (const issue of result.error.issues) issues.push({ variable: name, message: issue.message });
+    return result.success ? result.data : undefined;
+  });
+  // Only the issues of these variables and of the env file: the others are not this caller's business.
+  const mine = issues.filter(
+    (issue) => (names as readonly string[]).includes(issue.variable) || issue.variable === 'envFile',
+  );
+  if (mine.length > 0) throw configError(mine, raw);
+  return controlSocketPath(socket, stateDir, cwd);
 }
 
 /**
@@ -80,6 +104,16 @@ export function describeConfig(config: ResolvedConfig): Record<string, unknown> 
   };
   walk(config, '');
   return out;
+}
+
+/** The raw values of every layer, lowest first: the env file, the environment, the overrides. */
+function readLayers(options: LoadConfigOptions, cwd: string, issues: Issue[]): RawValues {
+  const envFile = options.envFile === false ? undefined : resolve(cwd, options.envFile ?? '.env');
+  return mergeLayers([
+    [envFile ?? '.env', readEnvFile(envFile, options.envFile !== undefined, issues)],
+    ['the environment', options.env ?? process.env],
+    ['overrides', checkOverrides(options.overrides ?? {}, issues)],
+  ]);
 }
 
 function readEnvFile(file: string | undefined, required: boolean, issues: Issue[]): Record<string, string> {

@@ -1,12 +1,15 @@
-import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ErrorCodes, errorCodeOf, errorMessageOf } from '../errors.js';
+import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf } from '../errors.js';
+import { ensureWritableDir, stateDirError } from '../util/state-dir.js';
 import type { Logger } from '../logger.js';
 import { parseControlRequest } from './protocol.js';
 import type { ControlRequest, ControlResponse } from './protocol.js';
+
+const SOCKET_HINT = "Set ROUTEMQ_CONTROL_SOCKET to a path in a directory RouteMQ may write to, or to 'none'.";
 
 /** Runs one control request; throws to answer with an error. */
 export type ControlHandler = (request: ControlRequest) => Promise<unknown>;
@@ -33,19 +36,33 @@ export class ControlServer {
     return this.#path;
   }
 
-  /** Listen. A socket file left by a dead process is removed; one owned by a live process is an error. */
+  /**
+   * Listen. A socket file left by a dead process is removed; one owned by a live process is an error.
+   *
+   * @throws RouteMQError `RMQ_ERR_CONTROL_SOCKET_IN_USE` when another live instance listens on the path;
+   *   `RMQ_ERR_STATE_DIR_NOT_WRITABLE` when its directory cannot be created or written.
+   */
   async start(): Promise<void> {
-    mkdirSync(dirname(this.#path), { recursive: true });
+    const dir = dirname(this.#path);
+    ensureWritableDir(dir, 'the control socket', SOCKET_HINT);
     if (existsSync(this.#path)) {
       if (await answers(this.#path)) {
-        throw new Error(`Another routemq instance is listening on ${this.#path}; set ROUTEMQ_CONTROL_SOCKET`);
+        throw new RouteMQError(
+          ErrorCodes.CONTROL_SOCKET_IN_USE,
+          `Another routemq instance is listening on ${this.#path}; stop it, or give this one its own ` +
+            'ROUTEMQ_CONTROL_SOCKET (or none)',
+        );
       }
-      unlinkSync(this.#path);
+      try {
+        unlinkSync(this.#path);
+      } catch (err) {
+        throw stateDirError(dir, 'the control socket', err, SOCKET_HINT) ?? err;
+      }
     }
     const server = createServer((socket) => this.#serve(socket));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => reject(stateDirError(dir, 'the control socket', err, SOCKET_HINT) ?? err));
       server.listen(this.#path, () => resolve());
     });
   }

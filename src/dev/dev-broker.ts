@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/schema.js';
 import { ErrorCodes, RouteMQError } from '../errors.js';
+import { ensureWritableDir } from '../util/state-dir.js';
 import type { Logger } from '../logger.js';
 import { isPortOpen, startMosquitto } from './mosquitto.js';
 import type { MosquittoProcess } from './mosquitto.js';
@@ -20,14 +20,15 @@ const GET_A_BROKER = [
  * localhost:<port>, start a local Mosquitto from the repo's config (data in `<ROUTEMQ_STATE_DIR>/mosquitto`) and
  * return it; the caller stops it on exit. Returns `undefined` when a broker is already there or was configured.
  *
- * @throws RouteMQError `RMQ_ERR_BROKER_UNREACHABLE` with the commands to get a broker, when none can be started.
+ * @throws RouteMQError `RMQ_ERR_BROKER_UNREACHABLE` with the commands to get a broker, when none can be started;
+ *   `RMQ_ERR_STATE_DIR_NOT_WRITABLE` when `<ROUTEMQ_STATE_DIR>/mosquitto` cannot be written.
  */
 export async function ensureDevBroker(config: ResolvedConfig, logger: Logger): Promise<MosquittoProcess | undefined> {
   const { mqtt } = config;
   if (mqtt.brokerExplicit || config.routemq.devBroker === 'never') return undefined;
   if (await isPortOpen('127.0.0.1', mqtt.port)) return undefined;
   const dir = join(config.routemq.stateDir, 'mosquitto');
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir, 'the development broker');
   try {
     const broker = await startMosquitto({ port: mqtt.port, dir });
     logger.warn(

@@ -217,7 +217,9 @@ export class Dispatcher {
         { inFlight: this.#runningCount, inHand: this.inHand() },
         'drain deadline reached; aborting handlers in flight',
       );
-      this.#force.abort(new RouteMQError(ErrorCodes.STOPPED, 'The process is stopping'));
+      this.#force.abort(
+        new RouteMQError(ErrorCodes.SHUTDOWN_DEADLINE, 'The process is stopping and its drain deadline passed'),
+      );
     }
     return finished;
   }

@@ -11,6 +11,7 @@ import type { DeadLetterReason } from './dead-letter.js';
 import { decodePayload } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
+import type { DeadLetterInfo } from '../events.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -37,15 +38,6 @@ export interface RouteRunnerOptions<T> {
    * when it settled (so the caller needs no clock read of its own). Must not throw.
    */
   readonly onSettled: (token: T, outcome: RunOutcome, now: number) => void;
-}
-
-/** A message that went to the dead-letter topic. */
-export interface DeadLetterInfo {
-  readonly route: string;
-  readonly topic: string;
-  readonly dlq: string;
-  readonly code: string;
-  readonly attempts: number;
 }
 
 /**
@@ -155,7 +147,7 @@ export class RouteRunner<T> {
     try {
       await handled;
     } catch (err) {
-      error = err ?? new Error('handler rejected with no reason');
+      error = err ?? rejectedWithoutReason();
     }
     this.#settle(t, error);
   }
@@ -296,4 +288,12 @@ export class RouteRunner<T> {
     );
     return 'ack';
   }
+}
+
+/**
+ * The failure of a handler that rejected with `undefined` or `null`. Out of line: building the error inside
+ * `#watch` put 2% on the cold dispatch path's instructions (callgrind), though it never runs there.
+ */
+function rejectedWithoutReason(): RouteMQError {
+  return new RouteMQError(ErrorCodes.HANDLER_FAILED, 'The handler rejected with no reason');
 }

@@ -41,7 +41,8 @@ interface ClientInternals {
 }
 
 // Passed to MQTT.js's done callback: skip the PUBACK, the receiver acks after its handler.
-const DEFERRED_ACK = new Error('routemq: ack deferred until the handler settles');
+// Never thrown nor logged: MQTT.js only tests it for truth.
+const DEFERRED_ACK = new RouteMQError(ErrorCodes.INTERNAL, 'ack deferred until the handler settles');
 const noop = (): void => undefined;
 const RESOLVED = Promise.resolve();
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { RedisManager } from '../redis/redis-manager.js';
 import { ALLOWED, refused } from './limiter.js';
 import type { LimitDecision, LimitSpec, Limiter } from './limiter.js';
+import { ErrorCodes, RouteMQError } from '../errors.js';
 
 // Each script takes one message's place when the limit allows it and returns {allowed, retryAfterMs}. `now` comes
 // from the caller (hosts must keep their clocks in sync, as with any time window). Integer arithmetic throughout.
@@ -83,7 +84,7 @@ export class RedisLimiter implements Limiter {
 
   async take(key: string, now: number): Promise<LimitDecision> {
     const client = this.#redis.readyClient();
-    if (!client) throw new Error('Redis is down');
+    if (!client) throw new RouteMQError(ErrorCodes.REDIS_UNAVAILABLE, 'Redis is not connected');
     const r = scripted(client);
     const { strategy, max, windowMs, burst } = this.#spec;
     const k = `${this.#base}:${key}`;

@@ -32,7 +32,7 @@ export function compose(
         const result: unknown = handler(ctx);
         return result instanceof Promise ? (result as Promise<void>) : RESOLVED;
       } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        return Promise.reject(asError(err));
       }
     };
   }
@@ -60,4 +60,9 @@ export function compose(
     };
     return dispatch(0);
   };
+}
+
+/** A thrown value as an Error: itself, or a `RMQ_ERR_HANDLER_FAILED` naming it. Out of line, off the hot path. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new RouteMQError(ErrorCodes.HANDLER_FAILED, String(err));
 }

@@ -25,8 +25,9 @@ export type ParamsOf<P extends string> = string extends P ? Record<string, strin
 
 /**
  * The type-level counterpart of joining a group prefix and a route pattern. The result only feeds
- * {@link ParamsOf}, which splits on `/` and ignores empty levels, so slashes need no normalisation here. When either
- * side is not a literal, the result is `string` (params unknown, loosely typed).
+ * {@link ParamsOf}, which splits on `/` and finds no param in an empty level, so the separating slash (written or
+ * added, see `joinPrefix`) needs no mirror here. When either side is not a literal, the result is `string` (params
+ * unknown, loosely typed).
  */
 export type JoinPattern<A extends string, B extends string> = string extends A
   ? string

@@ -6,7 +6,7 @@ import type { ZodType } from 'zod';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, Middleware, QoS } from '../types.js';
 import type { JoinPattern, ParamsOf, PayloadOf } from './params.js';
-import { inSource, isValidGroupName, joinPattern, parsePattern, topicNameProblem } from './topic-pattern.js';
+import { inSource, isValidGroupName, joinPrefix, parsePattern, topicNameProblem } from './topic-pattern.js';
 import type { ParsedPattern } from './topic-pattern.js';
 
 /**
@@ -43,7 +43,11 @@ export interface RouteOptions<S extends ZodType | undefined = ZodType | undefine
 
 /** Options of {@link Router.group}. @typeParam G - the prefix literal, which types the params of nested routes. */
 export interface GroupOptions<G extends string = string> {
-  /** Prefix joined before every nested pattern, with slash normalisation. @defaultValue '' */
+  /**
+   * Prefix of every nested pattern (and inner prefix), joined with one `/`: the one written at its end or at the
+   * pattern's start, or else one added (`'sensors'` + `'temp'` is `sensors/temp`). A `/` on both sides, or an empty
+   * prefix, is refused with `RMQ_ERR_PATTERN_INVALID`. @defaultValue none
+   */
   prefix?: G;
   /** Middleware run before the middleware of every nested route; outer groups first. @defaultValue [] */
   middleware?: readonly Middleware[];
@@ -51,7 +55,7 @@ export interface GroupOptions<G extends string = string> {
 
 /** A route as declared: pattern validated, group prefix and group middleware applied. Frozen. */
 export interface RouteDeclaration {
-  /** The normalised pattern with the group prefix applied. */
+  /** The pattern as written, with the group prefixes joined to it. */
   readonly pattern: string;
   readonly parsed: ParsedPattern;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- routes of every param and payload type share one list
@@ -75,7 +79,8 @@ interface RouterState {
 }
 
 interface RouterScope {
-  readonly prefix: string;
+  /** `undefined` outside any group with a prefix. */
+  readonly prefix: string | undefined;
   readonly middleware: readonly Middleware[];
 }
 
@@ -89,7 +94,7 @@ const GROUP_OPTION_KEYS = new Set(['prefix', 'middleware']);
  */
 export class Router<Prefix extends string = ''> {
   #state: RouterState = { declarations: [], source: undefined };
-  #scope: RouterScope = { prefix: '', middleware: [] };
+  #scope: RouterScope = { prefix: undefined, middleware: [] };
 
   /** Every declaration so far, in registration order, including those of nested groups. */
   get declarations(): readonly RouteDeclaration[] {
@@ -109,8 +114,10 @@ export class Router<Prefix extends string = ''> {
   /**
    * Declare a route. `ctx.params` is typed from the pattern's `{name}` levels and `ctx.payload` from `schema`.
    *
-   * @param pattern - levels split on `/`: literals, `{name}`, `+`, and `#` as the last level.
-   * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` / `RMQ_ERR_PATTERN_SHARE_PREFIX` for a bad pattern,
+   * @param pattern - levels split on `/`: literals, `{name}`, `+`, and `#` as the last level. Every level is kept,
+   *   empty ones included: `/devices/{id}/status` subscribes to `/devices/+/status`, and `a/b/` to `a/b/`.
+   * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` / `RMQ_ERR_PATTERN_SHARE_PREFIX` for a bad pattern, or one that
+   *   cannot be joined to the group prefix without guessing (see {@link GroupOptions.prefix}),
    *   `RMQ_ERR_ROUTE_OPTION_INVALID` for a bad option or a handler that is not a function, `RMQ_ERR_GROUP_INVALID` for
    *   a bad `group` name. Messages name the pattern and the route file.
    *
@@ -137,14 +144,14 @@ export class Router<Prefix extends string = ''> {
     options?: RouteOptions<S>,
   ): this {
     const source = this.#state.source;
-    if (typeof pattern !== 'string' || joinPattern(pattern) === '') {
+    if (typeof pattern !== 'string' || pattern === '') {
       const problem = typeof pattern === 'string' ? 'the pattern is empty' : 'expected a string';
       throw new RouteMQError(
         ErrorCodes.PATTERN_INVALID,
         `Invalid topic pattern ${formatValue(pattern)}${inSource(source)}: ${problem}`,
       );
     }
-    const full = joinPattern(this.#scope.prefix, pattern);
+    const full = joinPrefix(this.#scope.prefix, pattern, { source });
     const parsed = parsePattern(full, { source, raw: pattern });
     if (typeof handler !== 'function') {
       throw new RouteMQError(
@@ -169,7 +176,8 @@ export class Router<Prefix extends string = ''> {
   /**
    * Declare routes under a common prefix and middleware. The callback runs at once and must be synchronous.
    *
-   * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` for a prefix that is not a string,
+   * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` for a prefix that is empty or not a string, or that cannot be
+   *   joined to the outer prefix without guessing,
    *   `RMQ_ERR_ROUTE_OPTION_INVALID` for bad group options, a callback that is not a function or returns a promise.
    */
   group<G extends string = ''>(options: GroupOptions<G>, fn: (router: Router<JoinPattern<Prefix, G>>) => void): this {
@@ -183,11 +191,12 @@ export class Router<Prefix extends string = ''> {
     for (const key of Object.keys(options)) {
       if (!GROUP_OPTION_KEYS.has(key)) throw fail(`unknown option '${key}' (known: prefix, middleware)`);
     }
-    const prefix: unknown = options.prefix ?? '';
-    if (typeof prefix !== 'string') {
+    const prefix: unknown = options.prefix;
+    if (prefix !== undefined && (typeof prefix !== 'string' || prefix === '')) {
       throw new RouteMQError(
         ErrorCodes.PATTERN_INVALID,
-        `Invalid group prefix ${formatValue(prefix)}${inSource(source)}: expected a string`,
+        `Invalid group prefix ${formatValue(prefix)}${inSource(source)}: ` +
+          (prefix === '' ? "it is empty; leave 'prefix' out for a group without one" : 'expected a string'),
       );
     }
     const middleware: unknown = options.middleware ?? [];
@@ -199,7 +208,7 @@ export class Router<Prefix extends string = ''> {
     const child = new Router<JoinPattern<Prefix, G>>();
     child.#state = this.#state;
     child.#scope = {
-      prefix: joinPattern(this.#scope.prefix, prefix),
+      prefix: prefix === undefined ? this.#scope.prefix : joinPrefix(this.#scope.prefix, prefix, { source }),
       middleware: [...this.#scope.middleware, ...(middleware as Middleware[])],
     };
     const result: unknown = fn(child);

@@ -27,7 +27,7 @@ export interface ParsedPattern {
 export interface PatternContext {
   /** The route file that registered the pattern. @defaultValue undefined (not named in messages) */
   source?: string | undefined;
-  /** The pattern as the user wrote it, when a group prefix or slash normalisation changed it. */
+  /** The pattern as the user wrote it, when a group prefix was joined to it. */
   raw?: string | undefined;
 }
 
@@ -46,32 +46,43 @@ export function inSource(source: string | undefined): string {
 }
 
 /**
- * Join pattern parts with slash normalisation: leading and trailing slashes of each part are stripped, empty parts
- * are dropped, and the rest are joined with `/`. `joinPattern('/sensors/', '/temp')` is `sensors/temp`. Empty
- * levels inside a part (`a//b`) are kept, so that {@link parsePattern} rejects them.
+ * Join a group prefix and a pattern (or an inner prefix) with exactly one `/` between them: the one written at the
+ * end of `prefix` or at the start of `pattern`, or else one added. Every other slash is kept as written, so every
+ * level, empty ones included, is the user's: `joinPrefix('sensors', 'temp')`, `joinPrefix('sensors/', 'temp')` and
+ * `joinPrefix('sensors', '/temp')` are all `sensors/temp`, and `joinPrefix('/sensors', 'temp/')` is `/sensors/temp/`.
+ * `prefix` `undefined` means no prefix: `pattern` is returned as it is.
+ *
+ * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` naming the value when the join would be a guess: an empty prefix
+ *   or pattern (is `''` a level or nothing?), or a slash on both sides (`'a/'` + `'/b'`: `a/b` or `a//b`?).
  */
-export function joinPattern(...parts: readonly string[]): string {
-  const kept: string[] = [];
-  for (const part of parts) {
-    const stripped = stripSlashes(part);
-    if (stripped !== '') kept.push(stripped);
+export function joinPrefix(prefix: string | undefined, pattern: string, context: PatternContext = {}): string {
+  if (prefix === undefined) return pattern;
+  const refuse = (reason: string): RouteMQError =>
+    new RouteMQError(
+      ErrorCodes.PATTERN_INVALID,
+      `Cannot join group prefix '${prefix}' and '${pattern}'${inSource(context.source)}: ${reason}`,
+    );
+  if (prefix === '') throw refuse("the prefix is empty; leave 'prefix' out for a group without one");
+  if (pattern === '') throw refuse('the pattern is empty');
+  const slashAfter = prefix.endsWith('/');
+  const slashBefore = pattern.startsWith('/');
+  if (slashAfter && slashBefore) {
+    throw refuse(
+      `both have a '/' where they meet, so it could mean '${prefix}${pattern.slice(1)}' or '${prefix}${pattern}'; ` +
+        'write the separating slash on one side only (both slashes on one side for an empty level between them)',
+    );
   }
-  return kept.join('/');
-}
-
-function stripSlashes(part: string): string {
-  let start = 0;
-  let end = part.length;
-  while (start < end && part.charCodeAt(start) === 47) start++;
-  while (end > start && part.charCodeAt(end - 1) === 47) end--;
-  return part.slice(start, end);
+  return slashAfter || slashBefore ? prefix + pattern : `${prefix}/${pattern}`;
 }
 
 /**
  * Validate a route pattern and derive its MQTT filter, route name and capture names.
  *
  * @throws RouteMQError `RMQ_ERR_PATTERN_SHARE_PREFIX` when the pattern starts with `$share/` or `$queue/`.
- * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` for an empty pattern, an empty level, a NUL character, a pattern
+ * Every level is kept as written: a leading, trailing or doubled slash is an empty level, as in MQTT, so
+ * `/devices/{id}/status` is the filter `/devices/+/status` (4 levels, the first empty) and `a/b/` is `a/b/`.
+ *
+ * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID` for an empty pattern, a NUL character, a pattern
  *   longer than 65,535 bytes, a `#` that is not the last level, a wildcard or param that is not a whole level, an
  *   invalid or duplicate param name.
  */
@@ -100,7 +111,6 @@ export function parsePattern(pattern: string, context: PatternContext = {}): Par
   const captureNames: (string | null)[] = [];
   const seen = new Set<string>();
   for (const [index, part] of parts.entries()) {
-    if (part === '') throw invalid(`level ${index + 1} is empty (a leading, trailing or double slash)`);
     if (part === '#') {
       if (index !== parts.length - 1) throw invalid("'#' must be the last level");
       levels.push({ kind: 'multi' });

@@ -1,28 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { RouteMQError } from '../errors.js';
+import type { LifecycleEventName, LifecycleEvents } from '../events.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { WorkerManager } from '../worker/worker-manager.js';
 import type { WorkerManagerEvents } from '../worker/worker-manager-types.js';
 
-/** Lifecycle event names, as `/events` and the dashboard show them. */
-export type AppEventType =
-  | 'worker.started'
-  | 'worker.exited'
-  | 'worker.restarted'
-  | 'worker.stuck'
-  | 'pool.degraded'
-  | 'pool.scaled'
-  | 'message.dead_lettered'
-  | 'scaling.decision'
-  | 'scaling.leader';
+/** Lifecycle event names, as `/events` and the dashboard show them (see `events.ts`). */
+export type AppEventType = LifecycleEventName;
 
-/** One lifecycle event. */
-export interface AppEvent {
-  readonly type: AppEventType;
-  /** `Date.now()` when it happened. */
-  readonly at: number;
-  readonly data: Record<string, unknown>;
-}
+/** One lifecycle event: its name, when it happened (`Date.now()`), and its payload. */
+export type AppEvent = {
+  readonly [K in LifecycleEventName]: { readonly type: K; readonly at: number; readonly data: LifecycleEvents[K] };
+}[LifecycleEventName];
 
 /** Events of {@link AppEvents}. */
 export interface AppEventsMap {
@@ -33,31 +22,32 @@ export interface AppEventsMap {
   fatal: [error: RouteMQError];
 }
 
-const FORWARDED: readonly [keyof WorkerManagerEvents, AppEventType][] = [
-  ['worker:started', 'worker.started'],
-  ['worker:exited', 'worker.exited'],
-  ['worker:restarted', 'worker.restarted'],
-  ['worker:stuck', 'worker.stuck'],
-  ['pool:degraded', 'pool.degraded'],
-  ['pool:scaled', 'pool.scaled'],
-  ['message:dead_lettered', 'message.dead_lettered'],
+/** The WorkerManager's events that go on the stream: all of them, under the same names. */
+const FORWARDED: readonly (keyof WorkerManagerEvents & LifecycleEventName)[] = [
+  'worker.started',
+  'worker.exited',
+  'worker.restarted',
+  'worker.stuck',
+  'pool.degraded',
+  'pool.scaled',
+  'message.dead_lettered',
 ];
 
-/** One stream of the app's lifecycle events: the WorkerManager's, renamed, plus the main process's dead letters. */
+/** One stream of the app's lifecycle events: the WorkerManager's, plus the main process's and the autoscaler's. */
 export class AppEvents extends EventEmitter<AppEventsMap> {
   /** Publish an event. */
-  publish(type: AppEventType, data: object): void {
-    this.emit('event', { type, at: Date.now(), data: { ...data } });
+  publish<K extends LifecycleEventName>(type: K, data: LifecycleEvents[K]): void {
+    this.emit('event', { type, at: Date.now(), data: { ...data } } as AppEvent);
   }
 
   /** Forward a WorkerManager's events. */
   follow(manager: WorkerManager): void {
-    manager.on('worker:exited', (e) => this.emit('retired', e.pid, e.stats));
-    for (const [from, to] of FORWARDED) {
-      manager.on(from, (payload: object) => {
+    manager.on('worker.exited', (e) => this.emit('retired', e.pid, e.stats));
+    for (const type of FORWARDED) {
+      manager.on(type, (payload: object) => {
         // Counters are for metrics, not for the event stream.
         const { stats: _stats, ...data } = payload as { stats?: unknown };
-        this.publish(to, data);
+        this.publish(type, data as LifecycleEvents[typeof type]);
       });
     }
   }

@@ -101,7 +101,7 @@ export class RouteMQApp {
    */
   async start(): Promise<void> {
     if (this.#state !== 'idle')
-      throw new RouteMQError(ErrorCodes.STOPPED, `Cannot start an app that is ${this.#state}`);
+      throw new RouteMQError(ErrorCodes.ALREADY_STARTED, `Cannot start an app that is ${this.#state}`);
     this.#state = 'starting';
     try {
       const table = await this.load();

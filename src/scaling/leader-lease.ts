@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
 import type { RedisManager } from '../redis/redis-manager.js';
+import { ErrorCodes, RouteMQError } from '../errors.js';
 
 /** Take the lease if nobody holds it (SET NX PX), and draw the next fencing token. */
 const ACQUIRE = `
@@ -96,7 +97,7 @@ export class LeaderLease extends EventEmitter<LeaderLeaseEvents> {
     // Validity is counted on the monotonic clock from when the request left: it ends before Redis's expiry does.
     const sentAt = performance.now();
     try {
-      if (!client) throw new Error('Redis is down');
+      if (!client) throw new RouteMQError(ErrorCodes.REDIS_UNAVAILABLE, 'Redis is not connected');
       const ms = String(this.#o.leaseMs);
       if (this.#token !== undefined) {
         const renewed = (await client.eval(RENEW, 1, this.key, this.#value, ms)) as number;

@@ -1,6 +1,7 @@
 import type { RedisManager } from '../redis/redis-manager.js';
 import type { PoolLoad } from '../worker/pool-load.js';
 import type { ScalingState } from './policy.js';
+import { ErrorCodes, RouteMQError } from '../errors.js';
 
 /** What one host reports for one pool. */
 export interface HostLoad {
@@ -58,7 +59,7 @@ export class ScalingStore {
 
   #client(): NonNullable<RedisManager['client']> {
     const client = this.#redis.readyClient();
-    if (!client) throw new Error('Redis is down');
+    if (!client) throw new RouteMQError(ErrorCodes.REDIS_UNAVAILABLE, 'Redis is not connected');
     return client;
   }
 

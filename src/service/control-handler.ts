@@ -15,7 +15,7 @@ export function appControlHandler(
 ): ControlHandler {
   const workers = (): NonNullable<RouteMQApp['workers']> => {
     if (!app.workers)
-      throw new RouteMQError(ErrorCodes.ROUTE_OPTION_INVALID, 'This app has no shared routes, so no worker pools');
+      throw new RouteMQError(ErrorCodes.POOL_NOT_FOUND, 'This app has no shared routes, so no worker pools');
     return app.workers;
   };
   return async (request) => {

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, RouteMQError } from '../errors.js';
+import { ensureWritableDir, stateDirError } from '../util/state-dir.js';
 
 /** A held instance lock; {@link release} removes it (idempotent). */
 export interface InstanceLock {
@@ -19,17 +20,15 @@ export interface InstanceLock {
  */
 export function claimStateDir(stateDir: string, instanceId: string, pid = process.pid): InstanceLock {
   const path = join(stateDir, `${instanceId}.lock`);
-  try {
-    mkdirSync(stateDir, { recursive: true });
-  } catch (err) {
-    throw notWritable(stateDir, err);
-  }
+  ensureWritableDir(stateDir, 'the instance lock');
   for (let attempt = 0; ; attempt++) {
     try {
       writeFileSync(path, `${pid}\n`, { flag: 'wx' });
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw notWritable(stateDir, err);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw stateDirError(stateDir, 'the instance lock', err) ?? err;
+      }
       const holder = Number(readFileSync(path, 'utf8').trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== pid && alive(holder)) {
         throw new RouteMQError(
@@ -63,13 +62,4 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function notWritable(dir: string, err: unknown): RouteMQError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'error';
-  return new RouteMQError(
-    ErrorCodes.STATE_DIR_NOT_WRITABLE,
-    `The state directory ${dir} is not writable (${code}); set ROUTEMQ_STATE_DIR to a writable directory`,
-    { cause: err },
-  );
 }

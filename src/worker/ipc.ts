@@ -1,6 +1,6 @@
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
-import type { DeadLetterInfo } from '../message/route-runner.js';
+import type { DeadLetterInfo } from '../events.js';
 import type { TransferableConfig } from '../config/transfer.js';
 import type { WorkerLoad } from './load-meter.js';
 
@@ -49,9 +49,9 @@ export type WorkerMessage =
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }
   | { readonly type: 'stopping'; readonly mode: ShutdownMode }
-  | ({ readonly type: 'dead-lettered' } & DeadLetterInfo);
+  | ({ readonly type: 'message.dead_lettered' } & DeadLetterInfo);
 
-const WORKER_TYPES = new Set(['ready', 'heartbeat', 'stats', 'checked', 'failed', 'stopping', 'dead-lettered']);
+const WORKER_TYPES = new Set(['ready', 'heartbeat', 'stats', 'checked', 'failed', 'stopping', 'message.dead_lettered']);
 const PARENT_TYPES = new Set(['config', 'shutdown']);
 
 /** Type guard for messages received from a worker. */

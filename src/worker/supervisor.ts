@@ -1,15 +1,9 @@
+import type { PoolDegradedInfo } from '../events.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../util/backoff.js';
 import type { Pool, RestartPolicy } from './pool.js';
 import { isTakeoverExit } from './worker-process.js';
 import type { WorkerExit } from './worker-process.js';
-
-/** Payload of the `pool:degraded` event: the pool, its restarts within the window, and the window's length. */
-export interface PoolDegradedInfo {
-  readonly pool: string;
-  readonly restarts: number;
-  readonly windowMs: number;
-}
 
 /** Options of {@link Supervisor}: the restart policy, and the few callbacks it needs from the pools' owner. */
 export interface SupervisorOptions {
@@ -24,7 +18,7 @@ export interface SupervisorOptions {
   isActive(): boolean;
   /** Start a fresh worker in `slot`. The owner checks that the slot is still wanted and empty. */
   respawn(pool: Pool, slot: number): void;
-  /** Called once when a pool enters the degraded state (the owner emits `pool:degraded`). */
+  /** Called once when a pool enters the degraded state (the owner emits `pool.degraded`). */
   onDegraded(info: PoolDegradedInfo): void;
 }
 

@@ -3,8 +3,7 @@
 // connection, and reports ready / heartbeat / stats back. It exits when told to, or when the parent goes away.
 import { fromTransferable } from '../config/transfer.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import type { RouteMQError } from '../errors.js';
-import { errorMessageOf, isRouteMQError } from '../errors.js';
+import { ErrorCodes, RouteMQError, errorMessageOf, isRouteMQError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { Logger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
@@ -41,7 +40,7 @@ function fail(err: unknown, logger: Logger | undefined): never {
 
 async function main(): Promise<void> {
   // No IPC channel means someone ran this file by hand.
-  if (!process.send) throw new Error('worker-entry must be started by WorkerManager');
+  if (!process.send) throw new RouteMQError(ErrorCodes.INTERNAL, 'worker-entry must be started by WorkerManager');
   const assignment = await waitForAssignment();
   let logger: Logger | undefined;
   try {
@@ -70,7 +69,8 @@ async function main(): Promise<void> {
       process.exit(0);
     }
     const pool = pools.find((p) => p.name === assignment.pool);
-    if (!pool) throw new Error(`the route files no longer declare pool '${assignment.pool}'`);
+    if (!pool)
+      throw new RouteMQError(ErrorCodes.POOL_NOT_FOUND, `The route files no longer declare pool '${assignment.pool}'`);
     await serve(assignment, config, table, pool.routes, logger);
   } catch (err) {
     fail(err, logger);
@@ -98,7 +98,7 @@ async function serve(
     concurrency: assignment.concurrency,
     // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
     // blocks the event loop, the parent can still name the message it was stuck on.
-    onDeadLetter: (info) => send({ type: 'dead-lettered', ...info }),
+    onDeadLetter: (info) => send({ type: 'message.dead_lettered', ...info }),
     onStart: (afterQuiet, now) => {
       if (afterQuiet || now - lastBeat >= assignment.heartbeatIntervalMs) beat(now);
     },

@@ -8,6 +8,7 @@ import type { Pool } from './pool.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, RouteMQError } from '../errors.js';
+import { ensureWritableDir } from '../util/state-dir.js';
 import { checkRouteFiles } from './route-check.js';
 import { buildWorkerBundle } from './worker-bundle.js';
 import type { WorkerBundle } from './worker-bundle.js';
@@ -77,9 +78,11 @@ export class WorkerLauncher {
    * Compile the route files into a new worker bundle and check it in a throwaway worker (as `pool`'s slot 0
    * would load it, without connecting). Only then do new workers use it; on failure the current bundle stays.
    *
-   * @throws RouteMQError the compile or load error of the route files (`RMQ_ERR_ROUTE_FILE_INVALID`, …).
+   * @throws RouteMQError the compile or load error of the route files (`RMQ_ERR_ROUTE_FILE_INVALID`, …);
+   *   `RMQ_ERR_STATE_DIR_NOT_WRITABLE` when the build directory cannot be written.
    */
   async prepare(pool: Pool | undefined): Promise<void> {
+    ensureWritableDir(this.#buildDir(), 'the worker build');
     if (this.#o.buildDir === undefined) pruneDeadBuilds(this.#buildRoot());
     const routersDir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
     const bundle = await buildWorkerBundle(routersDir, this.#buildDir());
@@ -92,7 +95,7 @@ export class WorkerLauncher {
   /** Fork the worker of `slot` in `pool`. It is not ready yet: await {@link WorkerProcess.ready}. */
   launch(pool: Pool, slot: number): WorkerProcess {
     const bundle = this.#bundle;
-    if (!bundle) throw new RouteMQError(ErrorCodes.STOPPED, 'WorkerLauncher.prepare() has not run');
+    if (!bundle) throw new RouteMQError(ErrorCodes.INTERNAL, 'WorkerLauncher.launch() before prepare()');
     return new WorkerProcess(
       bundle.entry,
       this.#assignment(pool, slot, bundle),
@@ -103,9 +106,13 @@ export class WorkerLauncher {
     );
   }
 
-  /** Remove this process's bundles. */
+  /** Remove this process's bundles. Best effort: a directory that cannot be removed must not fail a stop. */
   cleanUp(): void {
-    rmSync(this.#buildDir(), { recursive: true, force: true });
+    try {
+      rmSync(this.#buildDir(), { recursive: true, force: true });
+    } catch (err) {
+      this.#o.logger.warn({ err, dir: this.#buildDir() }, 'could not remove the worker build');
+    }
   }
 
   #buildRoot(): string {

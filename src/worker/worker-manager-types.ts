@@ -2,8 +2,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { RouteDeclarationSource } from '../router/router.js';
-import type { PoolDegradedInfo } from './supervisor.js';
-import type { DeadLetterInfo } from '../message/route-runner.js';
+import type { LifecycleEvents } from '../events.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 
 /** Options of {@link WorkerManager}. The seed's names (`groupName`, `routerDirectory`) are kept. */
@@ -31,41 +30,23 @@ export interface WorkerManagerOptions {
   readonly workerExecArgv?: readonly string[];
 }
 
-/** Identifies one worker in events. */
-export interface WorkerRef {
-  readonly pool: string;
-  readonly slot: number;
-  /** `<pool>-<slot>` */
-  readonly workerId: string;
-  readonly pid: number | undefined;
-}
-
-/** Typed events of {@link WorkerManager}. */
+/**
+ * Typed events of {@link WorkerManager}: the lifecycle events of its workers and pools, under their one name and
+ * with their payloads from `events.ts`. `worker.exited` also carries the worker's last counters, for metrics.
+ */
 export interface WorkerManagerEvents {
-  'worker:started': [WorkerRef & { readonly sessionPresent: boolean }];
-  'worker:exited': [
-    WorkerRef & {
-      readonly code: number | null;
-      readonly signal: string | null;
-      readonly expected: boolean;
+  'worker.started': [LifecycleEvents['worker.started']];
+  'worker.exited': [
+    LifecycleEvents['worker.exited'] & {
       /** The last message counters it reported. */
       readonly stats: MessageStatsSnapshot | undefined;
     },
   ];
-  'worker:restarted': [WorkerRef & { readonly restarts: number }];
-  'worker:stuck': [WorkerRef & { readonly topic: string | undefined }];
-  'pool:degraded': [PoolDegradedInfo];
-  'message:dead_lettered': [WorkerRef & DeadLetterInfo];
-  'pool:scaled': [
-    {
-      readonly pool: string;
-      readonly from: number;
-      readonly to: number;
-      readonly reason: string;
-      /** What the decision was based on (the autoscaler's signals), when it was not manual. */
-      readonly inputs?: Readonly<Record<string, unknown>>;
-    },
-  ];
+  'worker.restarted': [LifecycleEvents['worker.restarted']];
+  'worker.stuck': [LifecycleEvents['worker.stuck']];
+  'pool.degraded': [LifecycleEvents['pool.degraded']];
+  'pool.scaled': [LifecycleEvents['pool.scaled']];
+  'message.dead_lettered': [LifecycleEvents['message.dead_lettered']];
 }
 
 /** Lifecycle state of {@link WorkerManager}. */

@@ -16,9 +16,9 @@ import type { WorkerExit, WorkerProcess } from './worker-process.js';
 import type { WorkerHealth } from './worker-health.js';
 import { describeHealth } from './worker-health.js';
 import { WorkerLauncher } from './worker-launcher.js';
-import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker-manager-types.js';
+import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
 
-export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions, WorkerRef } from './worker-manager-types.js';
+export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
 
 /**
  * Runs the shared routes in pools of worker processes: one pool per shared route (or per `pool` option), each
@@ -53,7 +53,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       logger: this.#log,
       isActive: () => this.#state === 'running' || this.#state === 'starting',
       respawn: (pool, slot) => this.#respawn(pool, slot),
-      onDegraded: (info) => this.emit('pool:degraded', info),
+      onDegraded: (info) => this.emit('pool.degraded', info),
     });
     const groupName = options.groupName ?? options.config.mqtt.groupName;
     const table =
@@ -86,7 +86,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    *   `RMQ_ERR_ROUTE_OPTION_INVALID` for `n` with several pools.
    */
   async startWorkers(n?: number): Promise<void> {
-    if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.STOPPED, `WorkerManager is ${this.#state}`);
+    if (this.#state !== 'idle') throw new RouteMQError(ErrorCodes.ALREADY_STARTED, `WorkerManager is ${this.#state}`);
     if (!this.#table) {
       const dir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
       const groupName = this.#o.groupName ?? this.#o.config.mqtt.groupName;
@@ -168,9 +168,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    * Resize a pool at run time. Up: new slots start. Down: the highest slots leave for good with the scale-down
    * protocol (UNSUBSCRIBE, serve what is queued until idle, DISCONNECT ending the session), so no stale session
    * keeps taking a share of the traffic. `reason` and `inputs` (the autoscaler's signals) go into the log and the
-   * `pool:scaled` event.
+   * `pool.scaled` event.
    *
-   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` for an unknown pool or a count < 1.
+   * @throws RouteMQError `RMQ_ERR_POOL_NOT_FOUND` for an unknown pool, `RMQ_ERR_ROUTE_OPTION_INVALID` for a count < 1.
    */
   scaleTo(poolName: string, n: number, reason = 'manual', inputs?: Readonly<Record<string, unknown>>): Promise<void> {
     return this.#exclusive(async () => {
@@ -187,7 +187,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
         await Promise.all(leaving.map((w) => this.#stopWorker(w, 'leave')));
       }
       this.#log.info({ pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) }, 'pool scaled');
-      this.emit('pool:scaled', { pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) });
+      this.emit('pool.scaled', { pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) });
     });
   }
 
@@ -216,7 +216,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /**
    * Restart one worker (`<pool>-<slot>`) under the same client id: stop protocol, then a fresh process.
    *
-   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` for an unknown worker id.
+   * @throws RouteMQError `RMQ_ERR_WORKER_NOT_FOUND` for an unknown worker id.
    */
   restartWorker(workerId: string): Promise<void> {
     return this.#exclusive(async () => {
@@ -228,7 +228,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
           return;
         }
       }
-      throw new RouteMQError(ErrorCodes.ROUTE_OPTION_INVALID, `No worker '${workerId}'`);
+      throw new RouteMQError(ErrorCodes.WORKER_NOT_FOUND, `No worker '${workerId}'; see \`routemq status\``);
     });
   }
 
@@ -256,11 +256,11 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     const worker = this.#launcher.launch(pool, slot);
     pool.slots.set(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
-    worker.on('stuck', (inHand) => this.emit('worker:stuck', { ...ref(worker), topic: inHand[0]?.topic }));
-    worker.on('deadLettered', (info) => this.emit('message:dead_lettered', { ...ref(worker), ...info }));
+    worker.on('worker.stuck', (event) => this.emit('worker.stuck', event));
+    worker.on('message.dead_lettered', (event) => this.emit('message.dead_lettered', event));
     const { sessionPresent } = await worker.ready();
     this.#log.info({ pool: pool.name, slot, workerPid: worker.pid, sessionPresent }, 'worker started');
-    this.emit('worker:started', { ...ref(worker), sessionPresent });
+    this.emit('worker.started', { ...worker.ref, sessionPresent });
     return worker;
   }
 
@@ -274,7 +274,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     if (pool.slots.get(slot) === worker) pool.slots.delete(slot);
     pool.lastExits.set(slot, { code: exit.code, signal: exit.signal });
     const expected = exit.requested;
-    this.emit('worker:exited', { ...ref(worker), code: exit.code, signal: exit.signal, expected, stats: worker.stats });
+    this.emit('worker.exited', { ...worker.ref, code: exit.code, signal: exit.signal, expected, stats: worker.stats });
     if (expected || this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired) return;
     this.#log.warn(
       { pool: pool.name, slot, workerPid: worker.pid, code: exit.code, signal: exit.signal, failure: exit.failure },
@@ -286,7 +286,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   #respawn(pool: Pool, slot: number): void {
     if (this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired || pool.slots.has(slot)) return;
     this.#spawn(pool, slot).then(
-      (worker) => this.emit('worker:restarted', { ...ref(worker), restarts: pool.totalRestarts }),
+      (worker) => this.emit('worker.restarted', { ...worker.ref, restarts: pool.totalRestarts }),
       (err: unknown) => this.#log.warn({ pool: pool.name, slot, err }, 'worker restart failed'),
     );
   }
@@ -295,7 +295,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     const pool = this.#pools.get(name);
     if (!pool) {
       throw new RouteMQError(
-        ErrorCodes.ROUTE_OPTION_INVALID,
+        ErrorCodes.POOL_NOT_FOUND,
         `No pool '${name}'; the pools are: ${this.poolNames.join(', ') || '(none)'}`,
       );
     }
@@ -305,16 +305,14 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /** Run pool operations one at a time (scale, reload, restart never interleave). */
   #exclusive<T>(op: () => Promise<T>): Promise<T> {
     if (this.#state !== 'running') {
-      return Promise.reject(new RouteMQError(ErrorCodes.STOPPED, `WorkerManager is ${this.#state}`));
+      const code =
+        this.#state === 'stopping' || this.#state === 'stopped' ? ErrorCodes.STOPPED : ErrorCodes.NOT_STARTED;
+      return Promise.reject(new RouteMQError(code, `WorkerManager is ${this.#state}`));
     }
     const next = this.#queue.then(op, op);
     this.#queue = next.catch(() => undefined);
     return next;
   }
-}
-
-function ref(worker: WorkerProcess): WorkerRef {
-  return { pool: worker.assignment.pool, slot: worker.assignment.slot, workerId: worker.id, pid: worker.pid };
 }
 
 /**

@@ -3,11 +3,11 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import type { LifecycleEvents, WorkerRef } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { WorkerLoad } from './load-meter.js';
-import type { DeadLetterInfo } from '../message/route-runner.js';
 import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
 
@@ -37,11 +37,11 @@ export interface WorkerTimings {
   readonly killTimeoutMs: number;
 }
 
-/** Events of {@link WorkerProcess}. */
+/** Events of {@link WorkerProcess}: two lifecycle events under their one name, its counters, and its exit. */
 export interface WorkerProcessEvents {
-  stuck: [inHand: readonly InHandMessage[]];
+  'worker.stuck': [LifecycleEvents['worker.stuck']];
+  'message.dead_lettered': [LifecycleEvents['message.dead_lettered']];
   stats: [stats: MessageStatsSnapshot];
-  deadLettered: [info: DeadLetterInfo];
   exit: [exit: WorkerExit];
 }
 
@@ -121,6 +121,11 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     return this.#child.pid;
   }
 
+  /** This worker as lifecycle events name it. */
+  get ref(): WorkerRef {
+    return { pool: this.assignment.pool, slot: this.assignment.slot, workerId: this.id, pid: this.pid };
+  }
+
   get state(): WorkerState {
     return this.#state;
   }
@@ -156,8 +161,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /**
    * Resolve when the worker is subscribed (`ready`), with whether the broker had kept its session.
    *
-   * @throws RouteMQError the code the worker reported (a route file, the broker), or `RMQ_ERR_STOPPED` when it
-   *   exited or did not become ready within `startTimeoutMs`.
+   * @throws RouteMQError the code the worker reported (a route file, the broker), `RMQ_ERR_WORKER_EXITED` when it
+   *   exited without one, `RMQ_ERR_WORKER_START_TIMEOUT` when it did not become ready within `startTimeoutMs`.
    */
   ready(): Promise<{ sessionPresent: boolean }> {
     return new Promise((resolve, reject) => {
@@ -166,7 +171,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         this.kill('SIGKILL');
         reject(
           new RouteMQError(
-            ErrorCodes.STOPPED,
+            ErrorCodes.WORKER_START_TIMEOUT,
             `Worker ${this.id} was not ready within ${this.#timings.startTimeoutMs} ms`,
           ),
         );
@@ -182,7 +187,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         const failure = exit.failure;
         reject(
           new RouteMQError(
-            (failure?.code as ErrorCode | undefined) ?? ErrorCodes.STOPPED,
+            (failure?.code as ErrorCode | undefined) ?? ErrorCodes.WORKER_EXITED,
             `Worker ${this.id} failed to start: ${failure?.message ?? `exited with ${exit.signal ?? String(exit.code)}`}`,
           ),
         );
@@ -248,9 +253,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       case 'stopping':
         this.#state = 'draining';
         break;
-      case 'dead-lettered': {
+      case 'message.dead_lettered': {
         const { type: _type, ...info } = message;
-        this.emit('deadLettered', info);
+        this.emit('message.dead_lettered', { ...this.ref, ...info });
         break;
       }
       case 'checked':
@@ -272,7 +277,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
             `message id ${String(stuckOn.messageId)}); killing it, the message will be redelivered`
         : `worker stuck: no heartbeat for ${silentMs} ms; killing it`,
     );
-    this.emit('stuck', this.#inHand);
+    this.emit('worker.stuck', { ...this.ref, topic: stuckOn?.topic });
     this.kill('SIGKILL');
   }
 }

@@ -72,7 +72,7 @@ describe('routemq control commands against a running instance', () => {
     expect(reloaded.workers.map((w) => w.pid).filter((pid) => pidsBeforeReload?.includes(pid))).toEqual([]);
 
     await expect(cli('scale', 'nope', '2')).rejects.toMatchObject({
-      stderr: expect.stringContaining('RMQ_ERR_ROUTE_OPTION_INVALID'),
+      stderr: expect.stringContaining('RMQ_ERR_POOL_NOT_FOUND'),
     });
 
     expect(await cli('stop')).toContain('stopping');

@@ -112,7 +112,7 @@ describe('worker pools', () => {
     await waitUntil(() => readSeen(seenFile).length >= 1000, 20_000, '1000 deliveries');
     const victim = manager?.getWorkerHealth().workers.find((w) => w.pool === 'pa-any' && w.slot === 0);
     expect(victim?.pid).toBeTypeOf('number');
-    const back = nextEvent('worker:started', (e) => e.pool === 'pa-any' && e.slot === 0);
+    const back = nextEvent('worker.started', (e) => e.pool === 'pa-any' && e.slot === 0);
     process.kill(victim?.pid as number, 'SIGKILL');
     const [restarted] = await back;
     expect(restarted.sessionPresent).toBe(true);
@@ -131,7 +131,7 @@ describe('worker pools', () => {
 
   it('kills a busy-looping worker as stuck, names its message, and the respawned slot gets the message again', async () => {
     const { seenFile, lines } = await start({ ROUTEMQ_STUCK_TIMEOUT_MS: '1500', POOL_A_COUNT: '1' });
-    const stuck = nextEvent('worker:stuck');
+    const stuck = nextEvent('worker.stuck');
     await (publisher as MqttClient).publishAsync('pb/looper', '{"loop":true}', { qos: 1 });
     const [event] = await stuck;
     expect(event.topic).toBe('pb/looper');
@@ -149,7 +149,7 @@ describe('worker pools', () => {
       ROUTEMQ_RESTART_BASE_MS: '50',
       POOL_A_COUNT: '1',
     });
-    const degraded = nextEvent('pool:degraded');
+    const degraded = nextEvent('pool.degraded');
     await (publisher as MqttClient).publishAsync('pb/poison', '{"exit":true}', { qos: 1 });
     const [event] = await degraded;
     expect(event).toMatchObject({ pool: 'pb-any', restarts: 3 });
@@ -163,7 +163,7 @@ describe('worker pools', () => {
   it('gives a slot up when another client keeps taking its client id: no kick ping-pong', async () => {
     await start({ POOL_A_COUNT: '2', ROUTEMQ_RESTART_MAX_MS: '60000' });
     const victim = manager?.getWorkerHealth().workers.find((w) => w.workerId === 'pa-any-0');
-    const exited = nextEvent('worker:exited', (e) => e.workerId === 'pa-any-0');
+    const exited = nextEvent('worker.exited', (e) => e.workerId === 'pa-any-0');
     // A persistent client that reconnects at once whenever it is kicked, like a second deployment would.
     const intruder = await connectClient(broker.url, {
       clientId: victim?.clientId as string,

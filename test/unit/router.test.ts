@@ -104,17 +104,17 @@ describe('route options', () => {
 });
 
 describe('Router.group', () => {
-  it('joins prefixes with slash normalisation', () => {
+  it('joins prefixes with one slash and keeps every other slash as written', () => {
     const router = new Router();
     router.group({ prefix: '/sensors/' }, (r) => {
-      r.on('/temp', noop);
+      r.on('temp', noop);
       r.group({ prefix: 'rooms//' }, (inner) => inner.on('{room}/', noop));
       r.group({}, (inner) => inner.on('humidity', noop));
     });
     expect(router.declarations.map((d) => d.pattern)).toEqual([
-      'sensors/temp',
-      'sensors/rooms/{room}',
-      'sensors/humidity',
+      '/sensors/temp',
+      '/sensors/rooms//{room}/',
+      '/sensors/humidity',
     ]);
   });
 

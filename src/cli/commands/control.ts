@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load-config.js';
+import { loadControlSocketPath } from '../../config/load-config.js';
 import { sendControlRequest } from '../../control/control-client.js';
 import type { ControlRequest } from '../../control/protocol.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
@@ -13,16 +13,18 @@ interface ControlFlags {
   readonly json?: boolean;
 }
 
+/** The socket from `--socket`, else `ROUTEMQ_CONTROL_SOCKET` (environment, then `.env`), else its default. */
 function socketPath(flags: ControlFlags): string {
   if (flags.socket) return flags.socket;
-  const config = loadConfig({ ...envFileOption(flags) });
-  if (!config.routemq.controlSocket) {
+  // Only this one variable: the rest of the config is the running instance's business, not this command's.
+  const path = loadControlSocketPath({ ...envFileOption(flags) });
+  if (!path) {
     throw new RouteMQError(
       ErrorCodes.CONTROL_UNREACHABLE,
       'ROUTEMQ_CONTROL_SOCKET is "none": there is no control socket',
     );
   }
-  return config.routemq.controlSocket;
+  return path;
 }
 
 function withSocket(command: Command): Command {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { describeConfig, loadConfig } from '../../config/load-config.js';
+import { ErrorCodes, RouteMQError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import type { TrafficTools } from '../../types.js';
@@ -56,7 +57,8 @@ async function runTraffic(file: string, app: RouteMQService, signal: AbortSignal
   const log = logger.child({ component: 'traffic' });
   try {
     const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
-    if (typeof mod.default !== 'function') throw new Error(`${file} has no default-exported function`);
+    if (typeof mod.default !== 'function')
+      throw new RouteMQError(ErrorCodes.CONFIG_INVALID, `--traffic ${file} has no default-exported function`);
     const tools: TrafficTools = { publish: (t, p, o) => app.publish(t, p, o), signal, log };
     await (mod.default as (tools: TrafficTools) => Promise<void>)(tools);
   } catch (err) {
