@@ -1,7 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, RouteMQError } from '../errors.js';
-import type { ResolvedConfig } from '../config/schema.js';
-import { MAX_TIMER_MS } from '../config/fields.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
@@ -9,7 +7,7 @@ import { compileRoutes } from '../router/route-table.js';
 import type { RouteTable, SharedRouteInfo } from '../router/route-table.js';
 import type { ShutdownMode } from './ipc.js';
 import { Pool, assertWorkerCount } from './pool.js';
-import { planPools } from './pools.js';
+import { leaveDrainMs, planPools } from './pools.js';
 import { HEALTHY_AFTER_MS } from './restart-policy.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { Supervisor } from './supervisor.js';
@@ -313,22 +311,4 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
 function ref(worker: WorkerProcess): WorkerRef {
   return { pool: worker.assignment.pool, slot: worker.assignment.slot, workerId: worker.id, pid: worker.pid };
-}
-
-/**
- * How long a slot that leaves for good may take to settle what it holds: every try of a message is bounded by its
- * route's timeout, and after the last one the message is dead-lettered, so each in-flight message settles within
- * maxAttempts × (timeout + retry delay). Its session may only end once all are acked (see Consumer.stop).
- */
-function leaveDrainMs(
-  routes: readonly { readonly timeoutMs?: number; readonly maxAttempts?: number }[],
-  r: ResolvedConfig['routemq'],
-): number {
-  const perMessage = Math.max(
-    0,
-    ...routes.map(
-      (route) => (route.maxAttempts ?? r.maxAttempts) * ((route.timeoutMs ?? r.handlerTimeoutMs) + r.retryMaxMs),
-    ),
-  );
-  return Math.min(MAX_TIMER_MS, r.shutdownTimeoutMs + perMessage);
 }
