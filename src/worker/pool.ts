@@ -1,109 +1,198 @@
+import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { PoolPlan } from './pools.js';
-import type { WorkerProcess } from './worker-process.js';
+import { NO_CRASHES, crashesInWindow, isCountedCrash } from './restart-policy.js';
+import type { CrashDecision, CrashHistory, RestartPolicy } from './restart-policy.js';
+import type { WorkerProcess, WorkerState } from './worker-process.js';
 
-/** Restart accounting of a pool. */
-export interface RestartPolicy {
-  readonly maxRestarts: number;
-  readonly restartWindowMs: number;
+/** What a {@link Pool} needs to know of the worker in a slot. */
+export interface SlotWorker {
+  /** `<pool>-<slot>` */
+  readonly id: string;
+  readonly state: WorkerState;
 }
 
-/** A worker that stayed ready this long is healthy again: its slot's crash backoff starts over. */
-const HEALTHY_AFTER_MS = 10_000;
+/** How a slot's previous process ended. */
+export interface SlotExitStatus {
+  readonly code: number | null;
+  readonly signal: string | null;
+}
 
 /**
- * The mutable state of one worker pool: its slots, the size it should have, and its restart history. Decisions
- * that need only this state live here, so the manager keeps the process handling.
+ * The state of one worker pool, behind methods that keep it consistent: the size it should have, the worker in
+ * each slot, the empty slots waiting for a scheduled restart, and the crash history and counters. It decides
+ * nothing and starts nothing: {@link decideAfterCrash} decides, the supervisor keeps the timers and the manager
+ * the processes.
+ *
+ * Invariants: `desired` is an integer ≥ 1; a slot holds at most one worker; a slot is never both filled and
+ * waiting for a restart; the crash counters only grow.
  */
-export class Pool {
-  plan: PoolPlan;
-  /** The number of slots the pool should have (slots 0..desired-1). */
-  desired: number;
-  readonly slots = new Map<number, WorkerProcess>();
-  /** Slots whose client id another live client took over: not restarted until reload. */
-  readonly conflicted = new Set<number>();
-  /** How each slot's previous process ended. */
-  readonly lastExits = new Map<number, { readonly code: number | null; readonly signal: string | null }>();
-  /** Unexpected exits per slot, over the pool's life. */
-  readonly slotRestarts = new Map<number, number>();
-  readonly restartTimers = new Map<number, NodeJS.Timeout>();
-  #restartTimes: number[] = [];
-  readonly #crashStreak = new Map<number, number>();
-  #totalRestarts = 0;
-  degraded = false;
-  recoveryTimer: NodeJS.Timeout | undefined;
+export class Pool<W extends SlotWorker = WorkerProcess> {
+  readonly #plan: PoolPlan;
+  #desired: number;
+  readonly #slots = new Map<number, W>();
+  /** Empty slots whose restart is scheduled: not missing, so nothing else fills them meanwhile. */
+  readonly #pending = new Set<number>();
+  readonly #lastExits = new Map<number, SlotExitStatus>();
+  readonly #slotCrashes = new Map<number, number>();
+  #totalCrashes = 0;
+  #history: CrashHistory = NO_CRASHES;
 
-  constructor(plan: PoolPlan, desired: number) {
-    this.plan = plan;
-    this.desired = desired;
+  /** @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `desired` is not an integer ≥ 1. */
+  constructor(plan: PoolPlan, desired: number = plan.size) {
+    assertWorkerCount(desired);
+    this.#plan = plan;
+    this.#desired = desired;
   }
 
   get name(): string {
-    return this.plan.name;
+    return this.#plan.name;
   }
 
-  /** Unexpected exits so far, over the pool's whole life. */
-  get totalRestarts(): number {
-    return this.#totalRestarts;
+  get plan(): PoolPlan {
+    return this.#plan;
   }
 
-  /** Unexpected exits within the current window. */
-  restartsInWindow(policy: RestartPolicy, now = Date.now()): number {
-    this.#restartTimes = this.#restartTimes.filter((t) => now - t < policy.restartWindowMs);
-    return this.#restartTimes.length;
+  /** The number of slots the pool should have (slots 0..desired-1). */
+  get desired(): number {
+    return this.#desired;
   }
 
   /**
-   * Count an unexpected exit of `slot`. Returns `degraded` when the pool is past `maxRestarts` within the window
-   * (restarts pause), else the slot's consecutive-crash count for the backoff.
+   * Set the size the pool should have; returns the previous one. Slots at or above it leave the pool: their
+   * workers are the caller's to stop (see {@link Pool.leaving}).
+   *
+   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `n` is not an integer ≥ 1.
    */
-  recordCrash(
-    slot: number,
-    readyForMs: number,
-    policy: RestartPolicy,
-    now = Date.now(),
-  ): { degraded: true } | { degraded: false; streak: number } {
-    this.#totalRestarts++;
-    this.slotRestarts.set(slot, (this.slotRestarts.get(slot) ?? 0) + 1);
-    this.#restartTimes.push(now);
-    const streak = readyForMs >= HEALTHY_AFTER_MS ? 1 : (this.#crashStreak.get(slot) ?? 0) + 1;
-    this.#crashStreak.set(slot, streak);
-    if (this.restartsInWindow(policy, now) > policy.maxRestarts) return { degraded: true };
-    return { degraded: false, streak };
+  resize(n: number): number {
+    assertWorkerCount(n);
+    const from = this.#desired;
+    this.#desired = n;
+    return from;
   }
 
-  /** Milliseconds until the oldest restart leaves the window (when a degraded pool may resume). */
-  msUntilWindowClears(policy: RestartPolicy, now = Date.now()): number {
-    const oldest = this.#restartTimes[0];
-    return oldest === undefined ? 0 : Math.max(0, oldest + policy.restartWindowMs - now);
+  /** The worker in `slot`, if any. */
+  worker(slot: number): W | undefined {
+    return this.#slots.get(slot);
   }
 
-  /** Forget the restart history (on reload, or when the window cleared). */
-  resetRestarts(): void {
-    this.#restartTimes = [];
-    this.#crashStreak.clear();
-    this.degraded = false;
-    this.conflicted.clear();
+  /** Every slot that holds a worker, with it, in the order they were filled. */
+  workers(): [slot: number, worker: W][] {
+    return [...this.#slots];
   }
 
   /** Worker processes that have not exited. */
-  live(): WorkerProcess[] {
-    return [...this.slots.values()].filter((w) => w.state !== 'dead');
+  live(): W[] {
+    return [...this.#slots.values()].filter((w) => w.state !== 'dead');
   }
 
-  /** Slots below `desired` with no process and no pending restart. */
+  /** The slot and worker whose id is `workerId`, if it is in this pool. */
+  find(workerId: string): { readonly slot: number; readonly worker: W } | undefined {
+    for (const [slot, worker] of this.#slots) if (worker.id === workerId) return { slot, worker };
+    return undefined;
+  }
+
+  /** The workers in slots at or above `fromSlot` (those that leave when the pool shrinks to `fromSlot`). */
+  leaving(fromSlot: number): W[] {
+    return [...this.#slots].filter(([slot]) => slot >= fromSlot).map(([, w]) => w);
+  }
+
+  /** The lowest slot above `desired` and above every filled slot: where a rolling reload's extra worker goes. */
+  surgeSlot(): number {
+    return Math.max(this.#desired, ...[...this.#slots.keys()].map((s) => s + 1));
+  }
+
+  /** Slots below `desired` with no worker and no pending restart. */
   missingSlots(): number[] {
     const missing: number[] = [];
-    for (let slot = 0; slot < this.desired; slot++) {
-      if (!this.slots.has(slot) && !this.restartTimers.has(slot) && !this.conflicted.has(slot)) missing.push(slot);
+    for (let slot = 0; slot < this.#desired; slot++) {
+      if (!this.#slots.has(slot) && !this.#pending.has(slot)) missing.push(slot);
     }
     return missing;
   }
 
-  /** Cancel pending restarts and the recovery timer. */
-  clearTimers(): void {
-    for (const timer of this.restartTimers.values()) clearTimeout(timer);
-    this.restartTimers.clear();
-    clearTimeout(this.recoveryTimer);
-    this.recoveryTimer = undefined;
+  /** Put `worker` in `slot`; a restart pending for the slot is no longer pending. */
+  attach(slot: number, worker: W): void {
+    this.#pending.delete(slot);
+    this.#slots.set(slot, worker);
+  }
+
+  /**
+   * Note that `worker` ended with `exit`, and empty its slot if it still holds that worker (a newer one may
+   * already be there). Returns whether it did.
+   */
+  detach(slot: number, worker: W, exit: SlotExitStatus): boolean {
+    this.#lastExits.set(slot, { code: exit.code, signal: exit.signal });
+    if (this.#slots.get(slot) !== worker) return false;
+    this.#slots.delete(slot);
+    return true;
+  }
+
+  /** How the previous process of `slot` ended, if one did. */
+  lastExit(slot: number): SlotExitStatus | undefined {
+    return this.#lastExits.get(slot);
+  }
+
+  /** Mark the empty `slot` as waiting for a scheduled restart, so it is not {@link Pool.missingSlots missing}. */
+  holdForRestart(slot: number): void {
+    if (!this.#slots.has(slot)) this.#pending.add(slot);
+  }
+
+  /** The restart scheduled for `slot` ran or was cancelled. */
+  release(slot: number): void {
+    this.#pending.delete(slot);
+  }
+
+  /** Slots that wait for a scheduled restart, in ascending order. */
+  pendingSlots(): number[] {
+    return [...this.#pending].sort((a, b) => a - b);
+  }
+
+  /** The crash history {@link decideAfterCrash} reads. */
+  get history(): CrashHistory {
+    return this.#history;
+  }
+
+  /** Restarts pause until the window clears. */
+  get degraded(): boolean {
+    return this.#history.degraded;
+  }
+
+  /** Take a decision about a worker's end in `slot`: keep its history, and count it if it is a crash. */
+  recordCrash(slot: number, decision: CrashDecision): void {
+    this.#history = decision.history;
+    if (!isCountedCrash(decision)) return;
+    this.#totalCrashes++;
+    this.#slotCrashes.set(slot, (this.#slotCrashes.get(slot) ?? 0) + 1);
+  }
+
+  /** Forget the crash history (on reload, or when the window cleared); the lifetime counters stay. */
+  forgetCrashes(): void {
+    this.#history = NO_CRASHES;
+  }
+
+  /** Counted crashes (each followed by a restart or a pause), over the pool's whole life. */
+  get totalRestarts(): number {
+    return this.#totalCrashes;
+  }
+
+  /** Counted crashes of `slot`, over the pool's life. */
+  restartsOf(slot: number): number {
+    return this.#slotCrashes.get(slot) ?? 0;
+  }
+
+  /** Counted crashes within the window that ends at `now`. */
+  restartsInWindow(policy: Pick<RestartPolicy, 'restartWindowMs'>, now = Date.now()): number {
+    return crashesInWindow(this.#history, policy, now);
+  }
+}
+
+/**
+ * Check a worker count.
+ *
+ * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `n` is not an integer ≥ 1.
+ */
+export function assertWorkerCount(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RouteMQError(ErrorCodes.ROUTE_OPTION_INVALID, `A worker count must be an integer ≥ 1, got ${String(n)}`);
   }
 }

@@ -1,3 +1,5 @@
+import type { ResolvedConfig } from '../config/schema.js';
+import { MAX_TIMER_MS } from '../config/fields.js';
 import type { RouteDefinition, RouteTable } from '../router/route-table.js';
 
 /** One worker pool as planned from the route table. */
@@ -58,4 +60,23 @@ export function poolNameFor(route: Pick<RouteDefinition, 'filter'>): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, MAX_POOL_NAME);
   return name.length > 0 ? name : 'pool';
+}
+
+/**
+ * How long a slot that leaves for good may take to settle what it holds: every try of a message is bounded by its
+ * route's timeout, and after the last one the message is dead-lettered, so each in-flight message settles within
+ * maxAttempts × (timeout + retry delay). Its session may only end once all are acked (see Consumer.stop).
+ * Capped at the longest delay a timer can take.
+ */
+export function leaveDrainMs(
+  routes: readonly { readonly timeoutMs?: number; readonly maxAttempts?: number }[],
+  r: Pick<ResolvedConfig['routemq'], 'maxAttempts' | 'handlerTimeoutMs' | 'retryMaxMs' | 'shutdownTimeoutMs'>,
+): number {
+  const perMessage = Math.max(
+    0,
+    ...routes.map(
+      (route) => (route.maxAttempts ?? r.maxAttempts) * ((route.timeoutMs ?? r.handlerTimeoutMs) + r.retryMaxMs),
+    ),
+  );
+  return Math.min(MAX_TIMER_MS, r.shutdownTimeoutMs + perMessage);
 }

@@ -1,97 +1,124 @@
 import type { PoolDegradedInfo } from '../events.js';
 import type { Logger } from '../logger.js';
-import { backoffDelayMs } from '../util/backoff.js';
-import type { Pool, RestartPolicy } from './pool.js';
-import { isTakeoverExit } from './worker-process.js';
-import type { WorkerExit } from './worker-process.js';
+import type { Pool, SlotWorker } from './pool.js';
+import { decideAfterCrash } from './restart-policy.js';
+import type { CrashDecision, RestartPolicy } from './restart-policy.js';
+import type { WorkerExit, WorkerProcess } from './worker-process.js';
 
 /** Options of {@link Supervisor}: the restart policy, and the few callbacks it needs from the pools' owner. */
-export interface SupervisorOptions {
-  /** More than `maxRestarts` unexpected exits within `restartWindowMs` degrade a pool. */
+export interface SupervisorOptions<W extends SlotWorker = WorkerProcess> {
   readonly policy: RestartPolicy;
-  /** Delay of a slot's first restart; it doubles (with jitter) for each consecutive crash. */
-  readonly restartBaseMs: number;
-  /** Upper bound of a restart delay, and the back-off after another client took a slot's client id. */
-  readonly restartMaxMs: number;
   readonly logger: Logger;
   /** Whether the owner is starting or running: a degraded pool restarts its workers only then. */
   isActive(): boolean;
   /** Start a fresh worker in `slot`. The owner checks that the slot is still wanted and empty. */
-  respawn(pool: Pool, slot: number): void;
+  respawn(pool: Pool<W>, slot: number): void;
   /** Called once when a pool enters the degraded state (the owner emits `pool.degraded`). */
   onDegraded(info: PoolDegradedInfo): void;
+  /** @defaultValue Date.now */
+  readonly now?: () => number;
+  /** Jitter of the restart delays, in [0, 1). @defaultValue Math.random */
+  readonly random?: () => number;
 }
 
 /**
- * Decides what follows a worker's unexpected exit: a restart after a backoff that grows with the slot's
- * consecutive crashes, a long back-off when another client took the slot's client id, or, past `maxRestarts`
- * within the window, a degraded pool that pauses restarts until the window clears. It keeps its timers in the
- * {@link Pool}, so `pool.clearTimers()` cancels them.
+ * Carries out what {@link decideAfterCrash} decides about a worker's end: it keeps the timers (a slot's delayed
+ * restart, a degraded pool's resume once its window clears), logs, and calls back the owner to respawn. The
+ * decision and the pool's state are not here: they are {@link decideAfterCrash}'s and the {@link Pool}'s.
  */
-export class Supervisor {
-  readonly #o: SupervisorOptions;
+export class Supervisor<W extends SlotWorker = WorkerProcess> {
+  readonly #o: SupervisorOptions<W>;
   readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #restarts = new Map<Pool<W>, Map<number, NodeJS.Timeout>>();
+  readonly #resumes = new Map<Pool<W>, NodeJS.Timeout>();
 
-  constructor(options: SupervisorOptions) {
+  constructor(options: SupervisorOptions<W>) {
     this.#o = options;
     this.#log = options.logger;
+    this.#now = options.now ?? Date.now;
   }
 
-  /** Handle an unexpected exit of the worker in `slot`, which is still below the pool's `desired` size. */
-  onCrash(pool: Pool, slot: number, exit: WorkerExit): void {
-    if (isTakeoverExit(exit)) {
-      // Restarting at once would kick the other client and start a war; try again only much later.
-      const retryMs = this.#o.restartMaxMs;
-      pool.conflicted.add(slot);
-      this.#log.error({ pool: pool.name, slot, retryMs }, "another client took this slot's client id; backing off");
-      this.#restartLater(pool, slot, retryMs, () => pool.conflicted.delete(slot));
-      return;
+  /**
+   * Handle the end of the worker that was in `slot` (the pool no longer holds it). An unexpected end is logged,
+   * counted in the pool, and followed by a delayed restart or a pause. Returns the decision.
+   */
+  onExit(pool: Pool<W>, slot: number, exit: WorkerExit, workerPid?: number): CrashDecision {
+    const ended = { slot, desired: pool.desired, at: this.#now(), exit };
+    const decision = decideAfterCrash(pool.history, ended, this.#o.policy, this.#o.random);
+    if (decision.action === 'none') return decision;
+    this.#log.warn(
+      { pool: pool.name, slot, workerPid, code: exit.code, signal: exit.signal, failure: exit.failure },
+      'worker exited unexpectedly',
+    );
+    pool.recordCrash(slot, decision);
+    switch (decision.action) {
+      case 'back-off':
+        this.#log.error(
+          { pool: pool.name, slot, retryMs: decision.delayMs },
+          "another client took this slot's client id; backing off",
+        );
+        this.#restartLater(pool, slot, decision.delayMs);
+        break;
+      case 'restart':
+        this.#restartLater(pool, slot, decision.delayMs);
+        break;
+      case 'degrade':
+        this.#pause(pool, decision.restarts, decision.resumeInMs, decision.entered);
+        break;
     }
-    const outcome = pool.recordCrash(slot, exit.readyForMs, this.#o.policy);
-    if (outcome.degraded) {
-      this.#markDegraded(pool);
-      return;
-    }
-    const delayMs = backoffDelayMs(outcome.streak - 1, { baseMs: this.#o.restartBaseMs, maxMs: this.#o.restartMaxMs });
-    this.#restartLater(pool, slot, delayMs);
+    return decision;
   }
 
   /** Cancel the pending restarts of the slots from `fromSlot` up (they leave the pool). */
-  cancelRestarts(pool: Pool, fromSlot: number): void {
-    for (const [slot, timer] of pool.restartTimers) {
-      if (slot >= fromSlot) {
-        clearTimeout(timer);
-        pool.restartTimers.delete(slot);
-      }
+  cancelRestarts(pool: Pool<W>, fromSlot: number): void {
+    const timers = this.#restarts.get(pool);
+    for (const [slot, timer] of timers ?? []) {
+      if (slot < fromSlot) continue;
+      clearTimeout(timer);
+      timers?.delete(slot);
+      pool.release(slot);
     }
   }
 
-  #restartLater(pool: Pool, slot: number, delayMs: number, beforeRespawn?: () => void): void {
-    pool.restartTimers.set(
+  /** Cancel every pending restart of `pool`, and its resume. */
+  cancelAll(pool: Pool<W>): void {
+    this.cancelRestarts(pool, 0);
+    clearTimeout(this.#resumes.get(pool));
+    this.#resumes.delete(pool);
+  }
+
+  #restartLater(pool: Pool<W>, slot: number, delayMs: number): void {
+    const timers = this.#restarts.get(pool) ?? new Map<number, NodeJS.Timeout>();
+    this.#restarts.set(pool, timers);
+    clearTimeout(timers.get(slot));
+    pool.holdForRestart(slot);
+    timers.set(
       slot,
       setTimeout(() => {
-        pool.restartTimers.delete(slot);
-        beforeRespawn?.();
+        timers.delete(slot);
+        pool.release(slot);
         this.#o.respawn(pool, slot);
       }, delayMs),
     );
   }
 
-  #markDegraded(pool: Pool): void {
-    const { policy } = this.#o;
-    if (!pool.degraded) {
-      pool.degraded = true;
-      const restarts = pool.restartsInWindow(policy);
-      this.#log.error({ pool: pool.name, restarts, windowMs: policy.restartWindowMs }, 'pool degraded: crash loop');
-      this.#o.onDegraded({ pool: pool.name, restarts, windowMs: policy.restartWindowMs });
+  #pause(pool: Pool<W>, restarts: number, resumeInMs: number, entered: boolean): void {
+    const windowMs = this.#o.policy.restartWindowMs;
+    if (entered) {
+      this.#log.error({ pool: pool.name, restarts, windowMs }, 'pool degraded: crash loop');
+      this.#o.onDegraded({ pool: pool.name, restarts, windowMs });
     }
-    clearTimeout(pool.recoveryTimer);
-    pool.recoveryTimer = setTimeout(() => {
-      pool.recoveryTimer = undefined;
-      if (!this.#o.isActive()) return;
-      pool.resetRestarts();
-      this.#log.info({ pool: pool.name }, "restart window cleared; restarting the pool's missing workers");
-      for (const slot of pool.missingSlots()) this.#o.respawn(pool, slot);
-    }, pool.msUntilWindowClears(policy));
+    clearTimeout(this.#resumes.get(pool));
+    this.#resumes.set(
+      pool,
+      setTimeout(() => {
+        this.#resumes.delete(pool);
+        if (!this.#o.isActive()) return;
+        pool.forgetCrashes();
+        this.#log.info({ pool: pool.name }, "restart window cleared; restarting the pool's missing workers");
+        for (const slot of pool.missingSlots()) this.#o.respawn(pool, slot);
+      }, resumeInMs),
+    );
   }
 }

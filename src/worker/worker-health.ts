@@ -2,7 +2,8 @@ import type { MessageStatsSnapshot } from '../message/stats.js';
 import { poolLoadOf } from './pool-load.js';
 import type { PoolLoad } from './pool-load.js';
 import type { WorkerLoad } from './load-meter.js';
-import type { Pool, RestartPolicy } from './pool.js';
+import type { Pool } from './pool.js';
+import type { RestartPolicy } from './restart-policy.js';
 import type { WorkerState } from './worker-process.js';
 
 /** One worker in {@link WorkerHealth}. */
@@ -55,13 +56,17 @@ export interface WorkerHealth {
 }
 
 /** Build a health snapshot from the pools' state. */
-export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, now = Date.now()): WorkerHealth {
+export function describeHealth(
+  pools: readonly Pool[],
+  policy: Pick<RestartPolicy, 'restartWindowMs'>,
+  now = Date.now(),
+): WorkerHealth {
   const workers: WorkerHealthEntry[] = [];
   const poolHealth: PoolHealth[] = [];
   for (const pool of pools) {
     let ready = 0;
     const loads: WorkerLoad[] = [];
-    for (const worker of pool.slots.values()) {
+    for (const [, worker] of pool.workers()) {
       if (worker.state === 'ready') ready++;
       if (worker.state === 'ready' && worker.load) loads.push(worker.load);
       workers.push({
@@ -71,9 +76,9 @@ export function describeHealth(pools: readonly Pool[], policy: RestartPolicy, no
         clientId: worker.assignment.clientId,
         pid: worker.pid,
         isAlive: worker.state !== 'dead',
-        exitCode: pool.lastExits.get(worker.assignment.slot)?.code,
-        exitSignal: pool.lastExits.get(worker.assignment.slot)?.signal,
-        restarts: pool.slotRestarts.get(worker.assignment.slot) ?? 0,
+        exitCode: pool.lastExit(worker.assignment.slot)?.code,
+        exitSignal: pool.lastExit(worker.assignment.slot)?.signal,
+        restarts: pool.restartsOf(worker.assignment.slot),
         status: worker.state,
         createTime: worker.readyAt,
         uptimeMs: worker.readyAt > 0 ? now - worker.readyAt : 0,

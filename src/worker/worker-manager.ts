@@ -1,16 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, RouteMQError } from '../errors.js';
-import type { ResolvedConfig } from '../config/schema.js';
-import { MAX_TIMER_MS } from '../config/fields.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
 import { compileRoutes } from '../router/route-table.js';
 import type { RouteTable, SharedRouteInfo } from '../router/route-table.js';
 import type { ShutdownMode } from './ipc.js';
-import { Pool } from './pool.js';
-import type { RestartPolicy } from './pool.js';
-import { planPools } from './pools.js';
+import { Pool, assertWorkerCount } from './pool.js';
+import { leaveDrainMs, planPools } from './pools.js';
+import { HEALTHY_AFTER_MS } from './restart-policy.js';
+import type { RestartPolicy } from './restart-policy.js';
 import { Supervisor } from './supervisor.js';
 import type { WorkerExit, WorkerProcess } from './worker-process.js';
 import type { WorkerHealth } from './worker-health.js';
@@ -45,11 +44,15 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     this.#log = options.logger ?? silentLogger();
     const r = options.config.routemq;
     this.#launcher = new WorkerLauncher({ ...options, logger: this.#log });
-    this.#policy = { maxRestarts: r.maxRestarts, restartWindowMs: r.restartWindowMs };
-    this.#supervisor = new Supervisor({
-      policy: this.#policy,
+    this.#policy = {
+      maxRestarts: r.maxRestarts,
+      restartWindowMs: r.restartWindowMs,
       restartBaseMs: r.restartBaseMs,
       restartMaxMs: r.restartMaxMs,
+      healthyAfterMs: HEALTHY_AFTER_MS,
+    };
+    this.#supervisor = new Supervisor({
+      policy: this.#policy,
       logger: this.#log,
       isActive: () => this.#state === 'running' || this.#state === 'starting',
       respawn: (pool, slot) => this.#respawn(pool, slot),
@@ -64,7 +67,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   #plan(table: RouteTable): void {
     this.#table = table;
     for (const plan of planPools(table, this.#o.config.routemq.concurrency)) {
-      this.#pools.set(plan.name, new Pool(plan, plan.size));
+      this.#pools.set(plan.name, new Pool(plan));
     }
   }
 
@@ -93,7 +96,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       this.#plan(compileRoutes(await loadRouteFiles(dir), { defaultGroup: groupName }));
     }
     if (n !== undefined) {
-      assertCount(n);
+      assertWorkerCount(n);
       if (this.#pools.size !== 1) {
         throw new RouteMQError(
           ErrorCodes.ROUTE_OPTION_INVALID,
@@ -101,7 +104,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
             'use workerCount per route or scaleTo(pool, n)',
         );
       }
-      for (const pool of this.#pools.values()) pool.desired = n;
+      for (const pool of this.#pools.values()) pool.resize(n);
     }
     this.#state = 'starting';
     try {
@@ -129,7 +132,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   stopWorkers(): Promise<void> {
     this.#stopPromise ??= (async () => {
       this.#state = 'stopping';
-      for (const pool of this.#pools.values()) pool.clearTimers();
+      for (const pool of this.#pools.values()) this.#supervisor.cancelAll(pool);
       const stops = [...this.#pools.values()].flatMap((pool) => pool.live().map((w) => this.#stopWorker(w, 'stop')));
       await Promise.all(stops);
       this.#launcher.cleanUp();
@@ -144,7 +147,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    */
   killAll(): void {
     for (const pool of this.#pools.values()) {
-      pool.clearTimers();
+      this.#supervisor.cancelAll(pool);
       for (const worker of pool.live()) worker.kill('SIGKILL');
     }
   }
@@ -174,15 +177,15 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
    */
   scaleTo(poolName: string, n: number, reason = 'manual', inputs?: Readonly<Record<string, unknown>>): Promise<void> {
     return this.#exclusive(async () => {
-      assertCount(n);
+      assertWorkerCount(n);
       const pool = this.#pool(poolName);
       const from = pool.desired;
       if (n === from) return;
-      pool.desired = n;
+      pool.resize(n);
       if (n > from) {
         await Promise.all(pool.missingSlots().map((slot) => this.#spawn(pool, slot)));
       } else {
-        const leaving = [...pool.slots].filter(([slot]) => slot >= n).map(([, w]) => w);
+        const leaving = pool.leaving(n);
         this.#supervisor.cancelRestarts(pool, n);
         await Promise.all(leaving.map((w) => this.#stopWorker(w, 'leave')));
       }
@@ -205,8 +208,8 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       if (!first) return;
       await this.#launcher.prepare(first);
       for (const pool of this.#pools.values()) {
-        pool.clearTimers();
-        pool.resetRestarts();
+        this.#supervisor.cancelAll(pool);
+        pool.forgetCrashes();
         await this.#rollPool(pool);
       }
       this.#log.info('rolling reload done');
@@ -221,12 +224,11 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   restartWorker(workerId: string): Promise<void> {
     return this.#exclusive(async () => {
       for (const pool of this.#pools.values()) {
-        for (const [slot, worker] of pool.slots) {
-          if (worker.id !== workerId) continue;
-          await this.#stopWorker(worker, 'stop');
-          await this.#spawn(pool, slot);
-          return;
-        }
+        const found = pool.find(workerId);
+        if (!found) continue;
+        await this.#stopWorker(found.worker, 'stop');
+        await this.#spawn(pool, found.slot);
+        return;
       }
       throw new RouteMQError(ErrorCodes.WORKER_NOT_FOUND, `No worker '${workerId}'; see \`routemq status\``);
     });
@@ -238,11 +240,10 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   async #rollPool(pool: Pool): Promise<void> {
     // The surge slot is above `desired`, so it is never restarted, and it leaves with the scale-down protocol.
-    const surgeSlot = Math.max(pool.desired, ...[...pool.slots.keys()].map((s) => s + 1));
-    const surge = await this.#spawn(pool, surgeSlot);
+    const surge = await this.#spawn(pool, pool.surgeSlot());
     try {
       for (let slot = 0; slot < pool.desired; slot++) {
-        const old = pool.slots.get(slot);
+        const old = pool.worker(slot);
         if (old) await this.#stopWorker(old, 'stop');
         await this.#spawn(pool, slot);
       }
@@ -254,7 +255,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /** Fork a worker for `slot` and wait until it is subscribed. */
   async #spawn(pool: Pool, slot: number): Promise<WorkerProcess> {
     const worker = this.#launcher.launch(pool, slot);
-    pool.slots.set(slot, worker);
+    pool.attach(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
     worker.on('worker.stuck', (event) => this.emit('worker.stuck', event));
     worker.on('message.dead_lettered', (event) => this.emit('message.dead_lettered', event));
@@ -271,20 +272,15 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   }
 
   #onExit(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
-    if (pool.slots.get(slot) === worker) pool.slots.delete(slot);
-    pool.lastExits.set(slot, { code: exit.code, signal: exit.signal });
+    pool.detach(slot, worker, exit);
     const expected = exit.requested;
     this.emit('worker.exited', { ...worker.ref, code: exit.code, signal: exit.signal, expected, stats: worker.stats });
-    if (expected || this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired) return;
-    this.#log.warn(
-      { pool: pool.name, slot, workerPid: worker.pid, code: exit.code, signal: exit.signal, failure: exit.failure },
-      'worker exited unexpectedly',
-    );
-    this.#supervisor.onCrash(pool, slot, exit);
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#supervisor.onExit(pool, slot, exit, worker.pid);
   }
 
   #respawn(pool: Pool, slot: number): void {
-    if (this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired || pool.slots.has(slot)) return;
+    if (this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired || pool.worker(slot)) return;
     this.#spawn(pool, slot).then(
       (worker) => this.emit('worker.restarted', { ...worker.ref, restarts: pool.totalRestarts }),
       (err: unknown) => this.#log.warn({ pool: pool.name, slot, err }, 'worker restart failed'),
@@ -312,29 +308,5 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     const next = this.#queue.then(op, op);
     this.#queue = next.catch(() => undefined);
     return next;
-  }
-}
-
-/**
- * How long a slot that leaves for good may take to settle what it holds: every try of a message is bounded by its
- * route's timeout, and after the last one the message is dead-lettered, so each in-flight message settles within
- * maxAttempts × (timeout + retry delay). Its session may only end once all are acked (see Consumer.stop).
- */
-function leaveDrainMs(
-  routes: readonly { readonly timeoutMs?: number; readonly maxAttempts?: number }[],
-  r: ResolvedConfig['routemq'],
-): number {
-  const perMessage = Math.max(
-    0,
-    ...routes.map(
-      (route) => (route.maxAttempts ?? r.maxAttempts) * ((route.timeoutMs ?? r.handlerTimeoutMs) + r.retryMaxMs),
-    ),
-  );
-  return Math.min(MAX_TIMER_MS, r.shutdownTimeoutMs + perMessage);
-}
-
-function assertCount(n: number): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RouteMQError(ErrorCodes.ROUTE_OPTION_INVALID, `A worker count must be an integer ≥ 1, got ${String(n)}`);
   }
 }

@@ -22,8 +22,14 @@ export interface WorkerExit {
   readonly requested: boolean;
   /** The failure the worker reported before exiting, if any. */
   readonly failure: { readonly code: string; readonly message: string } | undefined;
+  /** Whether it had become ready: false for a worker that failed to start. */
+  readonly wasReady: boolean;
   /** How long it was ready, in ms (0 when it never was). */
   readonly readyForMs: number;
+  /** How long it ran, from fork to exit, in ms. */
+  readonly ranForMs: number;
+  /** The oldest messages it had in hand at its last heartbeat (empty if none, or never ready). */
+  readonly inHand: readonly InHandMessage[];
 }
 
 /** Timing options of {@link WorkerProcess}. */
@@ -57,6 +63,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   readonly #child: ChildProcess;
   readonly exited: Promise<WorkerExit>;
   #state: WorkerState = 'starting';
+  readonly #forkedAt = Date.now();
   #readyAt = 0;
   #lastHeartbeatAt = Date.now();
   #inHand: readonly InHandMessage[] = [];
@@ -103,7 +110,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
           signal,
           requested: this.#requested,
           failure: this.#failure,
+          wasReady: this.#readyAt > 0,
           readyForMs: this.#readyAt > 0 ? Date.now() - this.#readyAt : 0,
+          ranForMs: Date.now() - this.#forkedAt,
+          inHand: this.#inHand,
         };
         this.emit('exit', exit);
         resolve(exit);
