@@ -140,20 +140,20 @@ describe('control commands read only the control socket', () => {
   });
 
   it.each([
-    ['the worker build', POOLS_ROUTERS, (cwd: string, pid: number) => join(cwd, '.routemq', 'build', String(pid))],
-    ['the control socket', DIRECT_ROUTERS, (cwd: string) => join(cwd, '.routemq')],
+    ['the instance lock', '.routemq', '.routemq/control.sock', POOLS_ROUTERS],
+    ['the control socket', 'sock', 'sock/control.sock', DIRECT_ROUTERS],
   ])(
     'refuses to start with RMQ_ERR_STATE_DIR_NOT_WRITABLE naming the directory of %s',
-    async (what, routers, expectedDir) => {
+    async (what, blocked, socket, routers) => {
       const cwd = mkdtempSync(join(dir, 'ro-'));
-      writeFileSync(join(cwd, '.routemq'), 'a file where the state directory should be');
-      const app = spawnRouteMQ(['start'], appEnv('.routemq/control.sock', routers), cwd);
+      writeFileSync(join(cwd, blocked), 'a file where a directory should be');
+      const expectedDir = (): string => join(cwd, blocked);
+      const app = spawnRouteMQ(['start'], { ...appEnv(socket, routers), ROUTEMQ_STATE_DIR: '.routemq' }, cwd);
       expect((await app.exited).code).toBe(1);
-      const pid = app.child.pid ?? -1;
       const errors = app.lines.filter((line) => line.startsWith('routemq: '));
       expect(errors).toHaveLength(1);
       expect(errors[0]).toContain(
-        `routemq: RMQ_ERR_STATE_DIR_NOT_WRITABLE: Cannot write ${what} in ${expectedDir(cwd, pid)} (`,
+        `routemq: RMQ_ERR_STATE_DIR_NOT_WRITABLE: Cannot write ${what} in ${expectedDir()} (`,
       );
       expect(errors[0]).toMatch(/ \((ENOTDIR|EEXIST): a file is in the way\)\. /);
       expect(app.lines.some((line) => /^\s+at /.test(line))).toBe(false);

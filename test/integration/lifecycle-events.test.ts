@@ -57,9 +57,9 @@ describe('lifecycle events keep one name end to end', () => {
     expect(topics).toEqual(ids.map((id) => `ev/${id}`)); // none lost, none twice, none unexpected
     for (const event of events) {
       expect(event).toMatchObject({
-        pool: 'ev-id',
+        pool: 'ev-any',
         slot: 0,
-        workerId: 'ev-id-0',
+        workerId: 'ev-any-0',
         pid: expect.any(Number) as unknown,
         route: 'ev/{id}',
         dlq: 'routemq/dlq/ev/{id}',
