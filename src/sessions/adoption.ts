@@ -118,10 +118,24 @@ export class AdoptionManager {
     }
     const me = { instance: registry.instanceId, run: registry.run, ownClientIds: this.#o.ownClientIds() };
     const graceMs = this.#o.config.routemq.orphanGraceS * 1000;
+    this.#forgetEmptyInstances(view, now, graceMs);
     for (const record of view.sessions.values()) {
       if (this.#running.size >= MAX_PARALLEL) return;
       if (this.#running.has(record.clientId)) continue;
       if (isAdoptable(view, record, me, now, graceMs)) void this.#adopt(record);
+    }
+  }
+
+  /**
+   * Remove the records of instances away past the grace that own no session any more (their sessions were adopted
+   * by several adopters at once, none of which saw itself finish last). Idempotent, so any instance may do it.
+   */
+  #forgetEmptyInstances(view: RegistryView, now: number, graceMs: number): void {
+    const owners = new Set([...view.sessions.values()].map((s) => s.instance));
+    for (const instance of view.instances.keys()) {
+      if (owners.has(instance) || instance === this.#o.registry.instanceId) continue;
+      if (view.awayForMs(instance, now) < graceMs) continue;
+      this.#o.registry.removeInstance(instance).catch(() => undefined);
     }
   }
 

@@ -7,6 +7,7 @@ import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { classifyConnectError } from '../mqtt/connect-errors.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
+import { withTimeout } from '../util/with-timeout.js';
 import { RECORD_VERSION, parseRecord, registryTopics } from './records.js';
 import type { ClaimRecord, InstanceRecord, RegistryTopics, SessionRecord } from './records.js';
 import { RegistryView } from './registry-view.js';
@@ -141,8 +142,15 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       });
     });
     try {
-      await client.subscribeAsync(this.topics.all, { qos: 1 });
-      await this.#barrier();
+      const granted = await client.subscribeAsync(this.topics.all, { qos: 1 });
+      const refused = granted.find((g) => g.qos >= 0x80);
+      if (refused) {
+        throw new RouteMQError(
+          ErrorCodes.REGISTRY_FAILED,
+          `SUBACK reason code 0x${refused.qos.toString(16)} for ${this.topics.all}`,
+        );
+      }
+      await withTimeout(this.#barrier(), config.mqtt.connectTimeoutMs);
     } catch (err) {
       client.end(true);
       throw registryError('read the session registry', err);
@@ -211,7 +219,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       at: Date.now(),
     };
     await this.#publish(this.topics.claim(clientId), record);
-    await this.#barrier();
+    await withTimeout(this.#barrier(), this.#o.config.mqtt.connectTimeoutMs);
     return this.view.winningClaim(clientId, Date.now())?.run === this.#o.run;
   }
 
