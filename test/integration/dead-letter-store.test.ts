@@ -10,7 +10,8 @@ import type { RouteMQApp } from '../../src/runtime/app.js';
 import { startTestApp } from '../helpers/app.js';
 import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
-import { collect, connectClient, waitUntil } from '../helpers/mqtt.js';
+import { collect, connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 /** Every dead letter the spool of `stateDir` holds, read as another process (the CLI) would. */
 async function spooled(stateDir: string): Promise<DeadLetterEnvelope[]> {
@@ -192,5 +193,61 @@ describe('dead letters are durable before the ack', () => {
     const [third] = (await started.deadLetters?.store.list()) ?? [];
     expect(third?.topic).toBe('full/3');
     await waitUntil(() => started.status().ready, 10_000, 'ready again');
+  });
+});
+
+describe('dead letters in a Redis stream (ENABLE_REDIS)', () => {
+  it('keeps them across an app restart, refuses when full, and takes them once purged', async () => {
+    const broker = await startTestBroker();
+    const stateDir = mkdtempSync(join(tmpdir(), 'routemq-dlq-redis-'));
+    const prefix = `${uniqueName('rmqdlq')}:`;
+    const redis = await connectRedis();
+    const client = await connectClient(broker.url);
+    const env = {
+      ROUTEMQ_STATE_DIR: stateDir,
+      ROUTEMQ_CONTROL_SOCKET: 'none',
+      ROUTEMQ_MAX_ATTEMPTS: '1',
+      ENABLE_REDIS: 'true',
+      ROUTEMQ_REDIS_PREFIX: prefix,
+      ROUTEMQ_DLQ_MAX_ENTRIES: '2',
+      // One session across the restart, so the held third message comes back to the second app.
+      MQTT_CLIENT_ID: uniqueName('rd'),
+      MQTT_GROUP_NAME: uniqueName('g'),
+      ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '500',
+    };
+    const apps: RouteMQApp[] = [];
+    try {
+      const register = (router: Parameters<Parameters<typeof startTestApp>[1]>[0]): void =>
+        void router.on('rd/{id}', () => {
+          throw new Error('no');
+        });
+      const first = await startTestApp(broker, register, env);
+      apps.push(first);
+      for (const id of ['1', '2', '3'])
+        await client.publishAsync(`rd/${id}`, Buffer.from([0xff, Number(id)]), { qos: 1 });
+      await waitUntil(() => first.status().problems.some((p) => p.includes('dead-letter store full')), 15_000, 'full');
+      expect(first.status().deadLetters?.store).toMatchObject({ kind: 'redis', entries: 2, full: true });
+      expect(await redis.xlen(`${prefix}dlq`)).toBe(2);
+      await first.stop();
+
+      const second = await startTestApp(broker, register, env);
+      apps.push(second);
+      const store = second.deadLetters?.store;
+      const listed = (await store?.list()) ?? [];
+      expect(listed.map((s) => s.topic).sort()).toEqual(['rd/1', 'rd/2']);
+      const one = await store?.get(listed.find((s) => s.topic === 'rd/1')?.id ?? '');
+      expect(one && deadLetterPayload(one).equals(Buffer.from([0xff, 1]))).toBe(true);
+      // The third stayed unacked in the broker: it comes back to the new app, which stores it once there is room.
+      expect(await store?.purge({})).toBe(2);
+      await waitUntil(async () => (await store?.list())?.[0]?.topic === 'rd/3', 15_000, 'the third stored');
+      expect(await redis.xlen(`${prefix}dlq`)).toBe(1);
+    } finally {
+      for (const a of apps) await a.stop();
+      await client.endAsync();
+      await dropKeys(redis, prefix);
+      await redis.quit();
+      await broker.dispose();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
