@@ -65,8 +65,6 @@ export const ErrorCodes = {
   DLQ_PUBLISH_REFUSED: 'RMQ_ERR_DLQ_PUBLISH_REFUSED',
   /** No dead letter in the store has this id. */
   DLQ_NOT_FOUND: 'RMQ_ERR_DLQ_NOT_FOUND',
-  /** A message was in hand when its worker died `ROUTEMQ_MAX_CRASHES` times; dead-lettered without running again. */
-  HANDLER_CRASHED: 'RMQ_ERR_HANDLER_CRASHED',
   /** A clean (non-persistent) session was configured against a broker that loses in-flight messages with it. */
   CLEAN_SESSION_REFUSED: 'RMQ_ERR_CLEAN_SESSION_REFUSED',
   /** A message was over a `rateLimit` middleware's limit with `onLimit: 'dead_letter'`; it is dead-lettered at once. */
@@ -142,11 +140,7 @@ export function errorCodeOf(err: unknown): ErrorCode {
 }
 
 /** Codes whose messages go to the dead-letter topic at once: retrying cannot help them. */
-const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([
-  ErrorCodes.RATE_LIMITED,
-  ErrorCodes.NO_ROUTE,
-  ErrorCodes.HANDLER_CRASHED,
-]);
+const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.RATE_LIMITED, ErrorCodes.NO_ROUTE]);
 
 /** True when a failure with this code should be dead-lettered without the remaining retries. */
 export function isFinalCode(code: ErrorCode): boolean {

@@ -98,11 +98,6 @@ export interface ResolvedRouteMQConfig {
   readonly heartbeatIntervalMs: number;
   readonly stuckTimeoutMs: number;
   readonly maxRestarts: number;
-  /**
-   * Worker deaths a message may be in hand for before it is dead-lettered with `RMQ_ERR_HANDLER_CRASHED`
-   * instead of running again. @defaultValue 2
-   */
-  readonly maxCrashes: number;
   readonly restartWindowMs: number;
   readonly restartBaseMs: number;
   readonly restartMaxMs: number;
