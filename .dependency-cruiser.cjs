@@ -5,7 +5,7 @@ const LAYERS = [
   ['config', '^src/config/'],
   ['transport', '^src/(mqtt|redis|control|dev)/'],
   ['routing', '^src/router/'],
-  ['delivery', '^src/(message|rate-limit)/'],
+  ['delivery', '^src/(message|rate-limit|dlq)/'],
   ['consumer', '^src/consumer/'],
   ['workers', '^src/worker/'],
   ['app', '^src/(runtime|sessions)/'],

@@ -51,6 +51,20 @@ export const ErrorCodes = {
   MQTT_NOT_CONNECTED: 'RMQ_ERR_MQTT_NOT_CONNECTED',
   /** Publishing a message to the dead-letter topic failed; the original stays unacked and is redelivered. */
   DLQ_PUBLISH_FAILED: 'RMQ_ERR_DLQ_PUBLISH_FAILED',
+  /**
+   * The dead-letter store is full (`ROUTEMQ_DLQ_MAX_ENTRIES` / `ROUTEMQ_DLQ_MAX_BYTES`): the message stays unacked
+   * and is stored once there is room; `/ready` reports it.
+   */
+  DLQ_STORE_FULL: 'RMQ_ERR_DLQ_STORE_FULL',
+  /** The dead-letter store could not write (disk error, Redis down): the message stays unacked and is retried. */
+  DLQ_STORE_FAILED: 'RMQ_ERR_DLQ_STORE_FAILED',
+  /**
+   * The broker refused the MQTT copy of a dead letter (v5 reason ≥ 0x80, too large, not authorised). The dead
+   * letter is in the store and the original was acked; the refusal is counted and logged once per route and reason.
+   */
+  DLQ_PUBLISH_REFUSED: 'RMQ_ERR_DLQ_PUBLISH_REFUSED',
+  /** No dead letter in the store has this id. */
+  DLQ_NOT_FOUND: 'RMQ_ERR_DLQ_NOT_FOUND',
   /** A clean (non-persistent) session was configured against a broker that loses in-flight messages with it. */
   CLEAN_SESSION_REFUSED: 'RMQ_ERR_CLEAN_SESSION_REFUSED',
   /** A message was over a `rateLimit` middleware's limit with `onLimit: 'dead_letter'`; it is dead-lettered at once. */

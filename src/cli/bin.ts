@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
+import { registerDlqCommand } from './commands/dlq.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerStartCommand } from './commands/start.js';
@@ -14,6 +15,7 @@ registerStartCommand(program);
 registerRoutesCommand(program);
 registerControlCommands(program);
 registerDoctorCommand(program);
+registerDlqCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -77,6 +77,20 @@ export interface ResolvedRouteMQConfig {
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly dlqPrefix: string;
+  /**
+   * Most dead letters the store holds (the Redis stream, or the spool file under `stateDir/dlq`). When full, a
+   * message to dead-letter stays unacked until room is made (`routemq dlq purge`) and `/ready` says why.
+   * @defaultValue 100000
+   */
+  readonly dlqMaxEntries: number;
+  /** Most bytes of dead letters the store holds (see {@link dlqMaxEntries}). @defaultValue 268435456 (256 MiB) */
+  readonly dlqMaxBytes: number;
+  /**
+   * Largest MQTT copy of a dead letter, in bytes; the broker's CONNACK maximum packet size lowers it. A larger
+   * envelope is sent with its payload cut and `payloadTruncated: true` (the store keeps it whole).
+   * @defaultValue 262144
+   */
+  readonly dlqMqttMaxBytes: number;
   readonly maxPayloadBytes: number;
   readonly maxJsonDepth: number;
   readonly shutdownTimeoutMs: number;

@@ -25,6 +25,10 @@ export interface ConsumerOptions {
   readonly onStart?: DispatcherOptions['onStart'];
   /** See {@link DispatcherOptions.onDeadLetter}. */
   readonly onDeadLetter?: DispatcherOptions['onDeadLetter'];
+  /** Where dead letters are stored before the original is acked (see {@link DispatcherOptions.deadLetters}). */
+  readonly deadLetters?: DispatcherOptions['deadLetters'];
+  /** Where this consumer runs, for dead-letter envelopes. */
+  readonly origin?: DispatcherOptions['origin'];
   /**
    * Adopt an existing session instead of serving routes: subscribe to nothing, run every message by the route
    * that matches its topic now (v5 subscription identifiers of the previous owner are ignored), never reconnect
@@ -92,6 +96,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       logger,
       ...(options.onStart ? { onStart: options.onStart } : {}),
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+      ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
     });
     const connectionOptions = connectionOptionsFromConfig(config, options.clientId, logger);
     const onPacket = this.#dispatcher.onPacket;
@@ -112,6 +118,11 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   get connected(): boolean {
     return this.#connection.connected;
+  }
+
+  /** The maximum packet size the broker announced (MQTT v5), if it did. */
+  get serverMaximumPacketSize(): number | undefined {
+    return this.#connection.serverMaximumPacketSize;
   }
 
   /** Publish on this consumer's connection. */

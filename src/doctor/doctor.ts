@@ -9,6 +9,7 @@ import type { ConnectionOptions } from '../mqtt/connection-options.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
 import { checkClientIdClash } from './clash-check.js';
+import { checkDeadLetterTopics } from './dead-letter-check.js';
 import type { DoctorCheck } from './doctor-check.js';
 
 const PROBES = 20;
@@ -53,6 +54,7 @@ export async function runDoctor(config: ResolvedConfig, table: RouteTable, logge
   );
   checks.push(await checkShareBalancing(options));
   for (const route of table.routes) checks.push(await checkReadable(options, route.filter, route.pattern));
+  checks.push(...(await checkDeadLetterTopics(config, table, logger)));
   checks.push(await checkClientIdClash(config));
   checks.push(
     broker.product === 'mosquitto'

@@ -35,6 +35,8 @@ export interface HealthSnapshot {
   readonly activeWorkers: number;
   readonly pools: readonly PoolHealth[];
   readonly workers: readonly MonitoredWorker[];
+  /** The dead-letter store's size, dead letters stored and MQTT copies refused since start. */
+  readonly deadLetters?: AppStatus['deadLetters'];
 }
 
 /** Events of {@link HealthMonitor}. */
@@ -138,6 +140,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       activeWorkers: status.workers?.activeWorkers ?? 0,
       pools: status.workers?.pools ?? [],
       workers: monitored,
+      ...(status.deadLetters ? { deadLetters: status.deadLetters } : {}),
     };
     this.#snapshot = snapshot;
     this.#checkMemory(monitored);

@@ -58,10 +58,21 @@ export class HealthHttpServer {
       this.#routes.set('/ready', async (_req, res) => {
         const s = await options.monitor.sample();
         const problems = options.stopping() ? ['shutdown in progress', ...s.problems] : s.problems;
+        const dlq = s.deadLetters;
         json(res, problems.length === 0 ? 200 : 503, {
           ready: problems.length === 0,
           problems,
           dependencies: options.dependencies?.() ?? {},
+          // Refused MQTT copies lose nothing (the store has every dead letter), so they do not make /ready fail;
+          // they are shown here, and a full store is one of the problems above.
+          ...(dlq
+            ? {
+                deadLetters: {
+                  store: { entries: dlq.store.entries, bytes: dlq.store.bytes, full: dlq.store.full },
+                  refusals: dlq.refusals,
+                },
+              }
+            : {}),
         });
       });
       this.#routes.set('/status', async (_req, res) => json(res, 200, await options.monitor.sample()));

@@ -40,6 +40,10 @@ export interface DispatcherOptions {
   readonly onStart?: (afterQuiet: boolean, now: number) => void;
   /** See {@link RouteRunnerOptions.onDeadLetter}. */
   readonly onDeadLetter?: RouteRunnerOptions<unknown>['onDeadLetter'];
+  /** See {@link RouteRunnerOptions.deadLetters}. */
+  readonly deadLetters?: RouteRunnerOptions<unknown>['deadLetters'];
+  /** See {@link RouteRunnerOptions.origin}. */
+  readonly origin?: RouteRunnerOptions<unknown>['origin'];
 }
 
 /** A message whose handler is running, as heartbeats report it. */
@@ -128,6 +132,8 @@ export class Dispatcher {
       logger: options.logger,
       forceSignal: this.#force.signal,
       onDeadLetter: options.onDeadLetter,
+      deadLetters: options.deadLetters,
+      origin: options.origin,
       onSettled: (job, outcome, now) => this.#onRunSettled(job, outcome, now),
     });
   }

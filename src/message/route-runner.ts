@@ -6,8 +6,9 @@ import { backoffDelayMs, sleep } from '../util/backoff.js';
 import { IntrusiveList } from '../util/intrusive-list.js';
 import { MessageContextImpl, rawPayload } from './context.js';
 import type { Publisher } from './context.js';
-import { buildDeadLetter, deadLetterTopicFor } from './dead-letter.js';
-import type { DeadLetterReason } from './dead-letter.js';
+import { buildDeadLetter, deadLetterMessage } from './dead-letter.js';
+import type { DeadLetterEnvelope, DeadLetterOrigin, DeadLetterReason } from './dead-letter.js';
+import type { StoreResult } from '../dlq/store.js';
 import { decodePayload } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
@@ -31,8 +32,16 @@ export interface RouteRunnerOptions<T> {
   readonly logger: Logger;
   /** Aborts when the process is forced to stop: tries end, nothing more is retried or dead-lettered. */
   readonly forceSignal: AbortSignal;
-  /** Told of every message published to the dead-letter topic (for events and dashboards). */
+  /** Told of every message dead-lettered (for events and dashboards). */
   readonly onDeadLetter?: ((info: DeadLetterInfo) => void) | undefined;
+  /**
+   * Where dead letters go: resolves once the dead letter is durable (then the original is acked), or says why
+   * not (the original then stays unacked and the put is retried). Without it (a Dispatcher built by hand), the
+   * dead letter is only published to the dead-letter topic, and a failed publish leaves the original unacked.
+   */
+  readonly deadLetters?: DeadLetterSink | undefined;
+  /** Where this process is, for the envelope. */
+  readonly origin?: DeadLetterOrigin | undefined;
   /**
    * Told the outcome of each {@link RouteRunner.run}, once, with the token given to it, and `Date.now()` as read
    * when it settled (so the caller needs no clock read of its own). Must not throw.
@@ -67,6 +76,14 @@ class Try<T> {
     readonly startedAt: number,
   ) {}
 }
+
+/** Stores a dead letter durably (see {@link RouteRunnerOptions.deadLetters}). Never rejects. */
+export type DeadLetterSink = (envelope: DeadLetterEnvelope) => Promise<StoreResult>;
+
+/** Largest dead-letter copy published without a store (`ROUTEMQ_DLQ_MQTT_MAX_BYTES`'s default). */
+const FALLBACK_MQTT_MAX_BYTES = 262_144;
+/** Longest wait between two puts of a dead letter the store refused. */
+const STORE_RETRY_MAX_MS = 5000;
 
 /** How often handler deadlines are checked. */
 const SWEEP_MS = 50;
@@ -192,7 +209,12 @@ export class RouteRunner<T> {
     const code = errorCodeOf(error);
     const maxAttempts = route.maxAttempts ?? this.#o.defaults.maxAttempts;
     if (attempt >= maxAttempts || isFinalCode(code)) {
-      return this.#deadLetter(route, stats, packet, { code, message: errorMessageOf(error), attempts: attempt });
+      return this.#deadLetter(route, stats, packet, {
+        code,
+        message: errorMessageOf(error),
+        attempts: attempt,
+        error,
+      });
     }
     const delayMs = backoffDelayMs(attempt - 1, {
       baseMs: this.#o.defaults.retryBaseMs,
@@ -263,30 +285,66 @@ export class RouteRunner<T> {
     packet: IPublishPacket,
     reason: DeadLetterReason,
   ): Promise<RunOutcome> {
-    const topic = deadLetterTopicFor(route, this.#o.defaults.dlqPrefix);
-    const message = buildDeadLetter(packet, route, reason);
-    try {
-      await this.#o.publish(topic, message.payload, message.options);
-    } catch (err) {
-      this.#o.logger.error(
-        { code: ErrorCodes.DLQ_PUBLISH_FAILED, route: route.pattern, topic: packet.topic, dlq: topic, err },
-        'could not publish to the dead-letter topic; the message stays unacked and will be redelivered',
-      );
-      return 'hold';
-    }
+    const envelope = buildDeadLetter(packet, route, reason, {
+      dlqPrefix: this.#o.defaults.dlqPrefix,
+      ...(this.#o.origin ? { origin: this.#o.origin } : {}),
+    });
+    const dlq = envelope.dlq ?? '';
+    const stored = this.#o.deadLetters ? await this.#store(envelope, route) : await this.#publishOnly(envelope);
+    if (!stored) return 'hold';
     stats.add('deadLettered');
     this.#o.onDeadLetter?.({
       route: route.pattern,
       topic: packet.topic,
-      dlq: topic,
+      dlq,
       code: reason.code,
       attempts: reason.attempts,
     });
     this.#o.logger.warn(
-      { route: route.pattern, topic: packet.topic, dlq: topic, code: reason.code, attempts: reason.attempts },
+      { route: route.pattern, topic: packet.topic, dlq, id: envelope.id, code: reason.code, attempts: reason.attempts },
       `message dead-lettered: ${reason.message}`,
     );
     return 'ack';
+  }
+
+  /**
+   * Put `envelope` in the store, again and again (backoff up to {@link STORE_RETRY_MAX_MS}) while the store is full
+   * or failing: the original stays unacked meanwhile. False when forced to stop first.
+   */
+  async #store(envelope: DeadLetterEnvelope, route: RouteDefinition): Promise<boolean> {
+    const sink = this.#o.deadLetters as DeadLetterSink;
+    for (let tries = 0; ; tries++) {
+      const result = await sink(envelope);
+      if (result.ok) return true;
+      if (tries === 0) {
+        this.#o.logger.error(
+          { code: result.code, route: route.pattern, topic: envelope.topic, id: envelope.id },
+          `${result.message}; the message stays unacked and is stored as soon as there is room`,
+        );
+      }
+      try {
+        await sleep(backoffDelayMs(tries, { baseMs: 200, maxMs: STORE_RETRY_MAX_MS }), this.#o.forceSignal);
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  /** No store: publish the dead letter and wait for the broker's ack; false when that failed. */
+  async #publishOnly(envelope: DeadLetterEnvelope): Promise<boolean> {
+    const topic = envelope.dlq ?? '';
+    const message = deadLetterMessage(envelope, topic, FALLBACK_MQTT_MAX_BYTES);
+    try {
+      if (!message) throw new RouteMQError(ErrorCodes.DLQ_PUBLISH_FAILED, 'The dead letter cannot fit in a packet');
+      await this.#o.publish(topic, message.payload, message.options);
+      return true;
+    } catch (err) {
+      this.#o.logger.error(
+        { code: ErrorCodes.DLQ_PUBLISH_FAILED, route: envelope.route, topic: envelope.topic, dlq: topic, err },
+        'could not publish to the dead-letter topic; the message stays unacked and will be redelivered',
+      );
+      return false;
+    }
   }
 }
 

@@ -117,6 +117,14 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     return this.#state === 'connected';
   }
 
+  /** The maximum packet size the broker announced in its last CONNACK (MQTT v5), if it did. */
+  get serverMaximumPacketSize(): number | undefined {
+    // connackPacket is private in MQTT.js's types (pinned version, covered by the packet-size test).
+    const connack = (this.#client as unknown as { connackPacket?: { properties?: { maximumPacketSize?: number } } })
+      .connackPacket;
+    return connack?.properties?.maximumPacketSize;
+  }
+
   get clientId(): string {
     return this.#client.options.clientId ?? '';
   }

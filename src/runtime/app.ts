@@ -13,6 +13,9 @@ import { WorkerManager } from '../worker/worker-manager.js';
 import { detectBroker } from '../mqtt/broker-identity.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { WorkerHealth } from '../worker/worker-health.js';
+import { DeadLetterOffice } from '../dlq/dead-letter-office.js';
+import type { DeadLetterStatus } from '../dlq/dead-letter-office.js';
+import { createDeadLetterStore } from '../dlq/create-store.js';
 
 /** Options of {@link RouteMQApp}. */
 export interface AppOptions {
@@ -40,6 +43,8 @@ export interface AppStatus {
   readonly mqttConnected: boolean;
   readonly main: MessageStatsSnapshot | undefined;
   readonly workers: WorkerHealth | undefined;
+  /** The dead-letter store's size, and dead letters stored and MQTT copies refused since start. */
+  readonly deadLetters: DeadLetterStatus | undefined;
 }
 
 /** Lifecycle state of {@link RouteMQApp}. */
@@ -55,6 +60,7 @@ export class RouteMQApp {
   #table: RouteTable | undefined;
   #consumer: Consumer | undefined;
   #workers: WorkerManager | undefined;
+  #deadLetters: DeadLetterOffice | undefined;
   readonly #options: AppOptions;
   #state: AppState = 'idle';
   /** Lifecycle events (workers, pools, dead letters), for `/events` and the dashboard. */
@@ -75,6 +81,11 @@ export class RouteMQApp {
 
   get state(): AppState {
     return this.#state;
+  }
+
+  /** Where dead letters go: the durable store and the MQTT copies (after {@link start}). */
+  get deadLetters(): DeadLetterOffice | undefined {
+    return this.#deadLetters;
   }
 
   /** The compiled routes (after {@link start}, or when given). */
@@ -107,6 +118,17 @@ export class RouteMQApp {
       const table = await this.load();
       await this.#checkCleanSession();
       const pooled = this.#options.workers ?? true;
+      const store = await createDeadLetterStore(this.#config, this.#logger);
+      const office = new DeadLetterOffice({
+        store,
+        logger: this.#logger,
+        publish: (topic, payload, options) => consumer.publish(topic, payload, options),
+        mqttMaxBytes: this.#config.routemq.dlqMqttMaxBytes,
+        brokerMaxPacketBytes: () => consumer.serverMaximumPacketSize,
+      });
+      this.#deadLetters = office;
+      const deadLetters = (envelope: Parameters<DeadLetterOffice['put']>[0]): ReturnType<DeadLetterOffice['put']> =>
+        office.put(envelope);
       const consumer = new Consumer({
         config: this.#config,
         table,
@@ -114,6 +136,8 @@ export class RouteMQApp {
         clientId: mainClientId(this.#config),
         logger: this.#logger,
         onDeadLetter: (info) => this.events.publish('message.dead_lettered', { workerId: 'main', ...info }),
+        deadLetters,
+        origin: { instance: this.#config.routemq.instanceId, pool: 'main' },
       });
       this.#consumer = consumer;
       consumer.on('fatal', (err) => {
@@ -126,6 +150,7 @@ export class RouteMQApp {
           config: this.#config,
           table,
           logger: this.#logger,
+          deadLetters,
           ...(this.#options.env ? { env: this.#options.env } : {}),
         });
         this.events.follow(this.#workers);
@@ -138,6 +163,7 @@ export class RouteMQApp {
       );
     } catch (err) {
       await Promise.all([this.#consumer?.stop({ timeoutMs: 0 }), this.#workers?.stopWorkers()]);
+      await this.#deadLetters?.store.close();
       this.#state = 'stopped';
       throw err;
     }
@@ -179,6 +205,14 @@ export class RouteMQApp {
       if (pool.degraded) problems.push(`pool ${pool.name} is degraded (crash loop)`);
       else if (pool.ready === 0) problems.push(`pool ${pool.name} has no ready worker`);
     }
+    const deadLetters = this.#deadLetters?.status();
+    if (deadLetters?.store.full) {
+      const { entries, maxEntries, bytes, maxBytes, location } = deadLetters.store;
+      problems.push(
+        `dead-letter store full (${entries}/${maxEntries} entries, ${bytes}/${maxBytes} bytes in ${location}): ` +
+          'messages to dead-letter stay unacked until `routemq dlq purge` makes room (RMQ_ERR_DLQ_STORE_FULL)',
+      );
+    }
     return {
       ready: problems.length === 0,
       problems,
@@ -187,6 +221,7 @@ export class RouteMQApp {
       mqttConnected: this.#consumer?.connected ?? false,
       main: this.#consumer?.stats(),
       workers,
+      deadLetters,
     };
   }
 
@@ -205,6 +240,7 @@ export class RouteMQApp {
     this.#stopPromise ??= (async () => {
       this.#state = 'stopping';
       await Promise.all([this.#consumer?.stop(), this.#workers?.stopWorkers()]);
+      await this.#deadLetters?.store.close();
       this.#state = 'stopped';
       this.#logger.info('RouteMQ stopped');
     })();

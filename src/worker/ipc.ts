@@ -3,6 +3,8 @@ import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { DeadLetterInfo } from '../events.js';
 import type { TransferableConfig } from '../config/transfer.js';
 import type { WorkerLoad } from './load-meter.js';
+import type { DeadLetterEnvelope } from '../message/dead-letter.js';
+import type { StoreResult } from '../dlq/store.js';
 
 /** What a worker needs to know about its slot; sent once, right after fork. */
 export interface WorkerAssignment {
@@ -17,6 +19,8 @@ export interface WorkerAssignment {
   readonly heartbeatIntervalMs: number;
   /** The compiled route files to load (the worker bundle's), instead of `ROUTEMQ_ROUTERS_DIR`. */
   readonly routersDir?: string;
+  /** The parent stores dead letters (`dlq.put`); without it the worker only publishes them to the topic. */
+  readonly storesDeadLetters?: boolean;
   /** Load and compile the route files, report them, and exit without connecting (reload pre-flight). */
   readonly checkOnly?: boolean;
 }
@@ -27,7 +31,9 @@ export type ShutdownMode = 'stop' | 'leave';
 /** Parent → worker. */
 export type ParentMessage =
   | ({ readonly type: 'config' } & WorkerAssignment)
-  | { readonly type: 'shutdown'; readonly mode: ShutdownMode; readonly timeoutMs: number };
+  | { readonly type: 'shutdown'; readonly mode: ShutdownMode; readonly timeoutMs: number }
+  /** The answer to a worker's `dlq.put`: the original may be acked once `result.ok`. */
+  | { readonly type: 'dlq.stored'; readonly requestId: number; readonly result: StoreResult };
 
 /** Worker → parent. */
 export type WorkerMessage =
@@ -49,10 +55,21 @@ export type WorkerMessage =
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }
   | { readonly type: 'stopping'; readonly mode: ShutdownMode }
-  | ({ readonly type: 'message.dead_lettered' } & DeadLetterInfo);
+  | ({ readonly type: 'message.dead_lettered' } & DeadLetterInfo)
+  /** Store this dead letter (the parent owns the store); answered by `dlq.stored`. */
+  | { readonly type: 'dlq.put'; readonly requestId: number; readonly envelope: DeadLetterEnvelope };
 
-const WORKER_TYPES = new Set(['ready', 'heartbeat', 'stats', 'checked', 'failed', 'stopping', 'message.dead_lettered']);
-const PARENT_TYPES = new Set(['config', 'shutdown']);
+const WORKER_TYPES = new Set([
+  'ready',
+  'heartbeat',
+  'stats',
+  'checked',
+  'failed',
+  'stopping',
+  'message.dead_lettered',
+  'dlq.put',
+]);
+const PARENT_TYPES = new Set(['config', 'shutdown', 'dlq.stored']);
 
 /** Type guard for messages received from a worker. */
 export function isWorkerMessage(value: unknown): value is WorkerMessage {

@@ -14,6 +14,8 @@ import type { ParentMessage, WorkerAssignment, WorkerMessage } from './ipc.js';
 import { planPools } from './pools.js';
 import { LoadMeter } from './load-meter.js';
 import { provideSharedRedis, stopSharedRedis } from '../redis/shared-redis.js';
+import type { DeadLetterSink } from '../message/route-runner.js';
+import type { StoreResult } from '../dlq/store.js';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -96,6 +98,8 @@ async function serve(
     clientId: assignment.clientId,
     logger,
     concurrency: assignment.concurrency,
+    origin: { instance: config.routemq.instanceId, pool: assignment.pool, slot: assignment.slot },
+    ...(assignment.storesDeadLetters ? { deadLetters: parentDeadLetterSink() } : {}),
     // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
     // blocks the event loop, the parent can still name the message it was stuck on.
     onDeadLetter: (info) => send({ type: 'message.dead_lettered', ...info }),
@@ -148,6 +152,35 @@ async function serve(
   process.on('SIGTERM', () => stopOnce());
   // A terminal's Ctrl-C reaches the whole process group; the parent decides what the workers do.
   process.on('SIGINT', () => undefined);
+}
+
+/**
+ * The parent owns the dead-letter store: ask it over IPC and wait for its answer. Without a channel (the parent
+ * is gone), the put fails and the message stays unacked, to be redelivered.
+ */
+function parentDeadLetterSink(): DeadLetterSink {
+  const waiting = new Map<number, (result: StoreResult) => void>();
+  let next = 0;
+  process.on('message', (message: unknown) => {
+    if (!isParentMessage(message) || message.type !== 'dlq.stored') return;
+    waiting.get(message.requestId)?.(message.result);
+    waiting.delete(message.requestId);
+  });
+  process.on('disconnect', () => {
+    for (const resolve of waiting.values()) resolve(noParent());
+    waiting.clear();
+  });
+  return (envelope) =>
+    new Promise((resolve) => {
+      if (!process.connected) return resolve(noParent());
+      const requestId = ++next;
+      waiting.set(requestId, resolve);
+      send({ type: 'dlq.put', requestId, envelope });
+    });
+}
+
+function noParent(): StoreResult {
+  return { ok: false, code: 'RMQ_ERR_DLQ_STORE_FAILED', message: 'The parent process (the dead-letter store) is gone' };
 }
 
 process.on('uncaughtException', (err) => {

@@ -13,6 +13,7 @@ import { checkRouteFiles } from './route-check.js';
 import { buildWorkerBundle } from './worker-bundle.js';
 import type { WorkerBundle } from './worker-bundle.js';
 import { WorkerProcess } from './worker-process.js';
+import type { DeadLetterSink } from '../message/route-runner.js';
 import type { WorkerTimings } from './worker-process.js';
 
 /** Options of {@link WorkerLauncher}: the parts of the manager's options that shape a worker. */
@@ -32,6 +33,8 @@ export interface WorkerLauncherOptions {
    * environment keeps the last word. @defaultValue {@link DEFAULT_WORKER_EXEC_ARGV}
    */
   readonly workerExecArgv?: readonly string[];
+  /** Stores the workers' dead letters (they ask over IPC). */
+  readonly deadLetters?: DeadLetterSink;
 }
 
 /**
@@ -103,6 +106,7 @@ export class WorkerLauncher {
       this.#o.logger,
       this.#env(),
       this.#execArgv(),
+      this.#o.deadLetters,
     );
   }
 
@@ -133,6 +137,7 @@ export class WorkerLauncher {
       concurrency: pool.plan.concurrency,
       config: this.#config,
       heartbeatIntervalMs: this.#timings.heartbeatIntervalMs,
+      ...(this.#o.deadLetters ? { storesDeadLetters: true } : {}),
     };
   }
 

@@ -4,6 +4,7 @@ import type { RouteTable } from '../router/route-table.js';
 import type { RouteDeclarationSource } from '../router/router.js';
 import type { LifecycleEvents } from '../events.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import type { DeadLetterSink } from '../message/route-runner.js';
 
 /** Options of {@link WorkerManager}. The seed's names (`groupName`, `routerDirectory`) are kept. */
 export interface WorkerManagerOptions {
@@ -28,6 +29,11 @@ export interface WorkerManagerOptions {
    * @defaultValue `['--max-semi-space-size=4']` (see BENCHMARKS.md: peak memory)
    */
   readonly workerExecArgv?: readonly string[];
+  /**
+   * Stores the workers' dead letters: each worker asks over IPC and acks the original only once it is stored.
+   * Without it, a worker's dead letters stay unacked (`RMQ_ERR_DLQ_STORE_FAILED`). `RouteMQApp` always passes one.
+   */
+  readonly deadLetters?: DeadLetterSink;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { WorkerLoad } from './load-meter.js';
+import type { DeadLetterSink } from '../message/route-runner.js';
 import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
 
@@ -74,6 +75,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #requested = false;
   #stopPromise: Promise<WorkerExit> | undefined;
   #watchdog: NodeJS.Timeout | undefined;
+  readonly #deadLetters: DeadLetterSink | undefined;
 
   /**
    * @param entry - the compiled worker entry (see `buildWorkerBundle`): plain JavaScript, so the worker runs on
@@ -87,8 +89,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     logger: Logger,
     env?: NodeJS.ProcessEnv,
     execArgv: readonly string[] = [],
+    deadLetters?: DeadLetterSink,
   ) {
     super();
+    this.#deadLetters = deadLetters;
     this.assignment = assignment;
     this.#timings = timings;
     this.#log = logger.child({ pool: assignment.pool, slot: assignment.slot });
@@ -270,7 +274,25 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       }
       case 'checked':
         break;
+      case 'dlq.put':
+        void this.#storeDeadLetter(message.requestId, message.envelope);
+        break;
     }
+  }
+
+  /** Store a worker's dead letter and answer; the worker acks the original only on `ok`. */
+  async #storeDeadLetter(
+    requestId: number,
+    envelope: Extract<WorkerMessage, { type: 'dlq.put' }>['envelope'],
+  ): Promise<void> {
+    const result = this.#deadLetters
+      ? await this.#deadLetters(envelope)
+      : ({
+          ok: false,
+          code: ErrorCodes.DLQ_STORE_FAILED,
+          message: 'This worker manager has no dead-letter store',
+        } as const);
+    if (this.#child.connected) this.#child.send({ type: 'dlq.stored', requestId, result });
   }
 
   #checkHeartbeat(): void {

@@ -1,0 +1,352 @@
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, errorMessageOf } from '../errors.js';
+import type { DeadLetterEnvelope } from '../message/dead-letter.js';
+import { matchesFilter, summarize } from './store.js';
+import type {
+  DeadLetterFilter,
+  DeadLetterStore,
+  DeadLetterSummary,
+  ReplayMark,
+  StoreResult,
+  StoreSize,
+} from './store.js';
+
+/** Options of {@link SpoolStore}. */
+export interface SpoolStoreOptions {
+  /** The spool's directory (`<ROUTEMQ_STATE_DIR>/dlq`). */
+  readonly dir: string;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  /**
+   * Read only (the CLI): never compacts, and writes only the small purge and replay logs (appends of one line,
+   * safe beside a running writer). @defaultValue false
+   */
+  readonly readOnly?: boolean;
+}
+
+/** The spool file, one JSON envelope per line. */
+export const SPOOL_FILE = 'dead-letters.ndjson';
+/** Ids removed by a purge, one `{"id":…}` per line, until the next compaction drops them from the spool. */
+const PURGED_FILE = 'purged.ndjson';
+/** Replays, one `{"id","at","topic"}` per line. */
+const REPLAYED_FILE = 'replayed.ndjson';
+
+interface Entry {
+  readonly summary: Omit<DeadLetterSummary, 'replayed'>;
+  readonly offset: number;
+  readonly length: number;
+}
+
+interface Pending {
+  readonly envelope: DeadLetterEnvelope;
+  readonly line: Buffer;
+  readonly resolve: (result: StoreResult) => void;
+}
+
+/**
+ * Dead letters in an append-only spool file under the state directory, for deployments without Redis.
+ *
+ * Why a file and not a broker-side parking session: the file is written and fsynced by the one process that holds
+ * the state directory's instance lock, before the original is acked, so it survives the app's exit, a broker
+ * restart without persistence, a broker whose ACL refuses the dead-letter topic, and a broker with no subscriber.
+ * A parking session would depend on the very broker that refused or discarded the dead letter.
+ *
+ * Writes are group-committed: every put that arrives while a write is in progress goes into the next single
+ * `write` + `fdatasync`. A torn last line (the process died mid-write) is skipped when read; its put had not
+ * resolved, so its original was never acked. Purges append ids to a small log and the spool is compacted when
+ * the writer opens it (at start), or after a purge made most of it dead.
+ */
+export class SpoolStore implements DeadLetterStore {
+  readonly #o: SpoolStoreOptions;
+  readonly #file: string;
+  readonly #entries = new Map<string, Entry>();
+  readonly #replayed = new Map<string, ReplayMark>();
+  #purgedCount = 0;
+  #purgedOffset = 0;
+  #bytes = 0;
+  #fileBytes = 0;
+  #full = false;
+  #handle: FileHandle | undefined;
+  #pending: Pending[] = [];
+  #writing: Promise<void> | undefined;
+  #needsNewline = false;
+
+  constructor(options: SpoolStoreOptions) {
+    this.#o = options;
+    this.#file = join(options.dir, SPOOL_FILE);
+  }
+
+  async open(): Promise<void> {
+    if (!this.#o.readOnly) await mkdir(this.#o.dir, { recursive: true });
+    const text = await readFile(this.#file).catch(() => Buffer.alloc(0));
+    this.#fileBytes = text.length;
+    this.#needsNewline = text.length > 0 && text[text.length - 1] !== 0x0a;
+    let offset = 0;
+    while (offset < text.length) {
+      let end = text.indexOf(0x0a, offset);
+      if (end < 0) end = text.length;
+      this.#index(text.subarray(offset, end), offset);
+      offset = end + 1;
+    }
+    await this.#readPurged();
+    for (const line of await readLines(join(this.#o.dir, REPLAYED_FILE))) {
+      const mark = parse<{ id: string; at: string; topic: string }>(line);
+      if (mark) this.#replayed.set(mark.id, { at: mark.at, topic: mark.topic });
+    }
+    if (!this.#o.readOnly && this.#purgedCount > 0) await this.#compact();
+  }
+
+  put(envelope: DeadLetterEnvelope): Promise<StoreResult> {
+    const line = Buffer.from(`${JSON.stringify(envelope)}\n`);
+    return new Promise((resolve) => {
+      this.#pending.push({ envelope, line, resolve });
+      this.#writing ??= this.#flush();
+    });
+  }
+
+  async list(filter?: DeadLetterFilter): Promise<DeadLetterSummary[]> {
+    await this.#readPurged();
+    const result: DeadLetterSummary[] = [];
+    for (const { summary } of this.#entries.values()) {
+      const full = { ...summary, replayed: this.#replayed.get(summary.id) };
+      if (matchesFilter(full, filter)) result.push(full);
+    }
+    return result;
+  }
+
+  async get(id: string): Promise<DeadLetterEnvelope | undefined> {
+    await this.#readPurged();
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    const handle = await open(this.#file, 'r');
+    try {
+      const buffer = Buffer.alloc(entry.length);
+      await handle.read(buffer, 0, entry.length, entry.offset);
+      return parse<DeadLetterEnvelope>(buffer);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async purge(filter: DeadLetterFilter): Promise<number> {
+    const ids = (await this.list(filter)).map((s) => s.id);
+    if (ids.length === 0) return 0;
+    await appendSynced(join(this.#o.dir, PURGED_FILE), ids.map((id) => `${JSON.stringify({ id })}\n`).join(''));
+    await this.#readPurged();
+    this.#full = false;
+    if (!this.#o.readOnly && this.#purgedCount > this.#entries.size) await this.#exclusive(() => this.#compact());
+    return ids.length;
+  }
+
+  async markReplayed(id: string, mark: ReplayMark): Promise<ReplayMark | undefined> {
+    const previous = this.#replayed.get(id);
+    await appendSynced(join(this.#o.dir, REPLAYED_FILE), `${JSON.stringify({ id, ...mark })}\n`);
+    this.#replayed.set(id, mark);
+    return previous;
+  }
+
+  size(): StoreSize {
+    return {
+      kind: 'file',
+      location: this.#file,
+      entries: this.#entries.size,
+      bytes: this.#bytes,
+      maxEntries: this.#o.maxEntries,
+      maxBytes: this.#o.maxBytes,
+      full: this.#full,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#writing;
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  /** Write every pending put, as one write and one sync per round, until none is left. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending;
+        this.#pending = [];
+        await this.#readPurged();
+        const accepted: Pending[] = [];
+        let entries = this.#entries.size;
+        let bytes = this.#bytes;
+        for (const p of batch) {
+          if (entries + 1 > this.#o.maxEntries || bytes + p.line.length > this.#o.maxBytes) {
+            this.#full = true;
+            p.resolve({
+              ok: false,
+              code: ErrorCodes.DLQ_STORE_FULL,
+              message:
+                `The dead-letter store ${this.#file} is full (${entries} of ${this.#o.maxEntries} entries, ` +
+                `${bytes} of ${this.#o.maxBytes} bytes)`,
+            });
+            continue;
+          }
+          entries++;
+          bytes += p.line.length;
+          accepted.push(p);
+        }
+        if (accepted.length > 0) await this.#write(accepted);
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  async #write(accepted: Pending[]): Promise<void> {
+    try {
+      this.#handle ??= await open(this.#file, 'a');
+      const lines = accepted.map((p) => p.line);
+      if (this.#needsNewline) lines.unshift(Buffer.from('\n'));
+      const data = Buffer.concat(lines);
+      await this.#handle.write(data);
+      await this.#handle.datasync();
+      let offset = this.#fileBytes + (this.#needsNewline ? 1 : 0);
+      this.#needsNewline = false;
+      this.#fileBytes += data.length;
+      for (const p of accepted) {
+        this.#add(p.envelope, offset, p.line.length - 1);
+        offset += p.line.length;
+      }
+      this.#full = false;
+      for (const p of accepted) p.resolve({ ok: true, id: p.envelope.id });
+    } catch (err) {
+      // The file may now end in a partial line: the next write starts on a new line. The originals stay unacked.
+      this.#needsNewline = true;
+      await this.#handle?.close().catch(() => undefined);
+      this.#handle = undefined;
+      this.#fileBytes = (await stat(this.#file).catch(() => undefined))?.size ?? this.#fileBytes;
+      const message = `Could not write the dead-letter store ${this.#file}: ${errorMessageOf(err)}`;
+      for (const p of accepted) p.resolve({ ok: false, code: ErrorCodes.DLQ_STORE_FAILED, message });
+    }
+  }
+
+  #index(line: Buffer, offset: number): void {
+    const envelope = parse<DeadLetterEnvelope>(line);
+    if (envelope?.routemq === 'dead-letter' && typeof envelope.id === 'string') {
+      this.#add(envelope, offset, line.length);
+    }
+  }
+
+  #add(envelope: DeadLetterEnvelope, offset: number, length: number): void {
+    const { replayed: _replayed, ...summary } = summarize(envelope, undefined);
+    const had = this.#entries.get(envelope.id);
+    if (had) this.#bytes -= had.length + 1;
+    this.#entries.set(envelope.id, { summary, offset, length });
+    this.#bytes += length + 1;
+  }
+
+  /** Apply the purge log's lines added since the last read (a CLI in another process may append to it). */
+  async #readPurged(): Promise<void> {
+    const file = join(this.#o.dir, PURGED_FILE);
+    const size = (await stat(file).catch(() => undefined))?.size ?? 0;
+    if (size < this.#purgedOffset) this.#purgedOffset = 0; // compacted by the writer
+    if (size === this.#purgedOffset) return;
+    const handle = await open(file, 'r');
+    try {
+      const buffer = Buffer.alloc(size - this.#purgedOffset);
+      await handle.read(buffer, 0, buffer.length, this.#purgedOffset);
+      const end = buffer.lastIndexOf(0x0a) + 1; // a line still being written is read next time
+      this.#purgedOffset += end;
+      for (const line of splitLines(buffer.subarray(0, end))) {
+        const id = parse<{ id: string }>(line)?.id;
+        const entry = id === undefined ? undefined : this.#entries.get(id);
+        if (!entry || id === undefined) continue;
+        this.#entries.delete(id);
+        this.#bytes -= entry.length + 1;
+        this.#purgedCount++;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Rewrite the spool with the live entries only (write a new file, sync, rename), then empty the purge log. */
+  async #compact(): Promise<void> {
+    const text = await readFile(this.#file).catch(() => Buffer.alloc(0));
+    const live: Buffer[] = [];
+    const kept: { envelope: DeadLetterEnvelope; length: number }[] = [];
+    for (const line of splitLines(text)) {
+      const envelope = parse<DeadLetterEnvelope>(line);
+      if (!envelope || !this.#entries.has(envelope.id)) continue;
+      live.push(line, Buffer.from('\n'));
+      kept.push({ envelope, length: line.length });
+    }
+    const tmp = `${this.#file}.compact`;
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.write(Buffer.concat(live));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.#handle?.close();
+    this.#handle = undefined;
+    await rename(tmp, this.#file);
+    await (await open(join(this.#o.dir, PURGED_FILE), 'w')).close();
+    this.#purgedOffset = 0;
+    this.#purgedCount = 0;
+    this.#entries.clear();
+    this.#bytes = 0;
+    let offset = 0;
+    for (const { envelope, length } of kept) {
+      this.#add(envelope, offset, length);
+      offset += length + 1;
+    }
+    this.#fileBytes = offset;
+    this.#needsNewline = false;
+  }
+
+  /** Run `op` while no write is in progress, and hold writes back until it is done. */
+  async #exclusive(op: () => Promise<void>): Promise<void> {
+    while (this.#writing) await this.#writing;
+    let release: () => void = () => undefined;
+    this.#writing = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await op();
+    } finally {
+      this.#writing = undefined;
+      release();
+      if (this.#pending.length > 0) this.#writing ??= this.#flush();
+    }
+  }
+}
+
+function parse<T>(line: Buffer | string): T | undefined {
+  try {
+    return JSON.parse(line.toString()) as T;
+  } catch {
+    return undefined; // a torn line
+  }
+}
+
+function splitLines(buffer: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let offset = 0;
+  while (offset < buffer.length) {
+    let end = buffer.indexOf(0x0a, offset);
+    if (end < 0) end = buffer.length;
+    if (end > offset) lines.push(buffer.subarray(offset, end));
+    offset = end + 1;
+  }
+  return lines;
+}
+
+async function readLines(file: string): Promise<Buffer[]> {
+  return splitLines(await readFile(file).catch(() => Buffer.alloc(0)));
+}
+
+async function appendSynced(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'a');
+  try {
+    await handle.write(text);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
