@@ -180,6 +180,7 @@ export class RouteMQService {
       await this.health.start();
       await this.app.start();
       await registry.setSessions(this.#ownSessions());
+      const office = this.app.deadLetters;
       this.#adoption = new AdoptionManager({
         config: this.#config,
         logger: this.#log,
@@ -187,6 +188,7 @@ export class RouteMQService {
         table: adoptionTable(table),
         ownClientIds: () => new Set(this.#ownSessions().map((s) => s.clientId)),
         onDeadLetter: (info) => this.app.events.publish('message.dead_lettered', { workerId: 'adoption', ...info }),
+        ...(office ? { deadLetters: (envelope) => office.put(envelope) } : {}),
       });
       this.#adoption.start();
       this.#autoscaler.start();

@@ -50,6 +50,8 @@ export interface AdoptionManagerOptions {
   /** The client ids this process runs now. */
   readonly ownClientIds: () => ReadonlySet<string>;
   readonly onDeadLetter?: ConsumerOptions['onDeadLetter'];
+  /** The app's dead-letter store: adopted messages that fail are stored before they are acked, like any other. */
+  readonly deadLetters?: ConsumerOptions['deadLetters'];
   /** How often the registry is scanned for orphans, ms (also on every registry change). @defaultValue 2000 */
   readonly scanIntervalMs?: number;
 }
@@ -158,6 +160,7 @@ export class AdoptionManager {
         logger: log,
         adopt: { filters: record.filters },
         ...(this.#o.onDeadLetter ? { onDeadLetter: this.#o.onDeadLetter } : {}),
+        ...(this.#o.deadLetters ? { deadLetters: this.#o.deadLetters } : {}),
       });
       adoption.consumer = consumer;
       let closed = false;
