@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const live = new Set<ChildProcess>();
 
-// Whatever a test file spawned dies with it, even when the test failed or timed out.
+// A safety net: whatever a test file spawned dies with it, even if its fixture never ran its teardown.
 process.once('exit', () => {
   for (const child of live) killGroup(child);
 });
@@ -25,6 +25,8 @@ export interface SpawnedApp {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves on exit. */
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL the app's whole process group (the app and every worker it forked, even orphaned ones); resolves on exit. */
+  kill(): Promise<void>;
 }
 
 /** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
@@ -101,6 +103,10 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
         check();
       });
     },
+    async kill() {
+      killGroup(child);
+      await exited;
+    },
     async stop(graceMs = 15_000) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -129,6 +135,6 @@ function killGroup(child: ChildProcess): void {
   try {
     if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
   } catch {
-    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
