@@ -1,3 +1,4 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import type { WorkerManager, WorkerManagerEvents } from '../../src/worker/worker-manager.js';
@@ -160,5 +161,25 @@ describe('worker pools', () => {
     } finally {
       await intruder.endAsync(true);
     }
+  });
+
+  it('stops a worker asked to stop while it was still starting as soon as it serves, not at the SIGTERM deadline', async () => {
+    // Each worker loads its route files only once the gate file exists; a stop that the worker dropped would only
+    // end at the SIGTERM escalation, 10 minutes later (past the test's timeout).
+    const gate = f.path('gate');
+    writeFileSync(gate, '');
+    await start({ START_GATE: gate, POOL_A_COUNT: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '600000' });
+    const m = manager as WorkerManager;
+    rmSync(gate);
+    const scaling = m.scaleTo('pa-id', 2).catch((err: unknown) => err);
+    await waitUntil(() => childPids().length === 3, 20_000, 'the new worker process');
+    // stopWorkers sends every worker its shutdown message at once, the new one still waiting at the gate; then the
+    // gate opens and the new worker goes on starting.
+    const stopping = m.stopWorkers();
+    expect(existsSync(gate)).toBe(false);
+    writeFileSync(gate, '');
+    await stopping;
+    await scaling;
+    expect(childPids()).toEqual([]);
   });
 });
