@@ -120,16 +120,6 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
   };
 }
 
-/** Kill every process spawned so far (for afterEach/afterAll). */
-export async function killAllSpawned(): Promise<void> {
-  const waits = [...live].map((child) => {
-    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    killGroup(child);
-    return done;
-  });
-  await Promise.all(waits);
-}
-
 /** SIGKILL the app's whole process group (the app and its workers); the app alone if the group is gone. */
 function killGroup(child: ChildProcess): void {
   try {
