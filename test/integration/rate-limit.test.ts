@@ -107,6 +107,18 @@ describe('rate limiters at their window edges', () => {
     });
   });
 
+  it('keeps a fixed window’s count until one window after it ends, for takes that reach Redis late', async () => {
+    const limiter = new RedisLimiter(
+      redis,
+      { strategy: 'fixed_window', max: 3, windowMs: W, burst: 3 },
+      uniqueName('t'),
+    );
+    expect((await limiter.take('late', T0)).allowed).toBe(true);
+    const [key] = await redis.client!.keys(`${prefix}ratelimit:*:late:*`);
+    // Taken at the window's start: the count must outlive the window (W) by a whole window.
+    expect(await redis.client!.pttl(key ?? '')).toBeGreaterThan(W);
+  });
+
   it('shares one count between two clients (two processes or hosts)', async () => {
     const other = (await f.redisManager(redisEnv(6379, prefix))).manager;
     const spec: LimitSpec = { strategy: 'sliding_window', max: 4, windowMs: W, burst: 4 };
@@ -191,6 +203,29 @@ describe('rateLimit middleware', () => {
     expect(await pass(mw, 'vip/10')).toBe('passed');
     expect(await pass(mw, 'vip/10')).toBe('passed');
     expect(await pass(mw, 'vip/10')).toBe(ErrorCodes.RATE_LIMITED);
+  });
+
+  it('counts a message that waited for Redis to connect in the window it is counted in, not the one it arrived in', async () => {
+    const manager = (await f.redisManager(redisEnv(server.port, `${uniqueName('p')}:`))).manager;
+    let connected = (): void => undefined;
+    const connecting = new Promise<void>((resolve) => (connected = resolve));
+    provideSharedRedis(async () => {
+      await connecting;
+      return manager;
+    });
+    const mw = limited();
+    now += 2 * W;
+    // Two messages arrive while this process's Redis client is still connecting; it is ready one window later.
+    const early = [pass(mw, 'k'), pass(mw, 'k')];
+    now += W;
+    connected();
+    // Two more in that window: with the early ones counted in the window they arrived in, all four would pass.
+    expect([...(await Promise.all(early)), await pass(mw, 'k'), await pass(mw, 'k')]).toEqual([
+      'passed',
+      'passed',
+      ErrorCodes.RATE_LIMITED,
+      ErrorCodes.RATE_LIMITED,
+    ]);
   });
 
   it('delays over the limit (the message stays in hand) until the window allows it', async () => {
