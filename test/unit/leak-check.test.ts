@@ -27,7 +27,13 @@ describe('the leak check', () => {
     );
     started.push(orphan);
     await new Promise((resolve) => shell.once('exit', resolve));
-    await waitUntil(() => leftoverProcesses().length === 2, 5000, 'both sleeps found');
+    // A forked child shows its parent's command line until it has exec'd: wait for both sleeps to be sleeps.
+    const commands = (): string =>
+      leftoverProcesses()
+        .map((p) => p.command)
+        .sort()
+        .join(',');
+    await waitUntil(() => commands() === 'sleep 30,sleep 31', 20_000, 'both sleeps found');
     expect(
       leftoverProcesses()
         .map((p) => p.pid)
