@@ -71,7 +71,14 @@ describe('fault suite: hung handlers', () => {
       () => verdict(acked, readSeen(e.SEEN_FILE), dlqIds()).lost.length === 0,
       30_000,
       'every id settled',
-    );
+    ).catch((err: unknown) => {
+      // Seen once in `npm run test:loaded` (not reproduced alone): say which ids, and what the app warned about.
+      const lost = verdict(acked, readSeen(e.SEEN_FILE), dlqIds()).lost;
+      const warnings = app.lines.filter((l) => /"level":(40|50)|pool scaled/.test(l)).slice(-40);
+      process.stdout.write(`scenario 7b diagnostics: lost ${lost.length}: ${lost.slice(0, 40).join(',')}\n`);
+      process.stdout.write(`${warnings.join('\n')}\n`);
+      throw err;
+    });
     const v = verdict(acked, readSeen(e.SEEN_FILE), dlqIds());
     report('7b-scale-down-hung-handler', v, startedAt);
     expect(v.lost).toEqual([]);
