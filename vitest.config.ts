@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests start their own brokers and spawn processes; two cores are shared between them.
     maxWorkers: 2,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    // Fails any test file that leaves a process alive after its teardown.
+    setupFiles: ['./test/helpers/leak-check.ts'],
   },
 });

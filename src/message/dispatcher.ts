@@ -116,7 +116,10 @@ export class Dispatcher {
   #drained: Promise<void> | undefined;
   #resume: (() => void) | undefined;
   #idleSince = Date.now();
-  /** When a packet last arrived, or later: a started job sets it, so the hot path reads the clock once. */
+  /**
+   * When a packet last arrived or a job last finished (its ack may have opened the broker's window, which then
+   * sends what it queued for this session), or later: a started job sets it, so the hot path reads the clock once.
+   */
   #lastPacketAt = 0;
   /** `serves(route)` by route id, asked once per route. */
   readonly #serves: boolean[] = [];
@@ -278,6 +281,7 @@ export class Dispatcher {
 
   #finish(job: Job, now: number): void {
     if (job.ticket) this.#sequencer.settle(job.ticket, job.ack);
+    this.#lastPacketAt = now;
     this.#running.remove(job);
     this.#runningCount--;
     const next = this.#stopping ? undefined : this.#waiting.shift();

@@ -109,8 +109,12 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   };
 
   const take = async (key: string, ctx: AnyContext): Promise<LimitDecision> => {
-    const now = clock();
     const shared = await remote();
+    // The time is read once the store is at hand: a message that waited for Redis to connect (a worker's first
+    // messages) must count in the window it is counted in, not in the one it arrived in. Stamped before the wait,
+    // it would count in a window that is over (and whose key may have expired meanwhile), on top of the current
+    // window's count: twice the limit in one real window.
+    const now = clock();
     if (!shared) return memory.take(key, now);
     let decision: LimitDecision;
     try {

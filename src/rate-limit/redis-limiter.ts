@@ -8,13 +8,17 @@ import { ErrorCodes, RouteMQError } from '../errors.js';
 // Each script takes one message's place when the limit allows it and returns {allowed, retryAfterMs}. `now` comes
 // from the caller (hosts must keep their clocks in sync, as with any time window). Integer arithmetic throughout.
 
-/** KEYS[1] = counter of the current window; ARGV = now, windowMs, max. */
+/**
+ * KEYS[1] = counter of the current window; ARGV = now, windowMs, max. The counter lives until one whole window after
+ * its own ends: a take stamped near the end of the window but run a little later (a busy host) must still find the
+ * window's count, not a fresh one.
+ */
 const FIXED_WINDOW = `
 local now, w, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n >= max then return {0, (math.floor(now / w) + 1) * w - now} end
 redis.call('INCR', KEYS[1])
-if n == 0 then redis.call('PEXPIRE', KEYS[1], w) end
+if n == 0 then redis.call('PEXPIRE', KEYS[1], (math.floor(now / w) + 2) * w - now) end
 return {1, 0}`;
 
 /** KEYS[1] = sorted set of message times; ARGV = now, windowMs, max, a unique member. */

@@ -33,6 +33,21 @@ function waitForAssignment(): Promise<WorkerAssignment> {
   });
 }
 
+type ShutdownMessage = Extract<ParentMessage, { type: 'shutdown' }>;
+
+// A stop asked for while the worker is still starting (the parent stops or scales down during a start): without
+// these listeners the request would be lost, and the worker would serve on until the parent's SIGTERM escalation,
+// or forever as an orphan if the parent died. Honoured as soon as the worker serves.
+let earlyStop: { readonly message?: ShutdownMessage } | undefined;
+const onEarlyMessage = (message: unknown): void => {
+  if (isParentMessage(message) && message.type === 'shutdown') earlyStop ??= { message };
+};
+const onEarlyDisconnect = (): void => {
+  earlyStop ??= {};
+};
+process.on('message', onEarlyMessage);
+process.on('disconnect', onEarlyDisconnect);
+
 function fail(err: unknown, logger: Logger | undefined): never {
   const code = isRouteMQError(err) ? err.code : 'RMQ_ERR_HANDLER_FAILED';
   logger?.error({ code, err }, `worker failed: ${errorMessageOf(err)}`);
@@ -122,7 +137,7 @@ async function serve(
     sendStats();
   }, assignment.heartbeatIntervalMs);
 
-  const stop = async (message: Extract<ParentMessage, { type: 'shutdown' }> | undefined): Promise<void> => {
+  const stop = async (message: ShutdownMessage | undefined): Promise<void> => {
     clearInterval(timer);
     const mode = message?.mode ?? 'stop';
     send({ type: 'stopping', mode });
@@ -135,7 +150,7 @@ async function serve(
     process.exit(WorkerExitCodes.ok);
   };
   let stopping = false;
-  const stopOnce = (message?: Extract<ParentMessage, { type: 'shutdown' }>): void => {
+  const stopOnce = (message?: ShutdownMessage): void => {
     if (stopping) return;
     stopping = true;
     // Last resort: whatever the drain is waiting for, a worker never outlives its stop by long (an orphan whose
@@ -152,6 +167,10 @@ async function serve(
   process.on('SIGTERM', () => stopOnce());
   // A terminal's Ctrl-C reaches the whole process group; the parent decides what the workers do.
   process.on('SIGINT', () => undefined);
+  process.off('message', onEarlyMessage);
+  process.off('disconnect', onEarlyDisconnect);
+  if (earlyStop) stopOnce(earlyStop.message);
+  else if (!process.connected) stopOnce();
 }
 
 /**

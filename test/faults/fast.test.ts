@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { steadyPublisher } from '../helpers/load.js';
-import { collect, connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { collect, publishMany, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
 import { deadLetterIds, report, verdict } from '../helpers/checker.js';
 
@@ -19,52 +15,21 @@ const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.
 // The fast scenarios of the fault suite (issue "Fault suite"), run in `npm test`. Each prints one line:
 // scenario, published, lost, duplicated, unexpected, duration.
 describe('fault suite: fast scenarios', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let client: MqttClient | undefined;
+  const f = useFixture({ routers: ROUTERS });
 
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-faults-'));
-  });
-  afterEach(async () => {
-    await client?.endAsync(true);
-    client = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function start(extra: Record<string, string> = {}): Promise<{ app: SpawnedApp; seenFile: string }> {
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const app = spawnRouteMQ(['start'], {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('f'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-      SEEN_FILE: seenFile,
-      ...extra,
-    });
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    client = await connectClient(broker.url);
-    return { app, seenFile };
+  async function start(
+    extra: Record<string, string> = {},
+  ): Promise<{ app: SpawnedApp; seenFile: string; client: MqttClient }> {
+    const env = f.env(extra);
+    const app = await f.serve(env);
+    return { app, seenFile: env.SEEN_FILE, client: await f.connect() };
   }
 
   it('1. baseline: 20k messages over 4 workers, none duplicated, each worker 25% ± 3%', async () => {
     const startedAt = Date.now();
-    const { app, seenFile } = await start({ FAULTS_WORKERS: '4' });
+    const { app, seenFile, client } = await start({ FAULTS_WORKERS: '4' });
     const ids = Array.from({ length: 20_000 }, (_, i) => `b${i}`);
-    await publishMany(
-      client as MqttClient,
-      ids.length,
-      (i) => ({ topic: `fa/${ids[i] as string}`, payload: '{}' }),
-      200,
-    );
+    await publishMany(client, ids.length, (i) => ({ topic: `fa/${ids[i] as string}`, payload: '{}' }), 200);
     await waitUntil(() => readSeen(seenFile).length >= ids.length, 60_000, 'every message handled');
     const seen = readSeen(seenFile);
     const v = verdict(ids, seen);
@@ -81,22 +46,13 @@ describe('fault suite: fast scenarios', () => {
 
   it('4. control: clean sessions are refused on Mosquitto, and only run with a loud warning when forced', async () => {
     const startedAt = Date.now();
-    const base = {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('clean'),
-      ROUTEMQ_ROUTERS_DIR: ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-      MQTT_CLEAN_SESSION: 'true',
-      SEEN_FILE: join(dir, 'clean.txt'),
-      FAULTS_WORKERS: '1',
-    };
-    const refused = spawnRouteMQ(['start'], base);
+    const base = f.env({ MQTT_CLEAN_SESSION: 'true', FAULTS_WORKERS: '1' });
+    const refused = f.spawn(['start'], base);
     expect((await refused.exited).code).toBe(1);
     expect(refused.lines.join('\n')).toMatch(
       /RMQ_ERR_CLEAN_SESSION_REFUSED: MQTT_CLEAN_SESSION=true on mosquitto version 2/,
     );
-    const forced = spawnRouteMQ(['start'], { ...base, ROUTEMQ_ALLOW_CLEAN_SESSION: 'true' });
+    const forced = f.spawn(['start'], { ...base, ROUTEMQ_ALLOW_CLEAN_SESSION: 'true' });
     const warning = await forced.waitForLog((l) =>
       String(l['msg']).includes('at-least-once delivery is NOT guaranteed'),
     );
@@ -108,14 +64,14 @@ describe('fault suite: fast scenarios', () => {
 
   it('4. control: with clean sessions forced, a worker killed -9 takes its in-flight messages with it (Mosquitto)', async () => {
     const startedAt = Date.now();
-    const { app, seenFile } = await start({
+    const { app, seenFile, client } = await start({
       FAULTS_WORKERS: '2',
       MQTT_CLEAN_SESSION: 'true',
       ROUTEMQ_ALLOW_CLEAN_SESSION: 'true',
       MQTT_RECEIVE_MAXIMUM: '32',
     });
     const victim = app.logs().find((l) => l['msg'] === 'worker started' && l['slot'] === 0)?.['workerPid'] as number;
-    const load = steadyPublisher(client as MqttClient, {
+    const load = steadyPublisher(client, {
       topic: (id) => `fa/${id}`,
       ratePerSec: 400,
       total: 2000,
@@ -140,15 +96,15 @@ describe('fault suite: fast scenarios', () => {
 
   it('11. 50 poison messages among good ones: at most maxAttempts tries, then the DLQ; good ones keep flowing', async () => {
     const startedAt = Date.now();
-    const { app, seenFile } = await start({
+    const { app, seenFile, client } = await start({
       FAULTS_WORKERS: '2',
       ROUTEMQ_RETRY_BASE_MS: '10',
       ROUTEMQ_RETRY_MAX_MS: '50',
     });
-    const dlq = await collect(client as MqttClient, 'routemq/dlq/#');
+    const dlq = await collect(client, 'routemq/dlq/#');
     const ids = Array.from({ length: 550 }, (_, i) => (i % 11 === 5 ? `poison${i}` : `good${i}`));
     await publishMany(
-      client as MqttClient,
+      client,
       ids.length,
       (i) => {
         const id = ids[i] as string;
@@ -170,17 +126,20 @@ describe('fault suite: fast scenarios', () => {
 
   it('14. 10 MB, invalid UTF-8, 1e6-deep JSON and __proto__ go to the DLQ with their codes; the worker survives unpolluted', async () => {
     const startedAt = Date.now();
-    const { app, seenFile } = await start({ FAULTS_WORKERS: '1', ROUTEMQ_MAX_PAYLOAD_BYTES: String(4 * 1024 * 1024) });
-    const dlq = await collect(client as MqttClient, 'routemq/dlq/#');
+    const { app, seenFile, client } = await start({
+      FAULTS_WORKERS: '1',
+      ROUTEMQ_MAX_PAYLOAD_BYTES: String(4 * 1024 * 1024),
+    });
+    const dlq = await collect(client, 'routemq/dlq/#');
     const bad: [string, Buffer, string][] = [
       ['large', Buffer.alloc(10 * 1024 * 1024, 0x20), 'RMQ_ERR_PAYLOAD_TOO_LARGE'],
       ['utf8', Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), 'RMQ_ERR_PAYLOAD_NOT_UTF8'],
       ['deep', Buffer.from('['.repeat(1_000_000) + ']'.repeat(1_000_000)), 'RMQ_ERR_PAYLOAD_TOO_DEEP'],
       ['proto', Buffer.from('{"__proto__":{"x":1},"n":1}'), 'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY'],
     ];
-    for (const [id, payload] of bad) await (client as MqttClient).publishAsync(`fs/${id}`, payload, { qos: 1 });
+    for (const [id, payload] of bad) await client.publishAsync(`fs/${id}`, payload, { qos: 1 });
     await dlq.waitFor(bad.length, 30_000);
-    await (client as MqttClient).publishAsync('fs/after', '{"n":1}', { qos: 1 });
+    await client.publishAsync('fs/after', '{"n":1}', { qos: 1 });
     await waitUntil(
       () => readSeen(seenFile).some((s) => s.id === 'after'),
       10_000,
@@ -206,14 +165,9 @@ describe('fault suite: fast scenarios', () => {
   ])('15. refuses the group name %s at start with RMQ_ERR_CONFIG_INVALID', async (label, group) => {
     const startedAt = Date.now();
     // A NUL cannot travel in an environment variable, so the group comes from an env file.
-    const envFile = join(dir, `${uniqueName('env')}.env`);
+    const envFile = f.path('env', '.env');
     writeFileSync(envFile, `MQTT_GROUP_NAME="${group}"\n`);
-    const app = spawnRouteMQ(['start', '--env-file', envFile], {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      ROUTEMQ_ROUTERS_DIR: ROUTERS,
-      SEEN_FILE: join(dir, 'unused.txt'),
-    });
+    const app = f.spawn(['start', '--env-file', envFile], f.env({ MQTT_GROUP_NAME: undefined }));
     expect((await app.exited).code).toBe(1);
     expect(app.lines.join('\n')).toMatch(/RMQ_ERR_CONFIG_INVALID[\s\S]*MQTT_GROUP_NAME/);
     report(`15-group-refused (${label})`, verdict([], []), startedAt);

@@ -1,70 +1,36 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from '../helpers/fixture.js';
 import { steadyPublisher } from '../helpers/load.js';
-import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import { report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 const RECEIVE_MAXIMUM = 32;
 
 describe('fault suite: network cuts and broker restarts', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let publisher: MqttClient | undefined;
-  let proxy: TcpProxy | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-net-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await proxy?.close();
-    proxy = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function appEnv(port: number, seenFile: string): Record<string, string> {
-    return {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(port),
-      MQTT_CLIENT_ID: uniqueName('net'),
-      MQTT_GROUP_NAME: uniqueName('g'),
+  const f = useFixture({
+    routers: ROUTERS,
+    env: {
       MQTT_KEEPALIVE_S: '5',
       MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
       MQTT_RECONNECT_MIN_MS: '200',
       MQTT_RECONNECT_MAX_MS: '2000',
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
       FAULTS_WORKERS: '2',
-      SEEN_FILE: seenFile,
-    };
-  }
+    },
+  });
 
   it('8. a network cut (stall past 1.5 × keepalive, then reset): reconnect under the same ids, nothing lost', async () => {
     const startedAt = Date.now();
-    proxy = await startTcpProxy(broker.port);
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const app = spawnRouteMQ(['start'], appEnv(proxy.port, seenFile));
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const proxy = await startTcpProxy(f.broker.port);
+    f.defer(() => proxy.close());
+    const env = f.env({ MQTT_PORT: String(proxy.port) });
+    const seenFile = env.SEEN_FILE;
+    const app = await f.serve(env);
     // The publisher talks to the broker directly: only the app's links are cut.
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     const load = steadyPublisher(publisher, {
       topic: (id) => `fa/${id}`,
       ratePerSec: 400,
@@ -92,10 +58,10 @@ describe('fault suite: network cuts and broker restarts', () => {
 
   it('9. a broker restart (SIGTERM) under load: sessions and in-flight messages resume, no broker-acked message lost', async () => {
     const startedAt = Date.now();
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const app = spawnRouteMQ(['start'], appEnv(broker.port, seenFile));
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const env = f.env();
+    const seenFile = env.SEEN_FILE;
+    const app = await f.serve(env);
+    const publisher = await f.connect();
     // Slow handlers, so that many messages are in flight (sent, unacked) when the broker stops.
     const before = steadyPublisher(publisher, {
       topic: (id) => `fa/${id}`,
@@ -107,10 +73,10 @@ describe('fault suite: network cuts and broker restarts', () => {
     await before.done;
     await publisher.endAsync();
     const stoppedAt = Date.now();
-    await broker.stop('SIGTERM');
+    await f.broker.stop('SIGTERM');
     // A clean stop saves the persistence file; a SIGKILL escalation (after 5 s) would not, and is a failure here.
     expect(Date.now() - stoppedAt).toBeLessThan(5000);
-    broker = await broker.restart();
+    await f.restartBroker();
     // Mosquitto 2.0.11 restores persistent sessions but not their $share subscriptions: until each member has
     // subscribed again (RouteMQ does on every connect), messages published to the group are acked and dropped.
     // Publish again only once the three connections are back.
@@ -124,8 +90,8 @@ describe('fault suite: network cuts and broker restarts', () => {
       'the app to reconnect',
     );
     await new Promise((r) => setTimeout(r, 500));
-    publisher = await connectClient(broker.url);
-    const after = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 1500, prefix: 'b' });
+    const again = await f.connect();
+    const after = steadyPublisher(again, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 1500, prefix: 'b' });
     await after.done;
     const acked = [...before.acked, ...after.acked];
     await waitUntil(() => verdict(acked, readSeen(seenFile)).lost.length === 0, 60_000, 'every acked id handled').catch(

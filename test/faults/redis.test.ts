@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/index.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { steadyPublisher } from '../helpers/load.js';
-import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
-import { startTestRedis } from '../helpers/redis-server.js';
 import type { TestRedis } from '../helpers/redis-server.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import { deadLetterIds, report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/ratelimit/routers', import.meta.url));
@@ -21,25 +14,11 @@ const LONG = process.env['ROUTEMQ_LONG_FAULTS'] === '1';
 // Scenario 12 against a private redis-server the test stops and starts: 5 s in `npm test`, the full 30 s with
 // ROUTEMQ_LONG_FAULTS=1.
 describe('fault suite: Redis outage', () => {
-  let broker: TestBroker;
+  const f = useFixture({ routers: ROUTERS });
   let redis: TestRedis;
-  let dir: string;
-  let client: MqttClient | undefined;
 
   beforeAll(async () => {
-    broker = await startTestBroker();
-    redis = await startTestRedis();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-redis-fault-'));
-  });
-  afterEach(async () => {
-    await client?.endAsync(true);
-    client = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await redis.stop();
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    redis = await f.redisServer();
   });
 
   const outages = LONG ? [5_000, 30_000] : [5_000];
@@ -47,15 +26,7 @@ describe('fault suite: Redis outage', () => {
     '12. Redis down %i ms while rate limiting (fail closed) and autoscaling are on: backpressure, never a drop',
     async (outageMs) => {
       const startedAt = Date.now();
-      const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-      const app = spawnRouteMQ(['start'], {
-        MQTT_BROKER: '127.0.0.1',
-        MQTT_PORT: String(broker.port),
-        MQTT_CLIENT_ID: uniqueName('f12'),
-        MQTT_GROUP_NAME: uniqueName('g'),
-        ROUTEMQ_INSTANCE_ID: 'test',
-        ROUTEMQ_ROUTERS_DIR: ROUTERS,
-        ROUTEMQ_CONTROL_SOCKET: 'none',
+      const env = f.env({
         ENABLE_REDIS: 'true',
         REDIS_HOST: '127.0.0.1',
         REDIS_PORT: String(redis.port),
@@ -68,11 +39,11 @@ describe('fault suite: Redis outage', () => {
         RL_MAX: '50',
         RL_WINDOW_MS: '500',
         RL_ON_REDIS_DOWN: 'deny',
-        SEEN_FILE: seenFile,
       });
-      await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+      const seenFile = env.SEEN_FILE;
+      const app = await f.serve(env);
       await app.waitForLog((l) => l['msg'] === 'this host is now the autoscaler leader');
-      client = await connectClient(broker.url, { clientId: uniqueName('pub') });
+      const client = await f.connect({ clientId: uniqueName('pub') });
       const dead: DeadLetterEnvelope[] = [];
       client.on('message', (_t, payload) => dead.push(JSON.parse(payload.toString()) as DeadLetterEnvelope));
       await client.subscribeAsync('routemq/dlq/#', { qos: 1 });

@@ -1,62 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { isAlive, steadyPublisher } from '../helpers/load.js';
-import { collect, connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { collect, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import { deadLetterIds, report, verdict } from '../helpers/checker.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 const RECEIVE_MAXIMUM = 32;
 
 describe('fault suite: hung handlers', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let publisher: MqttClient | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-hang-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function env(extra: Record<string, string>): Record<string, string> & { SEEN_FILE: string } {
-    return {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('hang'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-      SEEN_FILE: join(dir, `${uniqueName('seen')}.txt`),
-      ...extra,
-    };
-  }
+  const f = useFixture({ routers: ROUTERS, env: { MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM) } });
 
   it('5b. SIGTERM while a handler hangs past the deadline: the stop is forced in time, the message comes back, nothing lost', async () => {
     const startedAt = Date.now();
-    const e = env({ FAULTS_WORKERS: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '2000', ROUTEMQ_KILL_TIMEOUT_MS: '1000' });
-    const first = spawnRouteMQ(['start'], e);
-    await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const e = f.env({ FAULTS_WORKERS: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '2000', ROUTEMQ_KILL_TIMEOUT_MS: '1000' });
+    const first = await f.serve(e);
     const workerPids = first.logs().flatMap((l) => (l['msg'] === 'worker started' ? [l['workerPid'] as number] : []));
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 2000 });
     await waitUntil(() => readSeen(e.SEEN_FILE).length >= 500, 20_000, '500 deliveries');
     // Acks go out in arrival order, so the hung message also holds back the acks of the (at most
@@ -69,8 +31,7 @@ describe('fault suite: hung handlers', () => {
     expect(Date.now() - stopAt).toBeLessThan(2000 + 3000);
     expect(workerPids.filter(isAlive)).toEqual([]);
 
-    const second = spawnRouteMQ(['start'], e);
-    await second.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const second = await f.serve(e);
     await load.done;
     const acked = ['hang', ...load.acked];
     await waitUntil(() => verdict(acked, readSeen(e.SEEN_FILE)).lost.length === 0, 30_000, 'every id handled');
@@ -84,24 +45,23 @@ describe('fault suite: hung handlers', () => {
 
   it('7b. scale-down while a handler hangs past the drain deadline: the leaving session ends only once its messages settled (DLQ), nothing lost', async () => {
     const startedAt = Date.now();
-    const socket = join(dir, `${uniqueName('ctl')}.sock`);
-    const e = env({
+    const socket = f.path('ctl', '.sock');
+    const e = f.env({
       FAULTS_WORKERS: '2',
       ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '1000',
       ROUTEMQ_HANDLER_TIMEOUT_MS: '1500',
       ROUTEMQ_RETRY_MAX_MS: '200',
       ROUTEMQ_CONTROL_SOCKET: socket,
     });
-    const app = spawnRouteMQ(['start'], e);
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const app = await f.serve(e);
+    const publisher = await f.connect();
     const dead = await collect(publisher, 'routemq/dlq/#');
     // Round robin: one hanging message lands on each worker, so the slot that leaves holds one.
     await publisher.publishAsync('fa/h1', '{"hangOnce":true}', { qos: 1 });
     await publisher.publishAsync('fa/h2', '{"hangOnce":true}', { qos: 1 });
     const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 200, total: 1000 });
     await new Promise((r) => setTimeout(r, 300));
-    const scale = spawnRouteMQ(['scale', 'faults', '1', '--socket', socket], e);
+    const scale = f.spawn(['scale', 'faults', '1', '--socket', socket], e);
     expect((await scale.exited).code).toBe(0);
     await load.done;
     const dlqIds = (): string[] =>
@@ -111,7 +71,14 @@ describe('fault suite: hung handlers', () => {
       () => verdict(acked, readSeen(e.SEEN_FILE), dlqIds()).lost.length === 0,
       30_000,
       'every id settled',
-    );
+    ).catch((err: unknown) => {
+      // Seen once in `npm run test:loaded` (not reproduced alone): say which ids, and what the app warned about.
+      const lost = verdict(acked, readSeen(e.SEEN_FILE), dlqIds()).lost;
+      const warnings = app.lines.filter((l) => /"level":(40|50)|pool scaled/.test(l)).slice(-40);
+      process.stdout.write(`scenario 7b diagnostics: lost ${lost.length}: ${lost.slice(0, 40).join(',')}\n`);
+      process.stdout.write(`${warnings.join('\n')}\n`);
+      throw err;
+    });
     const v = verdict(acked, readSeen(e.SEEN_FILE), dlqIds());
     report('7b-scale-down-hung-handler', v, startedAt);
     expect(v.lost).toEqual([]);
@@ -131,11 +98,10 @@ describe('fault suite: hung handlers', () => {
 
   it('5c. SIGTERM while a handler busy-loops: the parent escalates to SIGKILL after the deadline, the message comes back', async () => {
     const startedAt = Date.now();
-    const e = env({ FAULTS_WORKERS: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '2000', ROUTEMQ_KILL_TIMEOUT_MS: '1000' });
-    const first = spawnRouteMQ(['start'], e);
-    await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const e = f.env({ FAULTS_WORKERS: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '2000', ROUTEMQ_KILL_TIMEOUT_MS: '1000' });
+    const first = await f.serve(e);
     const workerPids = first.logs().flatMap((l) => (l['msg'] === 'worker started' ? [l['workerPid'] as number] : []));
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 400, total: 2000 });
     await waitUntil(() => readSeen(e.SEEN_FILE).length >= 500, 20_000, '500 deliveries');
     await publisher.publishAsync('fa/spin', '{"loopOnce":true}', { qos: 1 });
@@ -149,8 +115,7 @@ describe('fault suite: hung handlers', () => {
     expect(stopMs).toBeLessThan(2000 + 2 * 1000 + 2000);
     expect(workerPids.filter(isAlive)).toEqual([]);
 
-    const second = spawnRouteMQ(['start'], e);
-    await second.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const second = await f.serve(e);
     await load.done;
     const acked = ['spin', ...load.acked];
     await waitUntil(() => verdict(acked, readSeen(e.SEEN_FILE)).lost.length === 0, 30_000, 'every id handled');
@@ -164,15 +129,14 @@ describe('fault suite: hung handlers', () => {
 
   it('13. a 12 s handler with keepalive 10 s: the timeout (below keepalive/2) fires, retries end in the DLQ, no reconnect loop', async () => {
     const startedAt = Date.now();
-    const e = env({
+    const e = f.env({
       FAULTS_WORKERS: '1',
       MQTT_KEEPALIVE_S: '10',
       ROUTEMQ_HANDLER_TIMEOUT_MS: '4000',
       ROUTEMQ_RETRY_BASE_MS: '50',
     });
-    const app = spawnRouteMQ(['start'], e);
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const app = await f.serve(e);
+    const publisher = await f.connect();
     const dlq = await collect(publisher, 'routemq/dlq/#');
     await publisher.publishAsync('fa/slow', '{"delayMs":12000}', { qos: 1 });
     const load = steadyPublisher(publisher, { topic: (id) => `fa/${id}`, ratePerSec: 100, total: 1000 });

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TestBroker } from './broker.js';
+import type { Fixture } from './fixture.js';
 import { uniqueName } from './mqtt.js';
-import { spawnRouteMQ } from './spawn-app.js';
 import type { SpawnedApp } from './spawn-app.js';
 
 export const SESSIONS_ROUTERS = fileURLToPath(new URL('../fixtures/apps/sessions/routers', import.meta.url));
@@ -11,7 +10,8 @@ export const SESSIONS_ROUTERS = fileURLToPath(new URL('../fixtures/apps/sessions
  * A cluster of `routemq start` instances of one app (the sessions fixture) against one broker: every instance
  * shares the client-id prefix, group and app name, and has its own state directory under `dir`.
  */
-export function sessionCluster(broker: TestBroker, dir: string, common: Record<string, string> = {}) {
+export function sessionCluster(f: Fixture, common: Record<string, string> = {}) {
+  const { broker, dir } = f;
   const base = {
     MQTT_BROKER: '127.0.0.1',
     MQTT_PORT: String(broker.port),
@@ -25,9 +25,11 @@ export function sessionCluster(broker: TestBroker, dir: string, common: Record<s
   return {
     env: base,
     seenFile: base.SEEN_FILE,
+    /** A separate state directory per instance id, as on separate hosts. */
+    stateDir: (id: string): string => join(dir, id),
     /** Start instance `id` and resolve once it serves. */
     async start(id: string, extra: Record<string, string> = {}): Promise<SpawnedApp> {
-      const app = spawnRouteMQ(['start'], {
+      const app = f.spawn(['start'], {
         ...base,
         ROUTEMQ_INSTANCE_ID: id,
         ROUTEMQ_STATE_DIR: join(dir, id),

@@ -11,7 +11,7 @@ const live = new Set<ChildProcess>();
 // never share an instance lock, bundles or a control socket, while a restart within a file finds its own again.
 const STATE_DIR = mkdtempSync(join(tmpdir(), 'routemq-state-'));
 
-// Whatever a test file spawned dies with it, even when the test failed or timed out.
+// A safety net: whatever a test file spawned dies with it, even if its fixture never ran its teardown.
 process.once('exit', () => {
   for (const child of live) killGroup(child);
   rmSync(STATE_DIR, { recursive: true, force: true });
@@ -32,6 +32,8 @@ export interface SpawnedApp {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves on exit. */
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL the app's whole process group (the app and every worker it forked, even orphaned ones); resolves on exit. */
+  kill(): Promise<void>;
 }
 
 /** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
@@ -109,6 +111,10 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
         check();
       });
     },
+    async kill() {
+      killGroup(child);
+      await exited;
+    },
     async stop(graceMs = 15_000) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -122,21 +128,11 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
   };
 }
 
-/** Kill every process spawned so far (for afterEach/afterAll). */
-export async function killAllSpawned(): Promise<void> {
-  const waits = [...live].map((child) => {
-    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    killGroup(child);
-    return done;
-  });
-  await Promise.all(waits);
-}
-
 /** SIGKILL the app's whole process group (the app and its workers); the app alone if the group is gone. */
 function killGroup(child: ChildProcess): void {
   try {
     if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
   } catch {
-    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }

@@ -16,8 +16,10 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') failed++;
         else skipped++;
       }
-      // A module that failed to load has no tests to count, but it failed.
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
+      // A module that failed to load, or whose hooks failed (the leak check), failed even with no failed test.
+      if (mod.state() === 'failed' && ![...mod.children.allTests()].some((t) => t.result().state === 'failed')) {
+        failed++;
+      }
     }
     failed += unhandledErrors.length;
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);

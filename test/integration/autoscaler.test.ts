@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { steadyPublisher } from '../helpers/load.js';
-import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
-import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/faults/routers', import.meta.url));
 
@@ -25,72 +18,40 @@ interface StreamEvent {
 
 // The real Redis on 127.0.0.1:6379 (.ci/run starts it); each test has its own key prefix and share group.
 describe('autoscaler (Redis)', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let redis: Redis;
-  let client: MqttClient | undefined;
-  const prefixes: string[] = [];
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-as-'));
-    redis = await connectRedis();
-  });
-  afterEach(async () => {
-    await client?.endAsync();
-    client = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await dropKeys(redis, prefix);
-    await redis.quit();
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
+  const f = useFixture({
+    routers: ROUTERS,
+    redis: true,
+    env: {
+      ROUTEMQ_INSTANCE_ID: 'host-a',
+      ROUTEMQ_HEARTBEAT_INTERVAL_MS: '250',
+      ROUTEMQ_HEALTH_INTERVAL_MS: '500',
+      ENABLE_REDIS: 'true',
+      WORKER_AUTO_SCALE: 'true',
+      WORKER_MIN_COUNT: '1',
+      WORKER_MAX_COUNT: '4',
+      ROUTEMQ_SCALE_INTERVAL_MS: '500',
+      ROUTEMQ_SCALE_UP_COOLDOWN_MS: '1000',
+      ROUTEMQ_SCALE_DOWN_COOLDOWN_MS: '1000',
+      ROUTEMQ_SCALE_DOWN_STABILIZATION_MS: '2000',
+      ROUTEMQ_SCALE_LEASE_MS: '2000',
+      FAULTS_WORKERS: '1',
+    },
   });
 
+  /** A key prefix, and the env of this test's hosts (one share group and client-id prefix for all of them). */
   function setup(): {
     prefix: string;
     seenFile: string;
     env: (extra: Record<string, string>) => Record<string, string>;
   } {
-    const prefix = `${uniqueName('rmqas')}:`;
-    prefixes.push(prefix);
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const group = uniqueName('g');
-    const clientId = uniqueName('as');
-    return {
-      prefix,
-      seenFile,
-      env: (extra) => ({
-        MQTT_BROKER: '127.0.0.1',
-        MQTT_PORT: String(broker.port),
-        MQTT_CLIENT_ID: clientId,
-        MQTT_GROUP_NAME: group,
-        ROUTEMQ_INSTANCE_ID: 'host-a',
-        ROUTEMQ_ROUTERS_DIR: ROUTERS,
-        ROUTEMQ_CONTROL_SOCKET: 'none',
-        ROUTEMQ_HEARTBEAT_INTERVAL_MS: '250',
-        ROUTEMQ_HEALTH_INTERVAL_MS: '500',
-        ENABLE_REDIS: 'true',
-        ROUTEMQ_REDIS_PREFIX: prefix,
-        WORKER_AUTO_SCALE: 'true',
-        WORKER_MIN_COUNT: '1',
-        WORKER_MAX_COUNT: '4',
-        ROUTEMQ_SCALE_INTERVAL_MS: '500',
-        ROUTEMQ_SCALE_UP_COOLDOWN_MS: '1000',
-        ROUTEMQ_SCALE_DOWN_COOLDOWN_MS: '1000',
-        ROUTEMQ_SCALE_DOWN_STABILIZATION_MS: '2000',
-        ROUTEMQ_SCALE_LEASE_MS: '2000',
-        FAULTS_WORKERS: '1',
-        SEEN_FILE: seenFile,
-        ...extra,
-      }),
-    };
+    const prefix = f.prefix('rmqas');
+    const base = f.env({ ROUTEMQ_REDIS_PREFIX: prefix });
+    return { prefix, seenFile: base.SEEN_FILE, env: (extra) => ({ ...base, ...extra }) };
   }
 
   async function events(prefix: string): Promise<StreamEvent[]> {
-    return (await redis.xrange(`${prefix}events`, '-', '+')).map(([, f]) => {
-      const get = (name: string): string => f[f.indexOf(name) + 1] ?? '';
+    return (await f.redis.xrange(`${prefix}events`, '-', '+')).map(([, fields]) => {
+      const get = (name: string): string => fields[fields.indexOf(name) + 1] ?? '';
       return {
         type: get('type'),
         instance: get('instance'),
@@ -101,7 +62,7 @@ describe('autoscaler (Redis)', () => {
   }
 
   async function poolSize(prefix: string, instance = 'host-a'): Promise<number | undefined> {
-    const report = await redis.get(`${prefix}scaling:load:faults:${instance}`);
+    const report = await f.redis.get(`${prefix}scaling:load:faults:${instance}`);
     return report === null ? undefined : (JSON.parse(report) as { current: number }).current;
   }
 
@@ -113,9 +74,9 @@ describe('autoscaler (Redis)', () => {
     const { prefix, seenFile, env } = setup();
     // Each worker runs one 30 ms handler at a time: 33 msg/s at most. The publisher's ~100 msg/s keeps even 3 workers
     // fully busy, so the pool must reach 4.
-    const app = spawnRouteMQ(['start'], env({ ROUTEMQ_CONCURRENCY: '1' }));
+    const app = f.spawn(['start'], env({ ROUTEMQ_CONCURRENCY: '1' }));
     await started(app);
-    client = await connectClient(broker.url, { clientId: uniqueName('pub') });
+    const client = await f.connect({ clientId: uniqueName('pub') });
     const publisher = steadyPublisher(client, {
       topic: (id) => `fa/${id}`,
       ratePerSec: 120,
@@ -160,7 +121,7 @@ describe('autoscaler (Redis)', () => {
   it('scales up from an external metrics:queue_depth, as RouteMQ (Python) reads it, and back down when it clears', async () => {
     const { prefix, env } = setup();
     const port = await freePort();
-    const app = spawnRouteMQ(
+    const app = f.spawn(
       ['start'],
       env({
         ROUTEMQ_SCALE_QUEUE_DEPTH_PER_WORKER: '100',
@@ -171,7 +132,7 @@ describe('autoscaler (Redis)', () => {
     );
     await started(app);
     await waitUntil(async () => (await poolSize(prefix)) === 1, 10_000, 'the host reported its load');
-    await redis.set(`${prefix}metrics:queue_depth`, '350');
+    await f.redis.set(`${prefix}metrics:queue_depth`, '350');
     await waitUntil(async () => (await poolSize(prefix)) === 4, 20_000, 'the pool reached 4 workers');
     // The report says 4 as the resize starts; the event comes once the new workers are up.
     await waitUntil(
@@ -195,20 +156,20 @@ describe('autoscaler (Redis)', () => {
     expect(metrics).toContain('routemq_pool_desired_workers{pool="faults"} 4');
     expect(metrics).toContain('routemq_pool_queue_depth{pool="faults"} 350');
     expect(metrics).toMatch(/routemq_pool_busy_ratio\{pool="faults"\} [\d.]+/);
-    await redis.del(`${prefix}metrics:queue_depth`);
+    await f.redis.del(`${prefix}metrics:queue_depth`);
     await waitUntil(async () => (await poolSize(prefix)) === 1, 20_000, 'the pool went back to 1 worker');
     expect((await app.stop()).code).toBe(0);
   }, 90_000);
 
   it('lets one of two hosts decide at a time, and hands over within a lease period when the leader dies', async () => {
     const { prefix, env } = setup();
-    const a = spawnRouteMQ(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-a' }));
+    const a = f.spawn(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-a' }));
     await a.waitForLog((l) => l['msg'] === 'this host is now the autoscaler leader');
-    const b = spawnRouteMQ(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-b' }));
+    const b = f.spawn(['start'], env({ ROUTEMQ_INSTANCE_ID: 'host-b' }));
     await started(b);
     // Give b several lease renewals' worth of time to (wrongly) take the lease.
     await waitUntil(async () => (await poolSize(prefix, 'host-b')) !== undefined, 10_000, 'both hosts reported');
-    await redis.set(`${prefix}metrics:queue_depth`, '400');
+    await f.redis.set(`${prefix}metrics:queue_depth`, '400');
     await waitUntil(
       async () => {
         return (await poolSize(prefix, 'host-a')) === 2 && (await poolSize(prefix, 'host-b')) === 2;
@@ -216,7 +177,7 @@ describe('autoscaler (Redis)', () => {
       20_000,
       'each host runs 2 of the 4 workers',
     );
-    expect((await redis.get(`${prefix}scaling:leader`)) ?? '').toMatch(/^host-a\//);
+    expect((await f.redis.get(`${prefix}scaling:leader`)) ?? '').toMatch(/^host-a\//);
     expect(b.logs().some((l) => l['msg'] === 'this host is now the autoscaler leader')).toBe(false);
 
     const killedAt = Date.now();

@@ -1,25 +1,16 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
-import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const run = promisify(execFile);
 
 describe('the CLI and the sample app', () => {
-  let broker: TestBroker;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-  });
-  afterEach(() => killAllSpawned());
-  afterAll(() => broker.dispose());
+  const f = useFixture();
 
   it('prints the route table with subscription, qos, group, workers and source file', async () => {
     const { stdout } = await run(process.execPath, [BIN, 'routes', '--routers', POOLS_ROUTERS], {
@@ -36,30 +27,18 @@ describe('the CLI and the sample app', () => {
   });
 
   it('fails start-up with the file and the cause when a route file throws', async () => {
-    const app = spawnRouteMQ(['start'], {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      ROUTEMQ_ROUTERS_DIR: fileURLToPath(new URL('../fixtures/routers-throwing', import.meta.url)),
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-    });
+    const app = f.spawn(
+      ['start'],
+      f.env({ ROUTEMQ_ROUTERS_DIR: fileURLToPath(new URL('../fixtures/routers-throwing', import.meta.url)) }),
+    );
     const exit = await app.exited;
     expect(exit.code).toBe(1);
     expect(app.lines.join('\n')).toMatch(/RMQ_ERR_ROUTE_FILE_INVALID: Route file .*routers-throwing/);
   });
 
   it('runs the sample app (npm start) and shows its traffic in the logs', async () => {
-    const app = spawnRouteMQ(
-      ['start', '--traffic', 'app/sample-traffic.ts'],
-      {
-        MQTT_BROKER: '127.0.0.1',
-        MQTT_PORT: String(broker.port),
-        MQTT_CLIENT_ID: uniqueName('sample'),
-        // A stopped app's persistent sessions stay in their share group (by design): each test gets its own group.
-        MQTT_GROUP_NAME: uniqueName('g'),
-        ROUTEMQ_CONTROL_SOCKET: 'none',
-      },
-      ROOT,
-    );
+    // A stopped app's persistent sessions stay in their share group (by design): each env has its own group.
+    const app = f.spawn(['start', '--traffic', 'app/sample-traffic.ts'], f.env(), ROOT);
     await app.waitForLog((l) => l['msg'] === 'handled' && l['route'] === 'sensors/{sensorId}/telemetry', 20_000);
     await app.waitForLog((l) => l['msg'] === 'command received', 20_000);
     await app.waitForLog((l) => l['code'] === 'RMQ_ERR_PAYLOAD_SCHEMA', 20_000);
@@ -69,18 +48,7 @@ describe('the CLI and the sample app', () => {
   });
 
   it('works on MQTT 3.1.1: handles, dead-letters and redelivers like v5', async () => {
-    const app = spawnRouteMQ(
-      ['start', '--traffic', 'app/sample-traffic.ts'],
-      {
-        MQTT_BROKER: '127.0.0.1',
-        MQTT_PORT: String(broker.port),
-        MQTT_CLIENT_ID: uniqueName('v4'),
-        MQTT_GROUP_NAME: uniqueName('g'),
-        MQTT_PROTOCOL_VERSION: '4',
-        ROUTEMQ_CONTROL_SOCKET: 'none',
-      },
-      ROOT,
-    );
+    const app = f.spawn(['start', '--traffic', 'app/sample-traffic.ts'], f.env({ MQTT_PROTOCOL_VERSION: '4' }), ROOT);
     await app.waitForLog((l) => l['msg'] === 'handled' && l['route'] === 'sensors/{sensorId}/telemetry', 20_000);
     await app.waitForLog((l) => l['code'] === 'RMQ_ERR_PAYLOAD_SCHEMA' && l['msg'] !== undefined, 20_000);
     expect(app.logs().filter((l) => l['code'] === 'RMQ_ERR_DLQ_PUBLISH_FAILED')).toEqual([]);

@@ -1,16 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HealthSnapshot } from '../../src/health/health-monitor.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
 import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { useFixture } from '../helpers/fixture.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const DIRECT_ROUTERS = fileURLToPath(new URL('../fixtures/routers-direct', import.meta.url));
@@ -41,53 +38,42 @@ async function cli(args: readonly string[], env: Record<string, string>, cwd: st
 }
 
 describe('control commands read only the control socket', () => {
-  let broker: TestBroker;
-  let dir: string;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-ctlsock-'));
-  });
-  afterEach(() => killAllSpawned());
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useFixture();
 
   function appEnv(socket: string, routers = POOLS_ROUTERS): Record<string, string> {
     return {
       MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
+      MQTT_PORT: String(f.broker.port),
       MQTT_CLIENT_ID: uniqueName('ctls'),
       MQTT_GROUP_NAME: uniqueName('g'),
       ROUTEMQ_INSTANCE_ID: uniqueName('i'),
       ROUTEMQ_ROUTERS_DIR: routers,
       ROUTEMQ_CONTROL_SOCKET: socket,
-      SEEN_FILE: join(dir, 'seen.txt'),
+      SEEN_FILE: join(f.dir, 'seen.txt'),
       POOL_A_COUNT: '1',
       POOL_B_COUNT: '1',
     };
   }
 
   it('answers status, scale, worker restart, reload and stop with a bad unrelated variable in env or .env', async () => {
-    const socket = join(dir, 'app.sock');
-    const app = spawnRouteMQ(['start'], appEnv(socket));
+    const socket = join(f.dir, 'app.sock');
+    const app = f.spawn(['start'], appEnv(socket));
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving', 60_000);
 
     // The socket from the environment; MQTT_PORT would fail the full config.
     const bad = { MQTT_PORT: 'banana', ROUTEMQ_CONCURRENCY: 'many', ROUTEMQ_CONTROL_SOCKET: socket };
-    const status = await cli(['status', '--json'], bad, dir);
+    const status = await cli(['status', '--json'], bad, f.dir);
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
     expect((JSON.parse(status.stdout) as HealthSnapshot).ready).toBe(true);
 
     // The socket from ./.env (relative to the working directory), next to the same bad variable.
-    const cwd = join(dir, 'project');
+    const cwd = join(f.dir, 'project');
     mkdirSync(cwd);
     writeFileSync(join(cwd, '.env'), 'MQTT_PORT=banana\nROUTEMQ_CONTROL_SOCKET=../app.sock\n');
     expect(await cli(['status'], {}, cwd)).toMatchObject({ code: 0, stdout: expect.stringMatching(/ready: yes/) });
 
-    expect(await cli(['scale', 'pa-any', '2'], bad, dir)).toMatchObject({
+    expect(await cli(['scale', 'pa-any', '2'], bad, f.dir)).toMatchObject({
       code: 0,
       stdout: 'pool pa-any scaled to 2\n',
     });
@@ -95,26 +81,26 @@ describe('control commands read only the control socket', () => {
       code: 0,
       stdout: 'worker pb-any-0 restarted\n',
     });
-    expect(await cli(['reload'], bad, dir)).toMatchObject({ code: 0, stdout: 'reloaded\n' });
-    const after = JSON.parse((await cli(['status', '--json'], bad, dir)).stdout) as HealthSnapshot;
+    expect(await cli(['reload'], bad, f.dir)).toMatchObject({ code: 0, stdout: 'reloaded\n' });
+    const after = JSON.parse((await cli(['status', '--json'], bad, f.dir)).stdout) as HealthSnapshot;
     expect(after.pools.map((p) => [p.name, p.ready])).toEqual([
       ['pa-any', 2],
       ['pb-any', 1],
     ]);
 
     // Unknown pool and worker: their own codes, as one line.
-    const noPool = await cli(['scale', 'nope', '2'], bad, dir);
+    const noPool = await cli(['scale', 'nope', '2'], bad, f.dir);
     expect(noPool.code).toBe(1);
     expect(noPool.stderr).toMatch(/^routemq: RMQ_ERR_POOL_NOT_FOUND: No pool 'nope'; the pools are: pa-any, pb-any\n$/);
-    const noWorker = await cli(['worker', 'restart', 'nope-0'], bad, dir);
+    const noWorker = await cli(['worker', 'restart', 'nope-0'], bad, f.dir);
     expect(noWorker.code).toBe(1);
     expect(noWorker.stderr).toMatch(/^routemq: RMQ_ERR_WORKER_NOT_FOUND: No worker 'nope-0'/);
 
-    expect(await cli(['stop'], bad, dir)).toMatchObject({ code: 0, stdout: 'stopping\n' });
+    expect(await cli(['stop'], bad, f.dir)).toMatchObject({ code: 0, stdout: 'stopping\n' });
     expect((await app.exited).code).toBe(0);
 
     // Nothing listens any more: a clean coded error, not a stack and not a config error.
-    const down = await cli(['status'], bad, dir);
+    const down = await cli(['status'], bad, f.dir);
     expect(down.code).toBe(1);
     expect(down.stdout).toBe('');
     expect(down.stderr).toMatch(
@@ -124,10 +110,10 @@ describe('control commands read only the control socket', () => {
   }, 180_000);
 
   it('refuses a second instance on the same socket with RMQ_ERR_CONTROL_SOCKET_IN_USE', async () => {
-    const socket = join(dir, 'shared.sock');
-    const first = spawnRouteMQ(['start'], appEnv(socket, DIRECT_ROUTERS));
+    const socket = join(f.dir, 'shared.sock');
+    const first = f.spawn(['start'], appEnv(socket, DIRECT_ROUTERS));
     await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    const second = spawnRouteMQ(['start'], appEnv(socket, DIRECT_ROUTERS));
+    const second = f.spawn(['start'], appEnv(socket, DIRECT_ROUTERS));
     expect((await second.exited).code).toBe(1);
     const errors = second.lines.filter((line) => line.startsWith('routemq: '));
     expect(errors).toEqual([
@@ -135,7 +121,7 @@ describe('control commands read only the control socket', () => {
         'give this one its own ROUTEMQ_CONTROL_SOCKET (or none)',
     ]);
     // The first one still answers.
-    expect(await cli(['status'], { ROUTEMQ_CONTROL_SOCKET: socket }, dir)).toMatchObject({ code: 0 });
+    expect(await cli(['status'], { ROUTEMQ_CONTROL_SOCKET: socket }, f.dir)).toMatchObject({ code: 0 });
     expect((await first.stop()).code).toBe(0);
   });
 
@@ -145,10 +131,10 @@ describe('control commands read only the control socket', () => {
   ])(
     'refuses to start with RMQ_ERR_STATE_DIR_NOT_WRITABLE naming the directory of %s',
     async (what, blocked, socket, routers) => {
-      const cwd = mkdtempSync(join(dir, 'ro-'));
+      const cwd = mkdtempSync(join(f.dir, 'ro-'));
       writeFileSync(join(cwd, blocked), 'a file where a directory should be');
       const expectedDir = (): string => join(cwd, blocked);
-      const app = spawnRouteMQ(['start'], { ...appEnv(socket, routers), ROUTEMQ_STATE_DIR: '.routemq' }, cwd);
+      const app = f.spawn(['start'], { ...appEnv(socket, routers), ROUTEMQ_STATE_DIR: '.routemq' }, cwd);
       expect((await app.exited).code).toBe(1);
       const errors = app.lines.filter((line) => line.startsWith('routemq: '));
       expect(errors).toHaveLength(1);

@@ -1,50 +1,21 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HealthSnapshot } from '../../src/health/health-monitor.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
-import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const run = promisify(execFile);
 
 describe('routemq control commands against a running instance', () => {
-  let broker: TestBroker;
-  let dir: string;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-ctl-'));
-  });
-  afterEach(() => killAllSpawned());
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useFixture({ routers: POOLS_ROUTERS });
 
   it('reports status, scales a pool, restarts a worker, reloads on SIGHUP, and stops', async () => {
-    const socket = join(dir, 'control.sock');
-    const env = {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('ctl'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: socket,
-      SEEN_FILE: join(dir, 'seen.txt'),
-      POOL_A_COUNT: '1',
-      POOL_B_COUNT: '1',
-    };
-    const app = spawnRouteMQ(['start'], env);
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const socket = f.path('control', '.sock');
+    const env = f.env({ ROUTEMQ_CONTROL_SOCKET: socket, POOL_A_COUNT: '1', POOL_B_COUNT: '1' });
+    const app = await f.serve(env);
     const cli = async (...args: string[]): Promise<string> =>
       (await run(process.execPath, [BIN, ...args, '--socket', socket], { env: { ...process.env, ...env } })).stdout;
     const status = async (): Promise<HealthSnapshot> => JSON.parse(await cli('status', '--json')) as HealthSnapshot;

@@ -1,57 +1,33 @@
 /// <reference lib="dom" />
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
-import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
 // .ci/run installs Debian's chromium; without it (a bare development machine) this test cannot run.
 describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let browser: Browser | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-dash-'));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await killAllSpawned();
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useFixture({ routers: POOLS_ROUTERS });
 
   it('shows every worker, and a killed worker changes state and logs a restart without a page reload', async () => {
     const port = await freePort();
-    const app = spawnRouteMQ(['start'], {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('dash'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-      ROUTEMQ_HEALTH_INTERVAL_MS: '250',
-      HEALTH_HTTP_ENABLED: 'true',
-      HEALTH_HTTP_PORT: String(port),
-      SEEN_FILE: join(dir, 'seen.txt'),
-      POOL_A_COUNT: '2',
-      POOL_B_COUNT: '1',
-    });
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const app = await f.serve(
+      f.env({
+        ROUTEMQ_HEALTH_INTERVAL_MS: '250',
+        HEALTH_HTTP_ENABLED: 'true',
+        HEALTH_HTTP_PORT: String(port),
+        POOL_A_COUNT: '2',
+        POOL_B_COUNT: '1',
+      }),
+    );
 
-    browser = await chromium.launch({
+    const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
         '--no-sandbox',
@@ -63,6 +39,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
         '--disable-sync',
       ],
     });
+    f.defer(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForFunction(() => document.querySelectorAll('tr[data-worker]').length === 3, undefined, {

@@ -1,16 +1,12 @@
 import type { MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { DeadLetterEnvelope } from '../../src/message/dead-letter.js';
-import type { RouteMQApp } from '../../src/runtime/app.js';
-import { startTestApp } from '../helpers/app.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
-import { collect, connectClient, waitUntil } from '../helpers/mqtt.js';
+import { useFixture } from '../helpers/fixture.js';
+import { collect, waitUntil } from '../helpers/mqtt.js';
 
 describe('dead-letter topic and bad input', () => {
-  let broker: TestBroker;
-  let app: RouteMQApp;
+  const f = useFixture();
   let client: MqttClient;
   let dlq: Awaited<ReturnType<typeof collect>>;
   const attemptsSeen = new Map<string, number>();
@@ -18,9 +14,7 @@ describe('dead-letter topic and bad input', () => {
   const replies: string[] = [];
 
   beforeAll(async () => {
-    broker = await startTestBroker();
-    app = await startTestApp(
-      broker,
+    await f.app(
       (router) => {
         router.on(
           'always/{id}',
@@ -41,14 +35,8 @@ describe('dead-letter topic and bad input', () => {
       },
       { ROUTEMQ_RETRY_BASE_MS: '10', ROUTEMQ_RETRY_MAX_MS: '20', ROUTEMQ_HANDLER_TIMEOUT_MS: '5000' },
     );
-    client = await connectClient(broker.url);
+    client = await f.connect();
     dlq = await collect(client, 'routemq/dlq/#');
-  });
-
-  afterAll(async () => {
-    await client?.endAsync();
-    await app?.stop();
-    await broker?.dispose();
   });
 
   function envelopes(): DeadLetterEnvelope[] {

@@ -1,12 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
-import { loadConfig } from '../../src/config/load-config.js';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { Router } from '../../src/router/router.js';
 import { compileRoutes } from '../../src/router/route-table.js';
 import { Consumer } from '../../src/consumer/consumer.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { testConfig } from '../helpers/app.js';
+import { useFixture } from '../helpers/fixture.js';
 import { waitUntil } from '../helpers/mqtt.js';
 
 // A deploy that adds a route must not strand what the broker queued for the previous deploy's session. On MQTT v5
@@ -14,20 +12,10 @@ import { waitUntil } from '../helpers/mqtt.js';
 // the identifier it was queued under; the new deploy must still recognise it (identifiers derive from the topic
 // filter, not from registration order).
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await startTestBroker();
-});
-afterAll(async () => {
-  await broker.dispose();
-});
+const f = useFixture();
 
 function consumerFor(router: Router): Consumer {
-  const { port } = new URL(broker.url);
-  const config = loadConfig({
-    env: { MQTT_BROKER: '127.0.0.1', MQTT_PORT: port, MQTT_CLIENT_ID: 'deploy-ids', MQTT_SESSION_EXPIRY_S: '300' },
-    envFile: false,
-  });
+  const config = testConfig(f.broker, { MQTT_CLIENT_ID: 'deploy-ids', MQTT_SESSION_EXPIRY_S: '300' });
   const table = compileRoutes(router, { defaultGroup: 'g' });
   return new Consumer({ config, table, routes: table.routes, clientId: 'deploy-ids', logger: silentLogger() });
 }
@@ -42,7 +30,7 @@ describe('subscription identifiers across a deploy', () => {
     await first.start();
     await first.stop(); // keeps the session: the broker queues for it
 
-    const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'deploy-ids-pub' });
+    const publisher = await f.connect({ clientId: 'deploy-ids-pub' });
     const sent: string[] = [];
     for (let n = 0; n < 20; n++) {
       for (const topic of ['a/1', 'b/1']) {

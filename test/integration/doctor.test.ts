@@ -1,17 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorCheck } from '../../src/doctor/doctor-check.js';
-import { freePort, startTestBroker } from '../helpers/broker.js';
+import { freePort } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
-import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
-import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const exec = promisify(execFile);
@@ -33,20 +30,16 @@ async function doctor(
 }
 
 describe('routemq doctor', () => {
+  const f = useFixture({ broker: false, routers: POOLS_ROUTERS, redis: true });
   let good: TestBroker;
   let denying: TestBroker;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'routemq-doctor-'));
-    const acl = join(dir, 'acl');
+    const acl = join(f.dir, 'acl');
     // Anonymous clients may use pa/# and the doctor's own topics, but not pb/#: a worker there would eat messages.
     writeFileSync(acl, 'topic readwrite pa/#\ntopic readwrite routemq/#\ntopic read $SYS/#\n');
-    [good, denying] = await Promise.all([startTestBroker(), startTestBroker([`acl_file ${acl}`])]);
-  });
-  afterAll(async () => {
-    await Promise.all([good.dispose(), denying.dispose()]);
-    rmSync(dir, { recursive: true, force: true });
+    good = await f.startBroker();
+    denying = await f.startBroker([`acl_file ${acl}`]);
   });
 
   it('passes against a good Mosquitto', async () => {
@@ -72,8 +65,8 @@ describe('routemq doctor', () => {
   });
 
   it('finds the instance id live here (control socket) or on another host (Redis heartbeats)', async () => {
-    const socket = join(dir, 'control.sock');
-    const prefix = `${uniqueName('rmqdoc')}:`;
+    const socket = f.path('control', '.sock');
+    const prefix = f.prefix('rmqdoc');
     const env = {
       ROUTEMQ_INSTANCE_ID: 'doc-host',
       ROUTEMQ_CONTROL_SOCKET: socket,
@@ -81,39 +74,23 @@ describe('routemq doctor', () => {
       REDIS_HOST: '127.0.0.1',
       ROUTEMQ_REDIS_PREFIX: prefix,
     };
-    const redis = await connectRedis();
     const clash = async (): Promise<DoctorCheck | undefined> =>
       (await doctor(good.port, env)).checks.find((c) => c.check === 'client-id clashes');
-    try {
-      expect((await clash())?.status).toBe('pass');
-      expect((await clash())?.detail).toContain('nor on other hosts');
+    expect((await clash())?.status).toBe('pass');
+    expect((await clash())?.detail).toContain('nor on other hosts');
 
-      const app = spawnRouteMQ(['start'], {
-        ...env,
-        MQTT_BROKER: '127.0.0.1',
-        MQTT_PORT: String(good.port),
-        MQTT_CLIENT_ID: uniqueName('doc'),
-        ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-        SEEN_FILE: join(dir, 'seen.txt'),
-        POOL_A_COUNT: '1',
-        POOL_B_COUNT: '1',
-      });
-      await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-      expect((await clash())?.status).toBe('warn');
-      expect((await app.stop()).code).toBe(0);
+    // The app's group is the default one, as the doctor's (the doctor gets no MQTT_GROUP_NAME either).
+    const app = await f.serve(f.env({ ...env, MQTT_GROUP_NAME: undefined, POOL_A_COUNT: '1', POOL_B_COUNT: '1' }));
+    expect((await clash())?.status).toBe('warn');
+    expect((await app.stop()).code).toBe(0);
 
-      // Another host's instance with the same id, as its health mirror writes it.
-      const beat = JSON.stringify({ pid: 1, status: 'ready', host: 'other-host', at: Date.now() });
-      await redis.set(`${prefix}heartbeat:doc-host:main`, beat, 'PX', 30_000);
-      const { code, checks } = await doctor(good.port, env);
-      expect(code).toBe(1);
-      expect(checks.find((c) => c.check === 'client-id clashes')).toMatchObject({ status: 'fail' });
-      expect(checks.find((c) => c.check === 'client-id clashes')?.detail).toContain('live on other-host');
-    } finally {
-      await killAllSpawned();
-      await dropKeys(redis, prefix);
-      await redis.quit();
-    }
+    // Another host's instance with the same id, as its health mirror writes it.
+    const beat = JSON.stringify({ pid: 1, status: 'ready', host: 'other-host', at: Date.now() });
+    await f.redis.set(`${prefix}heartbeat:doc-host:main`, beat, 'PX', 30_000);
+    const { code, checks } = await doctor(good.port, env);
+    expect(code).toBe(1);
+    expect(checks.find((c) => c.check === 'client-id clashes')).toMatchObject({ status: 'fail' });
+    expect(checks.find((c) => c.check === 'client-id clashes')?.detail).toContain('live on other-host');
   }, 60_000);
 
   it('fails with the fix when no broker runs', async () => {

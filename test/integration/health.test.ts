@@ -1,67 +1,35 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HealthSnapshot } from '../../src/health/health-monitor.js';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { freePort } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
-import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { publishMany, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
 import { collectSse } from '../helpers/sse.js';
-import type { SseCollector } from '../helpers/sse.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
 
 const TOKEN = 'health-token-s3cret';
 
 describe('health monitor, HTTP probes, metrics and events', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let publisher: MqttClient | undefined;
-  let sse: SseCollector | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-health-'));
-  });
-  afterEach(async () => {
-    sse?.close();
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
+  const f = useFixture({
+    routers: POOLS_ROUTERS,
+    env: {
+      ROUTEMQ_HEALTH_INTERVAL_MS: '300',
+      ROUTEMQ_HEARTBEAT_INTERVAL_MS: '200',
+      HEALTH_HTTP_ENABLED: 'true',
+      METRICS_HTTP_ENABLED: 'true',
+      POOL_A_COUNT: '2',
+      POOL_B_COUNT: '1',
+    },
   });
 
   async function startApp(
     extra: Record<string, string> = {},
   ): Promise<{ app: SpawnedApp; base: string; seenFile: string }> {
     const port = await freePort();
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const app = spawnRouteMQ(['start'], {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('h'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-      ROUTEMQ_HEALTH_INTERVAL_MS: '300',
-      ROUTEMQ_HEARTBEAT_INTERVAL_MS: '200',
-      HEALTH_HTTP_ENABLED: 'true',
-      METRICS_HTTP_ENABLED: 'true',
-      HEALTH_HTTP_PORT: String(port),
-      SEEN_FILE: seenFile,
-      POOL_A_COUNT: '2',
-      POOL_B_COUNT: '1',
-      ...extra,
-    });
-    return { app, base: `http://127.0.0.1:${port}`, seenFile };
+    const env = f.env({ HEALTH_HTTP_PORT: String(port), ...extra });
+    return { app: f.spawn(['start'], env), base: `http://127.0.0.1:${port}`, seenFile: env.SEEN_FILE };
   }
 
   async function get(url: string, token?: string): Promise<{ status: number; body: string }> {
@@ -92,7 +60,8 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     expect(seenStatuses.at(-1)).toBe(200);
     expect((await get(`${base}/health`)).status).toBe(200);
 
-    sse = await collectSse(`${base}/events`);
+    const sse = await collectSse(`${base}/events`);
+    f.defer(() => sse.close());
     const before = await status(base);
     expect(before.workers).toHaveLength(3);
     const victim = before.workers.find((w) => w.workerId === 'pa-any-0');
@@ -100,9 +69,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     process.kill(victim?.pid as number, 'SIGKILL');
 
     await waitUntil(
-      () =>
-        sse?.events.some((e) => e.event === 'lifecycle' && (e.data as { type: string }).type === 'worker.restarted') ??
-        false,
+      () => sse.events.some((e) => e.event === 'lifecycle' && (e.data as { type: string }).type === 'worker.restarted'),
       10_000,
       'a worker.restarted event',
     );
@@ -119,7 +86,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
   it('sums the handled counter over every worker to the number of messages sent', async () => {
     const { app, base, seenFile } = await startApp();
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     await publishMany(publisher, 300, (i) => ({ topic: `pa/m${i}`, payload: '{}' }));
     await publishMany(publisher, 100, (i) => ({ topic: `pb/m${i}`, payload: '{}' }));
     await waitUntil(() => readSeen(seenFile).length >= 400, 15_000, '400 deliveries');
@@ -150,7 +117,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
   it('reports a crash-looping pool on /ready with the reason', async () => {
     const { app, base } = await startApp({ ROUTEMQ_MAX_RESTARTS: '1', ROUTEMQ_RESTART_BASE_MS: '50' });
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     await publisher.publishAsync('pb/poison', '{"exit":true}', { qos: 1 });
     let ready = await get(`${base}/ready`);
     const deadline = Date.now() + 15_000;
@@ -187,7 +154,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     const { app, base, seenFile } = await startApp({ ROUTEMQ_MAX_MEMORY_MB: '160', POOL_A_COUNT: '1' });
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     const before = (await status(base)).workers.find((w) => w.workerId === 'pa-any-0')?.pid;
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     await publisher.publishAsync('pa/hog', '{"allocMb":200}', { qos: 1 });
     const ids = Array.from({ length: 200 }, (_, i) => `after-${i}`);
     const sending = publishMany(

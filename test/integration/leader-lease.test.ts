@@ -1,31 +1,18 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import type { RedisManager } from '../../src/redis/redis-manager.js';
 import { LeaderLease } from '../../src/scaling/leader-lease.js';
 import { ScalingStore } from '../../src/scaling/scaling-store.js';
 import type { DesiredCounts } from '../../src/scaling/scaling-store.js';
-import { uniqueName } from '../helpers/mqtt.js';
-import { connectRedis, dropKeys, startRedisManager } from '../helpers/redis.js';
+import { useFixture } from '../helpers/fixture.js';
 
 // Against the real Redis on 127.0.0.1:6379.
 describe('leader lease', () => {
-  const prefix = `${uniqueName('rmqlease')}:`;
-  const managers: RedisManager[] = [];
-  let raw: Redis;
-
-  beforeAll(async () => {
-    raw = await connectRedis();
-  });
-  afterAll(async () => {
-    await Promise.all(managers.map((m) => m.stop()));
-    await dropKeys(raw, prefix);
-    await raw.quit();
-  });
+  const f = useFixture({ broker: false, redis: true });
+  const prefix = f.prefix('rmqlease');
 
   async function manager(): Promise<RedisManager> {
-    const { manager: m, ready } = await startRedisManager({ REDIS_HOST: '127.0.0.1', ROUTEMQ_REDIS_PREFIX: prefix });
-    managers.push(m);
+    const { manager: m, ready } = await f.redisManager({ REDIS_HOST: '127.0.0.1', ROUTEMQ_REDIS_PREFIX: prefix });
     expect(ready).toBe(true);
     return m;
   }
@@ -49,7 +36,7 @@ describe('leader lease', () => {
     await b.tick();
     expect([a.isLeader, b.isLeader]).toEqual([true, false]);
     const firstToken = a.token as number;
-    expect(await raw.pttl(a.key)).toBeGreaterThan(500);
+    expect(await f.redis.pttl(a.key)).toBeGreaterThan(500);
 
     const store = new ScalingStore(ra, 1000);
     expect(await store.writeDesired('p', a.key, a.value, decision(firstToken), 60_000)).toBe(true);

@@ -1,37 +1,29 @@
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvents } from '../../src/events.js';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
-import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { freePort } from '../helpers/broker.js';
+import { publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { collectSse } from '../helpers/sse.js';
 import type { SseCollector } from '../helpers/sse.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { useFixture } from '../helpers/fixture.js';
 
 const EVENTS_ROUTERS = fileURLToPath(new URL('../fixtures/apps/events/routers', import.meta.url));
 
 describe('lifecycle events keep one name end to end', () => {
-  let broker: TestBroker;
+  const f = useFixture();
   let publisher: MqttClient | undefined;
   let sse: SseCollector | undefined;
 
-  beforeAll(async () => {
-    broker = await startTestBroker();
-  });
-  afterEach(async () => {
+  afterEach(() => {
     sse?.close();
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await killAllSpawned();
   });
-  afterAll(() => broker.dispose());
 
   it("shows a worker's dead letter on /events as message.dead_lettered, with the worker and the failure", async () => {
     const port = await freePort();
-    const app = spawnRouteMQ(['start'], {
+    const app = f.spawn(['start'], {
       MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
+      MQTT_PORT: String(f.broker.port),
       MQTT_CLIENT_ID: uniqueName('ev'),
       MQTT_GROUP_NAME: uniqueName('g'),
       ROUTEMQ_INSTANCE_ID: 'test',
@@ -48,7 +40,7 @@ describe('lifecycle events keep one name end to end', () => {
         .map((e) => (e.data as { data: LifecycleEvents['message.dead_lettered'] }).data);
 
     const ids = ['d0', 'd1', 'd2', 'd3', 'd4'];
-    publisher = await connectClient(broker.url);
+    publisher = await f.connect();
     await publishMany(publisher, ids.length, (i) => ({ topic: `ev/${ids[i]}`, payload: '{}' }));
     await waitUntil(() => deadLetters().length >= ids.length, 15_000, `${ids.length} message.dead_lettered events`);
 

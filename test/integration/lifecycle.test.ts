@@ -1,53 +1,21 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPortOpen } from '../../src/dev/mosquitto.js';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
-import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
+import { freePort } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
+import { waitUntil } from '../helpers/mqtt.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/slow/routers', import.meta.url));
 
 describe('routemq start lifecycle', () => {
-  let broker: TestBroker;
-  let publisher: MqttClient | undefined;
-  let dir: string;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-life-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync();
-    publisher = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function appEnv(extra: Record<string, string> = {}): Record<string, string> & { SEEN_FILE: string } {
-    return {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('life'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: ROUTERS,
-      SEEN_FILE: join(dir, `${uniqueName('seen')}.txt`),
-      ...extra,
-    };
-  }
+  const f = useFixture({ routers: ROUTERS });
 
   it('finishes and acks the handler in flight on SIGTERM, then exits 0', async () => {
-    const env = appEnv();
-    const app = spawnRouteMQ(['start'], env);
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const env = f.env();
+    const app = await f.serve(env);
+    const publisher = await f.connect();
     await publisher.publishAsync('slow/1500/in-flight', '{}', { qos: 1 });
     await app.waitForLog((l) => l['msg'] === 'slow handler started');
     const exit = await app.stop();
@@ -55,17 +23,15 @@ describe('routemq start lifecycle', () => {
     expect(readLines(env.SEEN_FILE)).toEqual(['in-flight']);
 
     // Acked before exit: a restart under the same client id does not get it again.
-    const again = spawnRouteMQ(['start'], env);
-    await again.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const again = await f.serve(env);
     await new Promise((r) => setTimeout(r, 1000));
     expect(readLines(env.SEEN_FILE)).toEqual(['in-flight']);
     expect((await again.stop()).code).toBe(0);
   });
 
   it('forces the exit on a second signal while a handler hangs', async () => {
-    const app = spawnRouteMQ(['start'], appEnv());
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const app = await f.serve(f.env());
+    const publisher = await f.connect();
     await publisher.publishAsync('slow/60000/hangs', '{}', { qos: 1 });
     await app.waitForLog((l) => l['msg'] === 'slow handler started');
     app.child.kill('SIGTERM');
@@ -76,10 +42,9 @@ describe('routemq start lifecycle', () => {
   });
 
   it('keeps the connection alive while a handler runs longer than 1.5 × keepalive', async () => {
-    const env = appEnv({ MQTT_KEEPALIVE_S: '5' });
-    const app = spawnRouteMQ(['start'], env);
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-    publisher = await connectClient(broker.url);
+    const env = f.env({ MQTT_KEEPALIVE_S: '5' });
+    const app = await f.serve(env);
+    const publisher = await f.connect();
     await publisher.publishAsync('slow/8500/long', '{}', { qos: 1 });
     await publisher.publishAsync('slow/0/quick', '{}', { qos: 1 });
     // The quick message is not stuck behind the slow one.
@@ -95,10 +60,10 @@ describe('routemq start lifecycle', () => {
 
   it('fails with RMQ_ERR_BROKER_UNREACHABLE and the commands to get a broker when mosquitto is not installed', async () => {
     const port = await freePort();
-    const app = spawnRouteMQ(
+    const app = f.spawn(
       ['start', '--routers', ROUTERS],
       { MQTT_PORT: String(port), PATH: dirname(process.execPath), MQTT_BROKER: '' },
-      dir,
+      f.mkdir('cwd'),
     );
     const exit = await app.exited;
     expect(exit.code).toBe(1);
@@ -109,23 +74,19 @@ describe('routemq start lifecycle', () => {
 
   it('starts a development broker when none answers and MQTT_BROKER is unset, and stops it on exit', async () => {
     const port = await freePort();
-    const cwd = mkdtempSync(join(tmpdir(), 'routemq-dev-'));
-    try {
-      const app = spawnRouteMQ(
-        ['start', '--routers', ROUTERS],
-        { MQTT_PORT: String(port), MQTT_BROKER: '', ROUTEMQ_STATE_DIR: '.routemq' },
-        cwd,
-      );
-      const warning = await app.waitForLog((l) => String(l['msg']).includes('DEVELOPMENT BROKER'));
-      expect(warning['level']).toBe(40);
-      await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-      expect(await isPortOpen('127.0.0.1', port)).toBe(true);
-      expect((await app.stop()).code).toBe(0);
-      expect(await isPortOpen('127.0.0.1', port)).toBe(false);
-      expect(existsSync(join(cwd, '.routemq', 'mosquitto', 'mosquitto.conf'))).toBe(true);
-    } finally {
-      rmSync(cwd, { recursive: true, force: true });
-    }
+    const cwd = f.mkdir('dev');
+    const app = f.spawn(
+      ['start', '--routers', ROUTERS],
+      { MQTT_PORT: String(port), MQTT_BROKER: '', ROUTEMQ_STATE_DIR: '.routemq' },
+      cwd,
+    );
+    const warning = await app.waitForLog((l) => String(l['msg']).includes('DEVELOPMENT BROKER'));
+    expect(warning['level']).toBe(40);
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    expect(await isPortOpen('127.0.0.1', port)).toBe(true);
+    expect((await app.stop()).code).toBe(0);
+    expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+    expect(existsSync(join(cwd, '.routemq', 'mosquitto', 'mosquitto.conf'))).toBe(true);
   });
 });
 

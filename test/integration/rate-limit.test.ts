@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRouteMQError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { MemoryLimiter } from '../../src/rate-limit/memory-limiter.js';
@@ -9,18 +9,17 @@ import { RedisLimiter } from '../../src/rate-limit/redis-limiter.js';
 import type { RedisManager } from '../../src/redis/redis-manager.js';
 import { provideSharedRedis, stopSharedRedis } from '../../src/redis/shared-redis.js';
 import type { MessageContext } from '../../src/types.js';
+import { useFixture } from '../helpers/fixture.js';
 import { uniqueName } from '../helpers/mqtt.js';
-import { startTestRedis } from '../helpers/redis-server.js';
 import type { TestRedis } from '../helpers/redis-server.js';
-import { dropKeys, startRedisManager } from '../helpers/redis.js';
+import { startRedisManager } from '../helpers/redis.js';
 
 const W = 60_000;
 /** A window-aligned time far from now; keys still expire in real time, after a whole minute. */
 const T0 = Math.floor(Date.now() / W) * W + 10 * W;
 
-async function redisManager(port: number, prefix: string): Promise<RedisManager> {
-  const env = { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), ROUTEMQ_REDIS_PREFIX: prefix };
-  return (await startRedisManager(env)).manager;
+function redisEnv(port: number, prefix: string): Record<string, string> {
+  return { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), ROUTEMQ_REDIS_PREFIX: prefix };
 }
 
 /** Takes at the given times; each entry is [time, expected allowed, expected retryAfterMs when refused]. */
@@ -83,15 +82,12 @@ const SCENARIOS: readonly [string, LimitSpec, [number, boolean, number?][]][] = 
 ];
 
 describe('rate limiters at their window edges', () => {
+  const f = useFixture({ broker: false });
+  const prefix = f.prefix('rmqrl');
   let redis: RedisManager;
-  const prefix = `${uniqueName('rmqrl')}:`;
 
   beforeAll(async () => {
-    redis = await redisManager(6379, prefix);
-  });
-  afterAll(async () => {
-    if (redis.client) await dropKeys(redis.client, prefix);
-    await redis.stop();
+    redis = (await f.redisManager(redisEnv(6379, prefix))).manager;
   });
 
   describe.each(SCENARIOS)('%s', (_name, spec, steps) => {
@@ -111,17 +107,25 @@ describe('rate limiters at their window edges', () => {
     });
   });
 
+  it('keeps a fixed window’s count until one window after it ends, for takes that reach Redis late', async () => {
+    const limiter = new RedisLimiter(
+      redis,
+      { strategy: 'fixed_window', max: 3, windowMs: W, burst: 3 },
+      uniqueName('t'),
+    );
+    expect((await limiter.take('late', T0)).allowed).toBe(true);
+    const [key] = await redis.client!.keys(`${prefix}ratelimit:*:late:*`);
+    // Taken at the window's start: the count must outlive the window (W) by a whole window.
+    expect(await redis.client!.pttl(key ?? '')).toBeGreaterThan(W);
+  });
+
   it('shares one count between two clients (two processes or hosts)', async () => {
-    const other = await redisManager(6379, prefix);
-    try {
-      const spec: LimitSpec = { strategy: 'sliding_window', max: 4, windowMs: W, burst: 4 };
-      const name = uniqueName('t');
-      const [a, b] = [new RedisLimiter(redis, spec, name), new RedisLimiter(other, spec, name)];
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).take('k', T0 + i)));
-      expect(results.filter((r) => r.allowed)).toHaveLength(4);
-    } finally {
-      await other.stop();
-    }
+    const other = (await f.redisManager(redisEnv(6379, prefix))).manager;
+    const spec: LimitSpec = { strategy: 'sliding_window', max: 4, windowMs: W, burst: 4 };
+    const name = uniqueName('t');
+    const [a, b] = [new RedisLimiter(redis, spec, name), new RedisLimiter(other, spec, name)];
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).take('k', T0 + i)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(4);
   });
 });
 
@@ -147,17 +151,15 @@ function context(topic: string, signal = new AbortController().signal): MessageC
 }
 
 describe('rateLimit middleware', () => {
+  const f = useFixture({ broker: false });
   let server: TestRedis;
   let now = T0;
 
   beforeAll(async () => {
-    server = await startTestRedis();
+    server = await f.redisServer();
   });
   afterEach(async () => {
     await stopSharedRedis();
-  });
-  afterAll(async () => {
-    await server.stop();
   });
 
   async function pass(mw: ReturnType<typeof rateLimit>, topic: string): Promise<string> {
@@ -186,7 +188,7 @@ describe('rateLimit middleware', () => {
   }
 
   it('dead-letters over the limit with RMQ_ERR_RATE_LIMITED, and exempts whitelisted keys and topic patterns', async () => {
-    provideSharedRedis(() => redisManager(server.port, `${uniqueName('p')}:`));
+    provideSharedRedis(async () => (await startRedisManager(redisEnv(server.port, `${uniqueName('p')}:`))).manager);
     const mw = limited({ whitelist: { keys: ['vip/1'], topics: ['ops/#', 'sensors/+/alarm'] } });
     expect(await pass(mw, 't/1')).toBe('passed');
     expect(await pass(mw, 't/1')).toBe('passed');
@@ -203,8 +205,31 @@ describe('rateLimit middleware', () => {
     expect(await pass(mw, 'vip/10')).toBe(ErrorCodes.RATE_LIMITED);
   });
 
+  it('counts a message that waited for Redis to connect in the window it is counted in, not the one it arrived in', async () => {
+    const manager = (await f.redisManager(redisEnv(server.port, `${uniqueName('p')}:`))).manager;
+    let connected = (): void => undefined;
+    const connecting = new Promise<void>((resolve) => (connected = resolve));
+    provideSharedRedis(async () => {
+      await connecting;
+      return manager;
+    });
+    const mw = limited();
+    now += 2 * W;
+    // Two messages arrive while this process's Redis client is still connecting; it is ready one window later.
+    const early = [pass(mw, 'k'), pass(mw, 'k')];
+    now += W;
+    connected();
+    // Two more in that window: with the early ones counted in the window they arrived in, all four would pass.
+    expect([...(await Promise.all(early)), await pass(mw, 'k'), await pass(mw, 'k')]).toEqual([
+      'passed',
+      'passed',
+      ErrorCodes.RATE_LIMITED,
+      ErrorCodes.RATE_LIMITED,
+    ]);
+  });
+
   it('delays over the limit (the message stays in hand) until the window allows it', async () => {
-    const manager = await redisManager(server.port, `${uniqueName('p')}:`);
+    const manager = (await f.redisManager(redisEnv(server.port, `${uniqueName('p')}:`))).manager;
     provideSharedRedis(() => Promise.resolve(manager));
     const mw = rateLimit({ strategy: 'sliding_window', max: 2, windowMs: 300, name: uniqueName('d') });
     await pass(rateLimit({ max: 1, windowMs: 1, name: uniqueName('warm') }), 'warm-up'); // scripts loaded
@@ -224,11 +249,10 @@ describe('rateLimit middleware', () => {
     expect(times[1]).toBeLessThan(300);
     expect(times[2]).toBeGreaterThanOrEqual(299);
     expect(times[4]).toBeGreaterThanOrEqual(599);
-    await manager.stop();
   });
 
   it('falls back per documented choice while Redis is stopped, and returns to Redis when it is back', async () => {
-    const manager = await redisManager(server.port, `${uniqueName('p')}:`);
+    const manager = (await f.redisManager(redisEnv(server.port, `${uniqueName('p')}:`))).manager;
     provideSharedRedis(() => Promise.resolve(manager));
     const memoryMw = limited();
     const openMw = limited({ onRedisDown: 'allow' });
@@ -253,7 +277,6 @@ describe('rateLimit middleware', () => {
     expect(await pass(closedMw, 'k')).toBe('passed');
     expect(await pass(closedMw, 'k')).toBe('passed');
     expect(await pass(closedMw, 'k')).toBe(ErrorCodes.RATE_LIMITED);
-    await manager.stop();
   });
 
   it('refuses bad options when the route is declared, not per message', () => {

@@ -1,84 +1,45 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
-import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
-import { connectRedis, dropKeys } from '../helpers/redis.js';
 
 // The real Redis on 127.0.0.1:6379 (.ci/run starts it when missing); each test uses its own key prefix.
 describe('health mirrored into Redis', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-rh-'));
-    redis = await connectRedis();
+  const f = useFixture({
+    routers: POOLS_ROUTERS,
+    redis: true,
+    env: { ROUTEMQ_HEALTH_INTERVAL_MS: '300', ENABLE_REDIS: 'true', POOL_A_COUNT: '1', POOL_B_COUNT: '1' },
   });
-  afterEach(() => killAllSpawned());
-  afterAll(async () => {
-    await redis.quit();
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function env(extra: Record<string, string>): Record<string, string> {
-    return {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('rh'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: 'none',
-      ROUTEMQ_HEALTH_INTERVAL_MS: '300',
-      ENABLE_REDIS: 'true',
-      SEEN_FILE: join(dir, `${uniqueName('seen')}.txt`),
-      POOL_A_COUNT: '1',
-      POOL_B_COUNT: '1',
-      ...extra,
-    };
-  }
 
   it('writes lifecycle events to a capped stream and keeps a heartbeat key with a TTL per worker', async () => {
-    const prefix = `${uniqueName('rmqtest')}:`;
-    const app = spawnRouteMQ(['start'], env({ ROUTEMQ_REDIS_PREFIX: prefix }));
-    try {
-      await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
-      const types = async (): Promise<string[]> =>
-        (await redis.xrange(`${prefix}events`, '-', '+')).map(([, fields]) => fields[fields.indexOf('type') + 1] ?? '');
-      let seen: string[] = [];
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && seen.filter((t) => t === 'worker.started').length < 2) {
-        seen = await types();
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(seen.filter((t) => t === 'worker.started')).toHaveLength(2);
-      const heartbeat = `${prefix}heartbeat:test:pa-any-0`;
-      // A sample taken just before the worker's ready message still says 'starting'; the next one says 'ready'.
-      const status = async (): Promise<string | undefined> =>
-        (JSON.parse((await redis.get(heartbeat)) ?? '{}') as { status?: string }).status;
-      while (Date.now() < deadline && (await status()) !== 'ready') await new Promise((r) => setTimeout(r, 100));
-      expect(await status()).toBe('ready');
-      expect(await redis.pttl(heartbeat)).toBeGreaterThan(0);
-      expect((await app.stop()).code).toBe(0);
-    } finally {
-      await dropKeys(redis, prefix);
+    const prefix = f.prefix('rmqtest');
+    const app = f.spawn(['start'], f.env({ ROUTEMQ_REDIS_PREFIX: prefix }));
+    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const types = async (): Promise<string[]> =>
+      (await f.redis.xrange(`${prefix}events`, '-', '+')).map(([, fields]) => fields[fields.indexOf('type') + 1] ?? '');
+    let seen: string[] = [];
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && seen.filter((t) => t === 'worker.started').length < 2) {
+      seen = await types();
+      await new Promise((r) => setTimeout(r, 100));
     }
+    expect(seen.filter((t) => t === 'worker.started')).toHaveLength(2);
+    const heartbeat = `${prefix}heartbeat:test:pa-any-0`;
+    // A sample taken just before the worker's ready message still says 'starting'; the next one says 'ready'.
+    const status = async (): Promise<string | undefined> =>
+      (JSON.parse((await f.redis.get(heartbeat)) ?? '{}') as { status?: string }).status;
+    while (Date.now() < deadline && (await status()) !== 'ready') await new Promise((r) => setTimeout(r, 100));
+    expect(await status()).toBe('ready');
+    expect(await f.redis.pttl(heartbeat)).toBeGreaterThan(0);
+    expect((await app.stop()).code).toBe(0);
   });
 
   it('runs without Redis when it is unreachable: one warning, no crash, /ready stays 200', async () => {
     const port = await freePort();
     const httpPort = await freePort();
-    const app = spawnRouteMQ(
+    const app = f.spawn(
       ['start'],
-      env({ REDIS_PORT: String(port), HEALTH_HTTP_ENABLED: 'true', HEALTH_HTTP_PORT: String(httpPort) }),
+      f.env({ REDIS_PORT: String(port), HEALTH_HTTP_ENABLED: 'true', HEALTH_HTTP_PORT: String(httpPort) }),
     );
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     await app.waitForLog((l) => String(l['msg']).startsWith('Redis unavailable'));

@@ -1,15 +1,13 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
 import { uniqueName } from '../helpers/mqtt.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import { makeCertificates } from '../helpers/certs.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
@@ -18,18 +16,20 @@ const TOKEN = 'health-t0ken-s3cret';
 const run = promisify(execFile);
 
 describe('security: authentication, TLS and secrets', () => {
-  let broker: TestBroker;
-  let dir: string;
+  const f = useFixture({
+    broker: false,
+    routers: POOLS_ROUTERS,
+    env: { MQTT_USERNAME: 'app', MQTT_PASSWORD: PASSWORD, POOL_A_COUNT: '1', POOL_B_COUNT: '1' },
+  });
   let tlsPort: number;
   let certs: { ca: string; cert: string; key: string };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'routemq-sec-'));
-    certs = makeCertificates(dir);
-    const passwords = join(dir, 'passwords');
+    certs = makeCertificates(f.dir);
+    const passwords = join(f.dir, 'passwords');
     execFileSync('mosquitto_passwd', ['-b', '-c', passwords, 'app', PASSWORD]);
     tlsPort = await freePort();
-    broker = await startTestBroker([
+    await f.startBroker([
       'allow_anonymous false',
       `password_file ${passwords}`,
       `listener ${tlsPort} 127.0.0.1`,
@@ -38,33 +38,11 @@ describe('security: authentication, TLS and secrets', () => {
       `keyfile ${certs.key}`,
     ]);
   });
-  afterEach(() => killAllSpawned());
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function env(extra: Record<string, string>): Record<string, string> {
-    return {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_USERNAME: 'app',
-      MQTT_PASSWORD: PASSWORD,
-      MQTT_CLIENT_ID: uniqueName('sec'),
-      MQTT_GROUP_NAME: uniqueName('g'),
-      ROUTEMQ_INSTANCE_ID: 'test',
-      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-      SEEN_FILE: join(dir, 'seen.txt'),
-      POOL_A_COUNT: '1',
-      POOL_B_COUNT: '1',
-      ...extra,
-    };
-  }
 
   it('fails fast with RMQ_ERR_MQTT_AUTH on wrong credentials, without a reconnect storm', async () => {
     const clientId = uniqueName('wrong');
     const started = Date.now();
-    const app = spawnRouteMQ(['start'], env({ MQTT_PASSWORD: 'not-the-password', MQTT_CLIENT_ID: clientId }));
+    const app = f.spawn(['start'], f.env({ MQTT_PASSWORD: 'not-the-password', MQTT_CLIENT_ID: clientId }));
     const exit = await app.exited;
     expect(exit.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(8000);
@@ -72,18 +50,18 @@ describe('security: authentication, TLS and secrets', () => {
     expect(output).toContain('RMQ_ERR_MQTT_AUTH');
     expect(output).not.toContain('not-the-password');
     // Mosquitto logs a refused client as "<unknown>"; this is the only test that sends a wrong password.
-    const refusals = readFileSync(broker.logPath, 'utf8')
+    const refusals = readFileSync(f.broker.logPath, 'utf8')
       .split('\n')
       .filter((line) => line.includes('not authorised'));
     expect(refusals).toHaveLength(1);
   });
 
   it('connects with the right credentials over TLS with a CA, workers included, and never shows a secret', async () => {
-    const socket = join(dir, 'control.sock');
+    const socket = f.path('control', '.sock');
     const httpPort = await freePort();
-    const app = spawnRouteMQ(
+    const app = f.spawn(
       ['start'],
-      env({
+      f.env({
         MQTT_BROKER: 'mqtts://127.0.0.1',
         MQTT_PORT: String(tlsPort),
         MQTT_TLS_CA: certs.ca,
@@ -112,9 +90,9 @@ describe('security: authentication, TLS and secrets', () => {
   });
 
   it('refuses MQTT_TLS_INSECURE outside NODE_ENV=development', async () => {
-    const app = spawnRouteMQ(
+    const app = f.spawn(
       ['start'],
-      env({
+      f.env({
         MQTT_BROKER: 'mqtts://127.0.0.1',
         MQTT_PORT: String(tlsPort),
         MQTT_TLS_INSECURE: 'true',

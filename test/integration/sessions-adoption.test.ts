@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetterEnvelope } from '../../src/index.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { report, verdict } from '../helpers/checker.js';
-import { collect, connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { collect, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
 import { SESSIONS_ROUTERS, adoptions, sessionCluster } from '../helpers/sessions.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
 
 /** Log lines of adoptions that began (a claim won), per client id. */
@@ -31,23 +27,8 @@ function handledBy(file: string, app: SpawnedApp): number {
 }
 
 describe('orphan adoption is safe', () => {
-  let broker: TestBroker;
-  let dir: string;
+  const f = useFixture();
   let publisher: MqttClient | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-adopt-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   /** Start `id` once, stop it, and queue `n` messages in the sessions it left (nobody else is in the group). */
   async function orphanWithQueue(
@@ -58,7 +39,7 @@ describe('orphan adoption is safe', () => {
   ): Promise<string[]> {
     const owner = await cluster.start(id);
     expect((await owner.stop()).code).toBe(0);
-    publisher = await connectClient(broker.url);
+    publisher = await f.connect();
     const ids = Array.from({ length: n }, () => uniqueName('m'));
     await publishMany(publisher, ids.length, (i) => ({ topic: `sa/${ids[i]}`, payload }));
     return ids;
@@ -67,7 +48,7 @@ describe('orphan adoption is safe', () => {
   it('the owner returns mid-adoption: the owner wins, nothing is lost, at most 3 takeovers', async () => {
     const startedAt = Date.now();
     // One slot, one handler at a time, 300 ms each: the adoption takes ~9 s, so the owner comes back during it.
-    const cluster = sessionCluster(broker, dir, {
+    const cluster = sessionCluster(f, {
       SESS_WORKERS: '1',
       ROUTEMQ_CONCURRENCY: '1',
       ROUTEMQ_ORPHAN_GRACE_S: '1',
@@ -92,7 +73,7 @@ describe('orphan adoption is safe', () => {
 
   it('three adopters race for the same orphans: exactly one adopts each, lost = 0, duplicates ≤ the receive maximum', async () => {
     const startedAt = Date.now();
-    const cluster = sessionCluster(broker, dir, { ROUTEMQ_ORPHAN_GRACE_S: '1' });
+    const cluster = sessionCluster(f, { ROUTEMQ_ORPHAN_GRACE_S: '1' });
     const ids = await orphanWithQueue(cluster, 'gone', 200);
     const adopters = await Promise.all(['r1', 'r2', 'r3'].map((id) => cluster.start(id)));
     await waitUntil(() => verdict(ids, readSeen(cluster.seenFile)).lost.length === 0, 60_000, 'every message handled');
@@ -117,7 +98,7 @@ describe('orphan adoption is safe', () => {
 
   it('an adopter killed midway: another one finishes the job, lost = 0', async () => {
     const startedAt = Date.now();
-    const cluster = sessionCluster(broker, dir, {
+    const cluster = sessionCluster(f, {
       SESS_WORKERS: '1',
       ROUTEMQ_CONCURRENCY: '1',
       ROUTEMQ_ORPHAN_GRACE_S: '1',
@@ -138,7 +119,7 @@ describe('orphan adoption is safe', () => {
   }, 120_000);
 
   it('a renamed param keeps the pool and its sessions: 20/20 handled at once by the resumed sessions', async () => {
-    const cluster = sessionCluster(broker, dir, { ROUTEMQ_ORPHAN_GRACE_S: '3600' });
+    const cluster = sessionCluster(f, { ROUTEMQ_ORPHAN_GRACE_S: '3600' });
     const ids = await orphanWithQueue(cluster, 'renamer', 20);
     const renamed = await cluster.start('renamer', { SESS_VERSION: 'v2' });
     await waitUntil(() => verdict(ids, readSeen(cluster.seenFile)).lost.length === 0, 30_000, '20/20 handled');
@@ -156,7 +137,7 @@ describe('orphan adoption is safe', () => {
 
   it("a changed filter: the old session's messages run on the route that now matches, or are dead-lettered with RMQ_ERR_NO_ROUTE", async () => {
     // v3: no route matches the old topics any more -> dead letters with a code, never acked unrun.
-    const gone = sessionCluster(broker, dir, { SESS_WORKERS: '1' });
+    const gone = sessionCluster(f, { SESS_WORKERS: '1' });
     const lostIds = await orphanWithQueue(gone, 'refilter', 10);
     const dead = await collect(publisher as MqttClient, 'routemq/dlq/#');
     const v3 = await gone.start('refilter', { SESS_VERSION: 'v3' });
@@ -166,10 +147,9 @@ describe('orphan adoption is safe', () => {
     expect(envelopes.map((e) => e.topic.split('/')[1]).sort()).toEqual([...lostIds].sort());
     expect(readSeen(gone.seenFile)).toEqual([]);
     await waitUntil(() => adoptions(v3).some((l) => l['pool'] === 'sa-any'), 30_000, 'the old pool adopted');
-    await publisher?.endAsync(true);
 
     // v4: a main-process route now matches the old topics -> handled there.
-    const moved = sessionCluster(broker, dir, { SESS_WORKERS: '1' });
+    const moved = sessionCluster(f, { SESS_WORKERS: '1' });
     const ids = await orphanWithQueue(moved, 'refilter2', 10);
     await moved.start('refilter2', { SESS_VERSION: 'v4' });
     await waitUntil(() => verdict(ids, readSeen(moved.seenFile)).lost.length === 0, 30_000, '10/10 handled');
@@ -182,35 +162,35 @@ describe('orphan adoption is safe', () => {
   it('two different apps on one host with default ids: each handles only its own messages', async () => {
     const env = (app: string) => ({
       MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
+      MQTT_PORT: String(f.broker.port),
       ROUTEMQ_ROUTERS_DIR: SESSIONS_ROUTERS,
       ROUTEMQ_STATE_DIR: '.routemq', // the default, relative to each app's own folder
-      SEEN_FILE: join(dir, `${app}.tsv`),
+      SEEN_FILE: join(f.dir, `${app}.tsv`),
       SESS_VERSION: app === 'one' ? 'v1' : 'v3',
       SESS_WORKERS: '1',
     });
-    const cwdOne = mkdtempSync(join(dir, 'app-one-'));
-    const cwdTwo = mkdtempSync(join(dir, 'app-two-'));
-    const one = spawnRouteMQ(['start'], env('one'), cwdOne);
-    const two = spawnRouteMQ(['start'], env('two'), cwdTwo);
+    const cwdOne = f.mkdir('app-one');
+    const cwdTwo = f.mkdir('app-two');
+    const one = f.spawn(['start'], env('one'), cwdOne);
+    const two = f.spawn(['start'], env('two'), cwdTwo);
     const [s1, s2] = await Promise.all(
       [one, two].map((a) => a.waitForLog((l) => l['msg'] === 'RouteMQ is serving', 60_000)),
     );
     expect(s1?.['clientId']).not.toBe(s2?.['clientId']);
-    publisher = await connectClient(broker.url);
+    publisher = await f.connect();
     await publishMany(publisher, 10, (i) => ({ topic: i < 5 ? `sa/one${i}` : `sb/two${i}`, payload: '{}' }));
     await waitUntil(
-      () => readSeen(join(dir, 'one.tsv')).length >= 5 && readSeen(join(dir, 'two.tsv')).length >= 5,
+      () => readSeen(join(f.dir, 'one.tsv')).length >= 5 && readSeen(join(f.dir, 'two.tsv')).length >= 5,
       30_000,
       'both apps handled theirs',
     );
     expect(
-      readSeen(join(dir, 'one.tsv'))
+      readSeen(join(f.dir, 'one.tsv'))
         .map((s) => s.id)
         .sort(),
     ).toEqual(['one0', 'one1', 'one2', 'one3', 'one4']);
     expect(
-      readSeen(join(dir, 'two.tsv'))
+      readSeen(join(f.dir, 'two.tsv'))
         .map((s) => s.id)
         .sort(),
     ).toEqual(['two5', 'two6', 'two7', 'two8', 'two9']);
@@ -218,12 +198,12 @@ describe('orphan adoption is safe', () => {
   }, 120_000);
 
   it('a second routemq start on the same state directory refuses before connecting, with a code', async () => {
-    const cluster = sessionCluster(broker, dir);
+    const cluster = sessionCluster(f);
     await cluster.start('twice');
-    const second = spawnRouteMQ(['start'], {
+    const second = f.spawn(['start'], {
       ...cluster.env,
       ROUTEMQ_INSTANCE_ID: 'twice',
-      ROUTEMQ_STATE_DIR: join(dir, 'twice'),
+      ROUTEMQ_STATE_DIR: cluster.stateDir('twice'),
     });
     expect((await second.exited).code).toBe(1);
     expect(second.lines.join('\n')).toContain('RMQ_ERR_INSTANCE_RUNNING');

@@ -1,37 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from '../helpers/fixture.js';
 import { report, verdict } from '../helpers/checker.js';
 import { steadyPublisher } from '../helpers/load.js';
-import { connectClient, publishMany, waitUntil } from '../helpers/mqtt.js';
+import { publishMany, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
 import { adoptions, sessionCluster } from '../helpers/sessions.js';
-import { killAllSpawned } from '../helpers/spawn-app.js';
 
 // Deploys that change instance ids (every Kubernetes rollout, compose --scale, blue/green): the sessions a stopped
 // instance leaves in the share group are adopted by a live one, so nothing waits there for the session expiry.
 describe('deploys that change instance ids strand nothing', () => {
-  let broker: TestBroker;
-  let dir: string;
+  const f = useFixture();
   let publisher: MqttClient | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-rollout-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   for (const replaced of [true, false]) {
     const name = replaced
@@ -39,10 +19,10 @@ describe('deploys that change instance ids strand nothing', () => {
       : 'a scale-in (pod-a stops, nothing replaces it)';
     it(`${name}: lost = 0 within 60 s of the last publish, with the default grace`, async () => {
       const startedAt = Date.now();
-      const cluster = sessionCluster(broker, dir);
+      const cluster = sessionCluster(f);
       const a = await cluster.start('pod-a');
       const b = await cluster.start('pod-b');
-      publisher = await connectClient(broker.url);
+      publisher = await f.connect();
       const load = steadyPublisher(publisher, { topic: (id) => `sa/${id}`, ratePerSec: 200, total: 3000 });
       await waitUntil(() => readSeen(cluster.seenFile).length >= 500, 30_000, '500 handled');
       expect((await a.stop()).code).toBe(0);
@@ -73,12 +53,12 @@ describe('deploys that change instance ids strand nothing', () => {
 
   it('a full stop, messages published while nothing runs, then two new instance ids: lost = 0', async () => {
     const startedAt = Date.now();
-    const cluster = sessionCluster(broker, dir, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
+    const cluster = sessionCluster(f, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
     const a = await cluster.start('old-a');
     const b = await cluster.start('old-b');
     expect((await a.stop()).code).toBe(0);
     expect((await b.stop()).code).toBe(0);
-    publisher = await connectClient(broker.url);
+    publisher = await f.connect();
     const ids = Array.from({ length: 300 }, (_, i) => `f${i}`);
     await publishMany(publisher, ids.length, (i) => ({ topic: `sa/${ids[i]}`, payload: '{}' }));
     const [c, d] = await Promise.all([cluster.start('new-c'), cluster.start('new-d')]);
@@ -95,14 +75,13 @@ describe('deploys that change instance ids strand nothing', () => {
   }, 150_000);
 
   it('scale up above workerCount, then a restart: 30/30 handled (the extra slot is adopted)', async () => {
-    const cluster = sessionCluster(broker, dir, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
-    const socket = join(dir, 'scale.sock');
+    const cluster = sessionCluster(f, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
+    const socket = f.path('scale', '.sock');
     const a = await cluster.start('scaler', { ROUTEMQ_CONTROL_SOCKET: socket });
-    const { spawnRouteMQ } = await import('../helpers/spawn-app.js');
-    const scale = spawnRouteMQ(['scale', 'sa-any', '3'], { ROUTEMQ_CONTROL_SOCKET: socket });
+    const scale = f.spawn(['scale', 'sa-any', '3'], { ROUTEMQ_CONTROL_SOCKET: socket });
     expect((await scale.exited).code).toBe(0);
     expect((await a.stop()).code).toBe(0);
-    publisher = await connectClient(broker.url);
+    publisher = await f.connect();
     const ids = Array.from({ length: 30 }, (_, i) => `u${i}`);
     await publishMany(publisher, ids.length, (i) => ({ topic: `sa/${ids[i]}`, payload: '{}' }));
     const again = await cluster.start('scaler', { ROUTEMQ_CONTROL_SOCKET: socket });

@@ -1,69 +1,38 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkerManager } from '../../src/worker/worker-manager.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
-import { childPids, isAlive, steadyPublisher } from '../helpers/load.js';
-import { POOLS_ROUTERS, createTestManager } from '../helpers/manager.js';
-import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from '../helpers/fixture.js';
+import { isAlive, steadyPublisher } from '../helpers/load.js';
+import { POOLS_ROUTERS } from '../helpers/manager.js';
+import { publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
 import { report, verdict } from '../helpers/checker.js';
-import { killAllSpawned, spawnRouteMQ } from '../helpers/spawn-app.js';
 
 const RECEIVE_MAXIMUM = 32;
 
 describe('worker lifecycle: stop, reload, scale, several instances', () => {
-  let broker: TestBroker;
-  let dir: string;
-  let manager: WorkerManager | undefined;
-  let publisher: MqttClient | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-wl-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await manager?.stopWorkers();
-    manager = undefined;
-    for (const pid of childPids()) process.kill(pid, 'SIGKILL');
-    await killAllSpawned();
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function cliEnv(extra: Record<string, string> = {}): Record<string, string> & { SEEN_FILE: string } {
-    return {
-      MQTT_BROKER: '127.0.0.1',
-      MQTT_PORT: String(broker.port),
-      MQTT_CLIENT_ID: uniqueName('wl'),
-      MQTT_GROUP_NAME: uniqueName('g'),
+  const f = useFixture({
+    routers: POOLS_ROUTERS,
+    env: {
       MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
       ROUTEMQ_INSTANCE_ID: 'one',
-      ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS,
-      ROUTEMQ_CONTROL_SOCKET: join(dir, `${uniqueName('ctl')}.sock`),
-      SEEN_FILE: join(dir, `${uniqueName('seen')}.txt`),
       POOL_A_COUNT: '2',
       POOL_B_COUNT: '1',
-      ...extra,
-    };
+    },
+  });
+
+  /** The CLI's env, with a control socket of its own. */
+  function cliEnv(extra: Record<string, string> = {}): ReturnType<typeof f.env> {
+    return f.env({ ROUTEMQ_CONTROL_SOCKET: f.path('ctl', '.sock'), ...extra });
   }
 
   it('stops on SIGTERM under load within the deadline, leaves no process, and loses nothing across the restart', async () => {
     const startedAt = Date.now();
     const env = cliEnv({ ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '5000' });
-    const first = spawnRouteMQ(['start'], env);
-    await first.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const first = await f.serve(env);
     const workerPids = first.logs().flatMap((l) => (l['msg'] === 'worker started' ? [l['workerPid'] as number] : []));
     expect(workerPids).toHaveLength(3);
 
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     const load = steadyPublisher(publisher, { topic: (id) => `pa/${id}`, ratePerSec: 1000, total: 5000 });
     await waitUntil(() => readSeen(env.SEEN_FILE).length >= 1500, 20_000, '1500 deliveries');
     const stopStarted = Date.now();
@@ -75,8 +44,7 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
 
     // Messages keep arriving at the broker while the app is down; the sessions queue them.
     await new Promise((r) => setTimeout(r, 1000));
-    const second = spawnRouteMQ(['start'], env);
-    await second.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const second = await f.serve(env);
     await load.done;
     expect(load.acked).toHaveLength(5000);
     await waitUntil(() => check(load.acked, readSeen(env.SEEN_FILE)).lost.length === 0, 30_000, 'every id handled');
@@ -90,10 +58,9 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
 
   it('kills every worker at once on a second signal, leaving no process behind', async () => {
     const env = cliEnv({ ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '30000' });
-    const app = spawnRouteMQ(['start'], env);
-    await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
+    const app = await f.serve(env);
     const workerPids = app.logs().flatMap((l) => (l['msg'] === 'worker started' ? [l['workerPid'] as number] : []));
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     await publisher.publishAsync('pb/hang', '{"delayMs":60000}', { qos: 1 });
     await new Promise((r) => setTimeout(r, 500));
     app.child.kill('SIGTERM');
@@ -105,18 +72,18 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
 
   it('reloads under load one slot at a time: route-file changes picked up, nothing lost or duplicated, never 0 workers', async () => {
     const startedAt = Date.now();
-    const versionFile = join(dir, `${uniqueName('version')}.txt`);
+    const versionFile = f.path('version');
     writeFileSync(versionFile, '1');
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    ({ manager } = await createTestManager(broker, {
+    const seenFile = f.path('seen');
+    const { manager } = await f.manager({
       SEEN_FILE: seenFile,
       VERSION_FILE: versionFile,
       POOL_A_COUNT: '2',
       MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
-    }));
+    });
     await manager.startWorkers();
     const m = manager;
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     const load = steadyPublisher(publisher, { topic: (id) => `pa/${id}`, ratePerSec: 1000, total: 4000 });
     await waitUntil(() => readSeen(seenFile).length >= 500, 20_000, '500 deliveries');
 
@@ -153,15 +120,15 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
     'scales %i → %i under load without loss or duplicates, leaving no session of the removed slots behind',
     async (from, to) => {
       const startedAt = Date.now();
-      const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-      ({ manager } = await createTestManager(broker, {
+      const seenFile = f.path('seen');
+      const { manager } = await f.manager({
         SEEN_FILE: seenFile,
         POOL_A_COUNT: String(from),
         MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
-      }));
+      });
       await manager.startWorkers();
       const m = manager;
-      publisher = await connectClient(broker.url);
+      const publisher = await f.connect();
       const load = steadyPublisher(publisher, { topic: (id) => `pa/${id}`, ratePerSec: 1000, total: 3000 });
       await waitUntil(() => readSeen(seenFile).length >= 800, 20_000, '800 deliveries');
       await m.scaleTo('pa-any', to);
@@ -191,17 +158,17 @@ describe('worker lifecycle: stop, reload, scale, several instances', () => {
 
   it('lets two instances with different instance ids share one group without client-id clashes', async () => {
     const group = uniqueName('shared');
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
+    const seenFile = f.path('seen');
     const common = {
       MQTT_GROUP_NAME: group,
       SEEN_FILE: seenFile,
       POOL_A_COUNT: '1',
       MQTT_CLIENT_ID: uniqueName('two'),
     };
-    const one = spawnRouteMQ(['start'], cliEnv({ ...common, ROUTEMQ_INSTANCE_ID: 'host-a' }));
-    const two = spawnRouteMQ(['start'], cliEnv({ ...common, ROUTEMQ_INSTANCE_ID: 'host-b' }));
+    const one = f.spawn(['start'], cliEnv({ ...common, ROUTEMQ_INSTANCE_ID: 'host-a' }));
+    const two = f.spawn(['start'], cliEnv({ ...common, ROUTEMQ_INSTANCE_ID: 'host-b' }));
     await Promise.all([one, two].map((app) => app.waitForLog((l) => l['msg'] === 'RouteMQ is serving')));
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     await publishMany(publisher, 200, (i) => ({ topic: `pa/${i}`, payload: '{}' }));
     await waitUntil(() => readSeen(seenFile).length >= 200, 15_000, '200 deliveries');
     const byPid = new Map<number, number>();

@@ -1,46 +1,25 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkerManager, WorkerManagerEvents } from '../../src/worker/worker-manager.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { childPids, steadyPublisher } from '../helpers/load.js';
-import { createTestManager } from '../helpers/manager.js';
-import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { connectClient, publishMany, waitUntil } from '../helpers/mqtt.js';
 import { check, readSeen } from '../helpers/seen.js';
 import { report, verdict } from '../helpers/checker.js';
 
 const RECEIVE_MAXIMUM = 32;
 
 describe('worker pools', () => {
-  let broker: TestBroker;
-  let dir: string;
+  const f = useFixture();
   let manager: WorkerManager | undefined;
   let publisher: MqttClient | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-    dir = mkdtempSync(join(tmpdir(), 'routemq-pools-'));
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await manager?.stopWorkers();
-    manager = undefined;
-    for (const pid of childPids()) process.kill(pid, 'SIGKILL');
-  });
-  afterAll(async () => {
-    await broker.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   async function start(
     env: Record<string, string> = {},
   ): Promise<{ seenFile: string; lines: Record<string, unknown>[] }> {
-    const seenFile = join(dir, `${uniqueName('seen')}.txt`);
-    const created = await createTestManager(broker, {
+    const seenFile = f.path('seen');
+    const created = await f.manager({
       SEEN_FILE: seenFile,
       MQTT_RECEIVE_MAXIMUM: String(RECEIVE_MAXIMUM),
       ROUTEMQ_HEARTBEAT_INTERVAL_MS: '200',
@@ -48,7 +27,7 @@ describe('worker pools', () => {
     });
     manager = created.manager;
     await manager.startWorkers();
-    publisher = await connectClient(broker.url);
+    publisher = await f.connect();
     return { seenFile, lines: created.lines };
   }
 
@@ -98,11 +77,9 @@ describe('worker pools', () => {
   });
 
   it('refuses startWorkers(n) for an app with several pools, since n sizes a single pool', async () => {
-    const created = await createTestManager(broker, { SEEN_FILE: join(dir, 'unused.txt') });
-    manager = created.manager;
-    await expect(manager.startWorkers(2)).rejects.toMatchObject({ code: 'RMQ_ERR_ROUTE_OPTION_INVALID' });
+    const created = await f.manager({ SEEN_FILE: f.path('unused') });
+    await expect(created.manager.startWorkers(2)).rejects.toMatchObject({ code: 'RMQ_ERR_ROUTE_OPTION_INVALID' });
     expect(childPids()).toEqual([]);
-    manager = undefined;
   });
 
   it('loses nothing when a worker is killed -9 under load, and the slot comes back with its session', async () => {
@@ -165,7 +142,7 @@ describe('worker pools', () => {
     const victim = manager?.getWorkerHealth().workers.find((w) => w.workerId === 'pa-any-0');
     const exited = nextEvent('worker.exited', (e) => e.workerId === 'pa-any-0');
     // A persistent client that reconnects at once whenever it is kicked, like a second deployment would.
-    const intruder = await connectClient(broker.url, {
+    const intruder = await connectClient(f.broker.url, {
       clientId: victim?.clientId as string,
       clean: false,
       reconnectPeriod: 100,
@@ -184,5 +161,25 @@ describe('worker pools', () => {
     } finally {
       await intruder.endAsync(true);
     }
+  });
+
+  it('stops a worker asked to stop while it was still starting as soon as it serves, not at the SIGTERM deadline', async () => {
+    // Each worker loads its route files only once the gate file exists; a stop that the worker dropped would only
+    // end at the SIGTERM escalation, 10 minutes later (past the test's timeout).
+    const gate = f.path('gate');
+    writeFileSync(gate, '');
+    await start({ START_GATE: gate, POOL_A_COUNT: '1', ROUTEMQ_SHUTDOWN_TIMEOUT_MS: '600000' });
+    const m = manager as WorkerManager;
+    rmSync(gate);
+    const scaling = m.scaleTo('pa-any', 2).catch((err: unknown) => err);
+    await waitUntil(() => childPids().length === 3, 20_000, 'the new worker process');
+    // stopWorkers sends every worker its shutdown message at once, the new one still waiting at the gate; then the
+    // gate opens and the new worker goes on starting.
+    const stopping = m.stopWorkers();
+    expect(existsSync(gate)).toBe(false);
+    writeFileSync(gate, '');
+    await stopping;
+    await scaling;
+    expect(childPids()).toEqual([]);
   });
 });

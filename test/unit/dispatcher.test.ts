@@ -90,6 +90,24 @@ describe('Dispatcher', () => {
     expect(h.dispatcher.stats().total).toMatchObject({ received: 2, handled: 2, failed: 0 });
   });
 
+  it('is idle only once quiet since its last ack, not merely since its last packet (a held ack holds the window)', async () => {
+    const gate = deferred();
+    const h = harness(() => gate.promise, { timeoutMs: 60_000 });
+    void h.dispatcher.onPacket(packet('t/held', '{}'), 1);
+    // No packet for 2 s: the broker sends nothing while the unacked messages fill this session's window.
+    await vi.advanceTimersByTimeAsync(2000);
+    let idle: boolean | undefined;
+    void h.dispatcher.waitUntilIdle(500, 10_000).then((v) => (idle = v));
+    gate.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.acked).toHaveLength(1);
+    // The ack just opened the window: what the broker queued for this session may still come.
+    await vi.advanceTimersByTimeAsync(400);
+    expect(idle).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(idle).toBe(true);
+  });
+
   it('gives the handler the decoded payload, params and context', async () => {
     const seen: MessageContext[] = [];
     const h = harness((ctx) => void seen.push(ctx));
