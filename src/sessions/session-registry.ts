@@ -223,9 +223,11 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     return this.view.winningClaim(clientId, Date.now())?.run === this.#o.run;
   }
 
-  /** Drop this run's claim, if it is still the current one. */
+  /** Drop this run's claim, if it won. */
   async releaseClaim(clientId: string): Promise<void> {
-    if (this.view.claims.get(clientId)?.run !== this.#o.run) return;
+    // Only the winner clears the topic: a loser's claim may be the retained one while the winner still works, and
+    // clearing it would let a third instance claim the session and take it over mid-adoption.
+    if (this.view.winningClaim(clientId, Date.now())?.run !== this.#o.run) return;
     await this.#publishRaw(this.topics.claim(clientId), '');
     this.view.apply('claims', clientId, undefined, Date.now());
   }
