@@ -40,6 +40,12 @@ export interface DispatcherOptions {
   readonly onStart?: (afterQuiet: boolean, now: number) => void;
   /** See {@link RouteRunnerOptions.onDeadLetter}. */
   readonly onDeadLetter?: RouteRunnerOptions<unknown>['onDeadLetter'];
+  /**
+   * Whether `route` runs a retained-on-subscribe copy (a packet with the retain flag set) received on connection
+   * `epoch`; if no route does, it is acked without running. See `runsRetainedCopy`.
+   * @defaultValue non-shared routes do, shared ones never (MQTT 5 §4.8.2)
+   */
+  readonly runsRetained?: (route: RouteDefinition, packet: IPublishPacket, epoch: number) => boolean;
 }
 
 /** A message whose handler is running, as heartbeats report it. */
@@ -141,7 +147,9 @@ export class Dispatcher {
     if (this.#stopping) return undefined;
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
     const match = this.#o.table.match(packet.topic);
-    const routes = match ? this.#routesHere(packet, match.routes) : undefined;
+    let routes = match ? this.#routesHere(packet, match.routes) : undefined;
+    // Only copies sent because of a SUBSCRIBE carry the retain flag (and their redeliveries): rare, off the hot path.
+    if (routes && packet.retain) routes = this.#retainedRoutesHere(packet, epoch, routes);
     if (!match || !routes) {
       this.#lastPacketAt = Date.now();
       if (match) this.#stats.skipped++;
@@ -239,6 +247,24 @@ export class Dispatcher {
       if (this.#runsHere(route, ids)) here.push(route);
     }
     return here.length > 0 ? here : undefined;
+  }
+
+  /** The routes among `routes` that run this retained copy; `undefined` when none (it is acked unrun). */
+  #retainedRoutesHere(
+    packet: IPublishPacket,
+    epoch: number,
+    routes: readonly RouteDefinition[],
+  ): readonly RouteDefinition[] | undefined {
+    const runs = this.#o.runsRetained ?? ((route: RouteDefinition) => !route.shared);
+    const here = routes.filter((route) => runs(route, packet, epoch));
+    if (here.length === 0) {
+      this.#o.logger.debug(
+        { topic: packet.topic, dup: packet.dup, routes: routes.map((r) => r.pattern) },
+        'retained copy acked without running (a shared route, or a session that already had it)',
+      );
+      return undefined;
+    }
+    return here.length === routes.length ? routes : here;
   }
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
