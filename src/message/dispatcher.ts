@@ -147,9 +147,12 @@ export class Dispatcher {
     if (this.#stopping) return undefined;
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
     const match = this.#o.table.match(packet.topic);
-    let routes = match ? this.#routesHere(packet, match.routes) : undefined;
     // Only copies sent because of a SUBSCRIBE carry the retain flag (and their redeliveries): rare, off the hot path.
-    if (routes && packet.retain) routes = this.#retainedRoutesHere(packet, epoch, routes);
+    const routes = match
+      ? packet.retain
+        ? this.#retainedRoutesHere(packet, epoch, match.routes)
+        : this.#routesHere(packet, match.routes)
+      : undefined;
     if (!match || !routes) {
       this.#lastPacketAt = Date.now();
       if (match) this.#stats.skipped++;
@@ -249,12 +252,14 @@ export class Dispatcher {
     return here.length > 0 ? here : undefined;
   }
 
-  /** The routes among `routes` that run this retained copy; `undefined` when none (it is acked unrun). */
+  /** {@link #routesHere}, less those that do not run this retained copy; `undefined` when none (it is acked unrun). */
   #retainedRoutesHere(
     packet: IPublishPacket,
     epoch: number,
-    routes: readonly RouteDefinition[],
+    matched: readonly RouteDefinition[],
   ): readonly RouteDefinition[] | undefined {
+    const routes = this.#routesHere(packet, matched);
+    if (!routes) return undefined;
     const runs = this.#o.runsRetained ?? ((route: RouteDefinition) => !route.shared);
     const here = routes.filter((route) => runs(route, packet, epoch));
     if (here.length === 0) {
