@@ -4,6 +4,7 @@ import { RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Dispatcher } from '../message/dispatcher.js';
 import type { DispatcherOptions, InHandMessage } from '../message/dispatcher.js';
+import { retainHandlingFor, runsRetainedCopy } from '../message/retained.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
@@ -70,6 +71,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   readonly #connection: MqttConnection;
   readonly #dispatcher: Dispatcher;
   #stopPromise: Promise<void> | undefined;
+  /** What the current connection's CONNACK said. */
+  #sessionPresent = false;
+  /** The connection whose SUBSCRIBE asked for the retained messages of `'every-start'` routes (see retained.ts). */
+  #startEpoch: number | undefined;
+  /** A SUBSCRIBE of this process has succeeded: later ones are reconnects, not a start. */
+  #subscribedOnce = false;
 
   constructor(options: ConsumerOptions) {
     super();
@@ -98,6 +105,13 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
       ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}),
       ...(options.origin ? { origin: options.origin } : {}),
+      runsRetained: (route, packet, epoch) =>
+        runsRetainedCopy(route, packet.dup, {
+          protocolVersion: config.mqtt.protocolVersion,
+          // Packets reach the dispatcher as they arrive, so `epoch` is the current connection's.
+          sessionPresent: this.#sessionPresent,
+          startConnection: epoch === this.#startEpoch,
+        }),
     });
     const connectionOptions = connectionOptionsFromConfig(config, options.clientId, logger);
     const onPacket = this.#dispatcher.onPacket;
@@ -108,7 +122,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
           return onPacket(packet, epoch);
         })
       : new MqttConnection(connectionOptions, onPacket);
-    this.#connection.on('connect', (_epoch, sessionPresent) => void this.#subscribe(sessionPresent));
+    this.#connection.on('connect', (epoch, sessionPresent) => {
+      this.#sessionPresent = sessionPresent;
+      void this.#subscribe(epoch, sessionPresent);
+    });
     this.#connection.on('fatal', (err) => this.emit('fatal', err));
   }
 
@@ -159,19 +176,24 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return { sessionPresent: await ready };
   }
 
-  async #subscribe(sessionPresent: boolean): Promise<void> {
+  async #subscribe(epoch: number, sessionPresent: boolean): Promise<void> {
     if (this.#o.adopt) {
       this.emit('ready', sessionPresent);
       return;
     }
+    // Until one SUBSCRIBE has gone through, this is still the start (a connection may drop mid-subscribe).
+    const atStart = !this.#subscribedOnce;
+    if (atStart) this.#startEpoch = epoch;
     const subscriptions = this.#o.routes.map((r) => ({
       topic: r.mqttTopic,
       qos: r.qos,
       subscriptionId: r.subscriptionId,
+      retainHandling: retainHandlingFor(r, atStart),
     }));
     try {
       if (sessionPresent) await this.#dropStaleSubscriptions();
       await this.#connection.subscribe(subscriptions);
+      this.#subscribedOnce = true;
       this.#o.logger.debug({ subscriptions: subscriptions.map((s) => s.topic) }, 'subscribed');
       this.emit('ready', sessionPresent);
     } catch (err) {

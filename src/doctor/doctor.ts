@@ -8,9 +8,12 @@ import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { ConnectionOptions } from '../mqtt/connection-options.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
+import { checkBrokerRestartGap } from './broker-restart-check.js';
+import { canaryPublishOptions } from './canary.js';
 import { checkClientIdClash } from './clash-check.js';
 import { checkDeadLetterTopics } from './dead-letter-check.js';
 import type { DoctorCheck } from './doctor-check.js';
+import { checkSessions } from './sessions-check.js';
 
 const PROBES = 20;
 const WAIT_MS = 2000;
@@ -19,7 +22,10 @@ const WAIT_MS = 2000;
  * `routemq doctor`: checks, against the configured broker and before any traffic, what silently breaks an MQTT
  * consumer: the connection and credentials, the broker's identity, whether `$share` really balances, and whether
  * this identity can read every route's topic (Mosquitto does not check SUBSCRIBE against the ACL, so a member
- * without read permission eats its share of the messages in silence). Each probe uses its own random client id.
+ * without read permission eats its share of the messages in silence). Each probe uses its own random client id,
+ * and every canary expires within seconds (see {@link canaryPublishOptions}), so none waits in a stopped app's session
+ * for its next start.
+ * It also lists the registry's sessions that are away or orphaned, and the broker-restart gap of shared routes.
  */
 export async function runDoctor(config: ResolvedConfig, table: RouteTable, logger: Logger): Promise<DoctorCheck[]> {
   const options = connectionOptionsFromConfig(config, 'doctor', logger);
@@ -56,6 +62,8 @@ export async function runDoctor(config: ResolvedConfig, table: RouteTable, logge
   for (const route of table.routes) checks.push(await checkReadable(options, route.filter, route.pattern));
   checks.push(...(await checkDeadLetterTopics(config, table, logger)));
   checks.push(await checkClientIdClash(config));
+  checks.push(...(await checkSessions(config, options)));
+  checks.push(checkBrokerRestartGap(broker, table));
   checks.push(
     broker.product === 'mosquitto'
       ? {
@@ -82,7 +90,8 @@ async function checkShareBalancing(options: ConnectionOptions): Promise<DoctorCh
       await member.subscribeAsync(`$share/routemq-doctor-${id}/${topic}/+`, { qos: 1 });
     }
     const publisher = members[0] as MqttClient;
-    for (let i = 0; i < PROBES; i++) await publisher.publishAsync(`${topic}/${i}`, 'probe', { qos: 1 });
+    const publish = canaryPublishOptions(options.client.protocolVersion);
+    for (let i = 0; i < PROBES; i++) await publisher.publishAsync(`${topic}/${i}`, 'probe', publish);
     await waitFor(() => (counts[0] ?? 0) + (counts[1] ?? 0) >= PROBES, WAIT_MS);
     const [a = 0, b = 0] = counts;
     if (a > 0 && b > 0 && a + b === PROBES) {
@@ -116,7 +125,7 @@ async function checkReadable(options: ConnectionOptions, filter: string, pattern
     if (granted.some((g) => g.qos > 2)) {
       return { check: `read ${pattern}`, status: 'fail', detail: `SUBSCRIBE to ${topic} refused`, fix: 'grant read' };
     }
-    await client.publishAsync(topic, '{"routemqDoctor":true}', { qos: 1 });
+    await client.publishAsync(topic, '{"routemqDoctor":true}', canaryPublishOptions(options.client.protocolVersion));
     await waitFor(() => received, WAIT_MS);
     if (received) return { check: `read ${pattern}`, status: 'pass', detail: `canary on ${topic} delivered` };
     return {

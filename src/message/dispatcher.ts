@@ -44,6 +44,12 @@ export interface DispatcherOptions {
   readonly deadLetters?: RouteRunnerOptions<unknown>['deadLetters'];
   /** See {@link RouteRunnerOptions.origin}. */
   readonly origin?: RouteRunnerOptions<unknown>['origin'];
+  /**
+   * Whether `route` runs a retained-on-subscribe copy (a packet with the retain flag set) received on connection
+   * `epoch`; if no route does, it is acked without running. See `runsRetainedCopy`.
+   * @defaultValue non-shared routes do, shared ones never (MQTT 5 §4.8.2)
+   */
+  readonly runsRetained?: (route: RouteDefinition, packet: IPublishPacket, epoch: number) => boolean;
 }
 
 /** A message whose handler is running, as heartbeats report it. */
@@ -150,7 +156,12 @@ export class Dispatcher {
     if (this.#stopping) return undefined;
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
     const match = this.#o.table.match(packet.topic);
-    const routes = match ? this.#routesHere(packet, match.routes) : undefined;
+    // Only copies sent because of a SUBSCRIBE carry the retain flag (and their redeliveries): rare, off the hot path.
+    const routes = match
+      ? packet.retain
+        ? this.#retainedRoutesHere(packet, epoch, match.routes)
+        : this.#routesHere(packet, match.routes)
+      : undefined;
     if (!match || !routes) {
       this.#lastPacketAt = Date.now();
       if (match) this.#stats.skipped++;
@@ -248,6 +259,26 @@ export class Dispatcher {
       if (this.#runsHere(route, ids)) here.push(route);
     }
     return here.length > 0 ? here : undefined;
+  }
+
+  /** {@link #routesHere}, less those that do not run this retained copy; `undefined` when none (it is acked unrun). */
+  #retainedRoutesHere(
+    packet: IPublishPacket,
+    epoch: number,
+    matched: readonly RouteDefinition[],
+  ): readonly RouteDefinition[] | undefined {
+    const routes = this.#routesHere(packet, matched);
+    if (!routes) return undefined;
+    const runs = this.#o.runsRetained ?? ((route: RouteDefinition) => !route.shared);
+    const here = routes.filter((route) => runs(route, packet, epoch));
+    if (here.length === 0) {
+      this.#o.logger.debug(
+        { topic: packet.topic, dup: packet.dup, routes: routes.map((r) => r.pattern) },
+        'retained copy acked without running (a shared route, or a session that already had it)',
+      );
+      return undefined;
+    }
+    return here.length === routes.length ? routes : here;
   }
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import mqtt from 'mqtt';
-import type { IPublishPacket, ISubscriptionGrant, MqttClient, Packet } from 'mqtt';
+import type { IClientSubscribeOptions, IPublishPacket, ISubscriptionGrant, MqttClient, Packet } from 'mqtt';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { OutgoingPayload, PublishOptions, QoS } from '../types.js';
@@ -11,11 +11,13 @@ import type { ConnectionOptions } from './connection-options.js';
 import { FlapDetector } from './flap-detector.js';
 import { TurnBatcher } from './turn-batcher.js';
 
-/** One subscription, with an optional v5 subscription identifier. */
+/** One subscription, with an optional v5 subscription identifier and Retain Handling. */
 export interface Subscription {
   readonly topic: string;
   readonly qos: QoS;
   readonly subscriptionId?: number;
+  /** v5 Retain Handling: 0 retained messages at every SUBSCRIBE, 1 only for a new subscription, 2 never. */
+  readonly retainHandling?: 0 | 1 | 2;
 }
 
 /**
@@ -174,10 +176,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     const v5 = this.#client.options.protocolVersion === 5;
     await Promise.all(
       subscriptions.map(async (sub) => {
-        const opts =
-          v5 && sub.subscriptionId !== undefined
-            ? { qos: sub.qos, properties: { subscriptionIdentifier: sub.subscriptionId } }
-            : { qos: sub.qos };
+        const opts: IClientSubscribeOptions = { qos: sub.qos };
+        if (v5 && sub.subscriptionId !== undefined) opts.properties = { subscriptionIdentifier: sub.subscriptionId };
+        if (v5 && sub.retainHandling !== undefined) opts.rh = sub.retainHandling;
         const granted: ISubscriptionGrant[] = await this.#client.subscribeAsync(sub.topic, opts);
         for (const grant of granted) {
           if (grant.qos > 2) {

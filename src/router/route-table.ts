@@ -2,7 +2,7 @@ import type { ZodType } from 'zod';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, MessageContext, Middleware, QoS } from '../types.js';
 import { compose } from './compose.js';
-import type { RouteDeclaration, RouteDeclarationSource } from './router.js';
+import type { RetainedMode, RouteDeclaration, RouteDeclarationSource } from './router.js';
 import { subscriptionIdFor } from './subscription-id.js';
 import { inSource, isValidGroupName } from './topic-pattern.js';
 import { TopicTrie } from './topic-trie.js';
@@ -43,6 +43,8 @@ export interface RouteDefinition {
   readonly maxAttempts?: number;
   readonly deadLetterTopic?: string;
   readonly concurrency?: number;
+  /** What the route does with retained-on-subscribe copies (see `RouteOptions.retained`). */
+  readonly retained: RetainedMode;
   /** The route file that declared the route, when known. */
   readonly source: string | undefined;
 }
@@ -225,6 +227,7 @@ function defineRoute(
     ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
     ...(options.deadLetterTopic !== undefined && { deadLetterTopic: options.deadLetterTopic }),
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    retained: options.retained ?? 'once',
     source: declaration.source,
   });
 }

@@ -39,7 +39,31 @@ export interface RouteOptions<S extends ZodType | undefined = ZodType | undefine
   pool?: string;
   /** Topic-safe route name for metrics and dead letters. @defaultValue derived from the pattern (`+`→`*`, `#`→`**`) */
   name?: string;
+  /**
+   * What this route does with the retained messages the broker sends when it subscribes (a main-process route
+   * only):
+   *
+   * - `'once'`: a retained message runs once per persistent session, not again at each start. On MQTT 5 the
+   *   route subscribes with Retain Handling 1 (retained messages only for a new subscription). On MQTT 3.1.1,
+   *   where the broker sends them again at every SUBSCRIBE, a retained copy is acked without running when the
+   *   CONNACK said the session was kept (it saw that copy before), unless it is a redelivery (DUP) of one that
+   *   was never acked. So on 3.1.1 a route added to an existing session does not get the retained messages
+   *   already there; use `'every-start'` for such a route.
+   * - `'every-start'`: the retained message runs at every start of the process (MQTT 5: Retain Handling 0 on the
+   *   first subscribe of the process, 1 on reconnects), for routes that rebuild in-memory state from retained
+   *   configuration. A reconnect that keeps the session does not run it again; one that lost the session does.
+   *
+   * Shared routes never run retained messages, as MQTT 5 §4.8.2 says (Mosquitto 2.0.11 sends them to every member
+   * that subscribes, so each worker would run one copy): they subscribe with Retain Handling 2, and a retained copy
+   * that arrives anyway is acked without running. So this option is refused on a shared route.
+   *
+   * @defaultValue 'once'
+   */
+  retained?: RetainedMode;
 }
+
+/** See {@link RouteOptions.retained}. */
+export type RetainedMode = 'once' | 'every-start';
 
 /** Options of {@link Router.group}. @typeParam G - the prefix literal, which types the params of nested routes. */
 export interface GroupOptions<G extends string = string> {
@@ -282,6 +306,13 @@ const OPTION_CHECKS: Readonly<Record<keyof RouteOptions, OptionCheck>> = {
         ? undefined
         : 'needs shared: true (pools hold the workers of shared routes)',
   name: (value) => topicNameProblem(value),
+  retained: (value, options) =>
+    value !== 'once' && value !== 'every-start'
+      ? "must be 'once' or 'every-start'"
+      : options.shared === true
+        ? 'is not for shared routes: they never run retained messages (MQTT 5 §4.8.2); ' +
+          'declare a main-process route (shared: false) for retained state'
+        : undefined,
 };
 
 /**

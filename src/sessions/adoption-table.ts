@@ -36,6 +36,7 @@ export function adoptionTable(table: RouteTable): RouteTable {
     pool: undefined,
     schema: undefined,
     maxAttempts: 1,
+    retained: 'once',
     source: undefined,
   });
   return new RouteTable([...table.routes, catchAll]);

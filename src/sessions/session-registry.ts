@@ -42,7 +42,8 @@ export interface SessionRegistryEvents {
   change: [];
 }
 
-const DEFAULT_REFRESH_MS = 10_000;
+/** How often an instance refreshes its record, ms (3 missed refreshes make it stale). */
+export const DEFAULT_REFRESH_MS = 10_000;
 
 /**
  * The session registry's connection: a clean MQTT session of its own (`<MQTT_CLIENT_ID>-<instance>-registry-<run>`)
