@@ -33,6 +33,14 @@ export interface SessionRegistryOptions {
   readonly refreshMs?: number;
   /** @defaultValue `os.hostname()` */
   readonly host?: string;
+  /** The instance id this registry connection speaks for. @defaultValue `ROUTEMQ_INSTANCE_ID` (its default) */
+  readonly instanceId?: string;
+  /**
+   * An operator's presence (`routemq sessions adopt`), not an app instance: its instance record is removed at
+   * stop, and its will removes it too (an empty retained message), so it leaves no record behind.
+   * @defaultValue false
+   */
+  readonly transient?: boolean;
 }
 
 /** Events of {@link SessionRegistry}. */
@@ -71,7 +79,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     this.#log = options.logger.child({ component: 'session-registry' });
     this.#host = options.host ?? hostname();
     this.#refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
-    this.#instance = options.config.routemq.instanceId;
+    this.#instance = options.instanceId ?? options.config.routemq.instanceId;
     this.view = new RegistryView(this.#refreshMs);
     const { config } = options;
     this.topics = registryTopics(config.routemq.registryPrefix, config.routemq.appName, config.mqtt.groupName);
@@ -98,7 +106,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       `${config.mqtt.clientIdPrefix}-${this.#instance}-registry-${this.#o.run.slice(0, 6)}`,
       this.#log,
     );
-    const will = this.#instanceRecord('away', null);
+    const will = this.#o.transient ? '' : JSON.stringify(this.#instanceRecord('away', null));
     const client = mqtt.connect(base.url, {
       ...base.client,
       clean: true,
@@ -106,7 +114,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       reconnectPeriod: 1000,
       will: {
         topic: this.topics.instance(this.#instance),
-        payload: Buffer.from(JSON.stringify(will)),
+        payload: Buffer.from(will),
         qos: 1,
         retain: true,
       },
@@ -232,7 +240,8 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       const client = this.#client;
       if (!client) return;
       try {
-        if (client.connected) await this.#publishInstance('away');
+        if (client.connected && this.#o.transient) await this.#publishRaw(this.topics.instance(this.#instance), '');
+        else if (client.connected) await this.#publishInstance('away');
         await client.endAsync();
       } catch (err) {
         this.#log.warn(
@@ -326,7 +335,14 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       return;
     }
     if (kind !== 'instances' && kind !== 'sessions' && kind !== 'claims') return;
-    this.view.apply(kind, key, parseRecord(payload), Date.now(), retained);
+    const record = parseRecord(payload);
+    this.view.apply(kind, key, record, Date.now(), retained);
+    // Someone else removed the record of a session this process runs (`routemq sessions end --force`): the slot
+    // starts a new session under the same client id, so publish its record again.
+    if (kind === 'sessions' && !record && this.#published.has(key) && this.#timer !== undefined) {
+      this.#published.delete(key);
+      void this.setSessions(this.#own).catch(() => undefined);
+    }
     this.emit('change');
   }
 }
