@@ -3,6 +3,7 @@ import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRoutesCommand } from './commands/routes.js';
+import { registerSessionsCommand } from './commands/sessions.js';
 import { registerStartCommand } from './commands/start.js';
 
 const program = new Command()
@@ -14,6 +15,7 @@ registerStartCommand(program);
 registerRoutesCommand(program);
 registerControlCommands(program);
 registerDoctorCommand(program);
+registerSessionsCommand(program);
 
 try {
   await program.parseAsync(process.argv);
