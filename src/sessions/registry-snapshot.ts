@@ -6,6 +6,7 @@ import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { classifyConnectError } from '../mqtt/connect-errors.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
+import { withTimeout } from '../util/with-timeout.js';
 import { parseRecord, registryTopics } from './records.js';
 import type { RegistryTopics } from './records.js';
 import { RegistryView } from './registry-view.js';
@@ -60,7 +61,14 @@ export class RegistrySnapshot {
         throw new RouteMQError(ErrorCodes.REGISTRY_FAILED, `the broker refused the subscription to ${topics.all}`);
       // A marker published after the subscription comes back after every retained record: a read barrier.
       await client.publishAsync(`${topics.root}/sync/${marker}`, '', { qos: 1 });
-      await synced;
+      // It never comes back when this identity may write there but not read (an ACL; MQTT 3.1.1 also drops a
+      // denied publish in silence): fail instead of waiting forever.
+      await withTimeout(synced, config.mqtt.connectTimeoutMs).catch(() => {
+        throw new RouteMQError(
+          ErrorCodes.REGISTRY_FAILED,
+          `nothing published under ${topics.root} came back within ${config.mqtt.connectTimeoutMs} ms`,
+        );
+      });
     } catch (err) {
       await client.endAsync(true).catch(() => undefined);
       throw new RouteMQError(

@@ -7,6 +7,7 @@ import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { classifyConnectError } from '../mqtt/connect-errors.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
+import { withTimeout } from '../util/with-timeout.js';
 import { RECORD_VERSION, parseRecord, registryTopics } from './records.js';
 import type { ClaimRecord, InstanceRecord, RegistryTopics, SessionRecord } from './records.js';
 import { RegistryView } from './registry-view.js';
@@ -321,7 +322,16 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     const marker = `${this.#o.run}-${Math.random().toString(36).slice(2)}`;
     const echoed = new Promise<void>((resolve) => this.#echoes.set(marker, resolve));
     await client.publishAsync(`${this.topics.root}/sync/${marker}`, '', { qos: 1 });
-    await echoed;
+    // The marker never comes back when this identity may write under the prefix but not read it (an ACL; on MQTT
+    // 3.1.1 a denied publish is also dropped in silence): fail rather than wait forever.
+    const ms = this.#o.config.mqtt.connectTimeoutMs;
+    await withTimeout(echoed, ms).catch(() => {
+      this.#echoes.delete(marker);
+      throw new RouteMQError(
+        ErrorCodes.TIMED_OUT,
+        `nothing published under ${this.topics.root} came back within ${ms} ms`,
+      );
+    });
   }
 
   #onMessage(topic: string, payload: Buffer, retained: boolean): void {
