@@ -66,6 +66,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   readonly #connection: MqttConnection;
   readonly #dispatcher: Dispatcher;
   #stopPromise: Promise<void> | undefined;
+  #endedSession = false;
 
   constructor(options: ConsumerOptions) {
     super();
@@ -117,6 +118,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** Publish on this consumer's connection. */
   publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
     return this.#connection.publish(topic, payload, options);
+  }
+
+  /**
+   * After `stop({ endSession: true })`: whether the session was really ended. `false` when it was kept because
+   * something stayed unacked (it did not go idle, or handlers outlived the deadline).
+   */
+  get endedSession(): boolean {
+    return this.#endedSession;
   }
 
   /** Handlers running now. */
@@ -222,6 +231,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     await this.#connection.stop({ endSession });
+    this.#endedSession = endSession;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

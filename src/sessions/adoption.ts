@@ -225,7 +225,8 @@ export class AdoptionManager {
         signal: adoption.abort.signal,
       });
       const handled = consumer.stats().total;
-      if (adoption.aborted || closed) {
+      // Kept, not ended, when something stayed unacked: the record must stay too, so it is adopted again.
+      if (adoption.aborted || closed || !consumer.endedSession) {
         log.warn({ handled: handled.handled }, 'adoption stopped before the end; the session is kept');
         return result('kept');
       }
