@@ -111,6 +111,14 @@ export const ErrorCodes = {
   NO_ROUTE: 'RMQ_ERR_NO_ROUTE',
   /** The session registry could not be read or written (the broker refused a registry publish or subscribe). */
   REGISTRY_FAILED: 'RMQ_ERR_REGISTRY_FAILED',
+  /** `routemq sessions adopt|end`: the registry of this app and group holds no session with this client id. */
+  SESSION_NOT_FOUND: 'RMQ_ERR_SESSION_NOT_FOUND',
+  /** `routemq sessions adopt|end`: the session's owner is live; it is refused (`end` goes ahead with `--force`). */
+  SESSION_OWNER_LIVE: 'RMQ_ERR_SESSION_OWNER_LIVE',
+  /** `routemq sessions adopt|end`: another live instance holds the claim on this session and is adopting it. */
+  SESSION_BEING_ADOPTED: 'RMQ_ERR_SESSION_BEING_ADOPTED',
+  /** An adoption by `routemq sessions adopt` stopped before the session was drained and ended; the session is kept. */
+  ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -12,6 +12,8 @@ export interface LoggerCreateOptions {
   pretty?: boolean;
   /** Fields bound to every line. */
   base?: Record<string, unknown>;
+  /** Write to stderr instead of stdout (a command whose stdout is its answer). @defaultValue false */
+  stderr?: boolean;
 }
 
 /**
@@ -34,7 +36,8 @@ const REDACT_PATHS = [
  * Create the process logger: JSON lines by default, pretty on a TTY.
  */
 export function createLogger(options: LoggerCreateOptions = {}): Logger {
-  const pretty = options.pretty ?? process.stdout.isTTY;
+  const out = options.stderr ? process.stderr : process.stdout;
+  const pretty = options.pretty ?? out.isTTY;
   const pinoOptions: LoggerOptions = {
     level: options.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -43,10 +46,13 @@ export function createLogger(options: LoggerCreateOptions = {}): Logger {
   if (pretty) {
     return pino({
       ...pinoOptions,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ...(options.stderr ? { destination: 2 } : {}) },
+      },
     });
   }
-  return pino(pinoOptions);
+  return options.stderr ? pino(pinoOptions, process.stderr) : pino(pinoOptions);
 }
 
 /** A logger that drops everything; for tests and embedding. */

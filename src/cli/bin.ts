@@ -4,6 +4,7 @@ import { registerControlCommands } from './commands/control.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRoutesCommand } from './commands/routes.js';
+import { registerSessionsCommand } from './commands/sessions.js';
 import { registerStartCommand } from './commands/start.js';
 
 const program = new Command()
@@ -16,6 +17,7 @@ registerRoutesCommand(program);
 registerControlCommands(program);
 registerDoctorCommand(program);
 registerDlqCommand(program);
+registerSessionsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

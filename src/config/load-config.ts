@@ -90,6 +90,36 @@ export function loadControlSocketPath(options: LoadConfigOptions = {}): string |
 }
 
 /**
+ * Resolve the configuration from `variables` alone: every other variable is ignored (its default applies), so a
+ * bad value that does not concern the caller (`ROUTEMQ_CONCURRENCY=banana` for a command that only talks to the
+ * broker) cannot stop it. The named variables, their `*_FILE` variants and the rules between them are checked as
+ * {@link loadConfig} checks them.
+ *
+ * @returns A deeply frozen {@link ResolvedConfig} in which only `variables` (and their files) were read.
+ * @throws {@link RouteMQError} `RMQ_ERR_CONFIG_INVALID` listing every invalid variable among `variables`, an unknown
+ *   key in `overrides`, or an env file named in `envFile` that cannot be read.
+ */
+export function loadConfigSubset(
+  variables: readonly ConfigVariable[],
+  options: LoadConfigOptions = {},
+): ResolvedConfig {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const issues: Issue[] = [];
+  const wanted = new Set<string>(variables);
+  for (const name of variables) {
+    const file = FILE_VARIANTS[name];
+    if (file !== undefined) wanted.add(file);
+  }
+  const raw: RawValues = new Map([...readLayers(options, cwd, issues)].filter(([name]) => wanted.has(name)));
+  readSecretFiles(raw, cwd, issues);
+  checkTlsFiles(raw, cwd, issues);
+  const values = validate(raw, issues);
+  checkCrossRules(values, raw, issues);
+  if (issues.length > 0) throw configError(issues, raw);
+  return deepFreeze(assemble(values, cwd));
+}
+
+/**
  * A flat, log-safe view of a config: keys are dotted paths (`'mqtt.url'`), secrets show as `'[redacted]'`, and
  * unset values are omitted.
  */

@@ -77,6 +77,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   #startEpoch: number | undefined;
   /** A SUBSCRIBE of this process has succeeded: later ones are reconnects, not a start. */
   #subscribedOnce = false;
+  #endedSession = false;
 
   constructor(options: ConsumerOptions) {
     super();
@@ -145,6 +146,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** Publish on this consumer's connection. */
   publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
     return this.#connection.publish(topic, payload, options);
+  }
+
+  /**
+   * After `stop({ endSession: true })`: whether the session was really ended. `false` when it was kept because
+   * something stayed unacked (it did not go idle, or handlers outlived the deadline).
+   */
+  get endedSession(): boolean {
+    return this.#endedSession;
   }
 
   /** Handlers running now. */
@@ -255,6 +264,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     await this.#connection.stop({ endSession });
+    this.#endedSession = endSession;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

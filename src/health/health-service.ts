@@ -9,6 +9,7 @@ import { createMetricsRegistry } from './metrics.js';
 import { RedisHealthReporter } from './redis-reporter.js';
 import type { RedisManager } from '../redis/redis-manager.js';
 import type { ScalingView } from '../scaling/autoscaler.js';
+import type { SessionEntry } from '../sessions/session-list.js';
 
 /** How long one sum of the counters serves (a scrape asks several times in a row). */
 const AGGREGATE_TTL_MS = 100;
@@ -37,6 +38,7 @@ export class HealthService {
     logger: Logger,
     redis?: RedisManager,
     scaling?: () => ScalingView | undefined,
+    sessions?: () => readonly SessionEntry[],
   ) {
     this.#app = app;
     this.#config = config;
@@ -86,6 +88,7 @@ export class HealthService {
         stopping: () => this.#stopping || app.state === 'stopping' || app.state === 'stopped',
         dependencies: (): Record<string, string> => (redis && redis.state !== 'disabled' ? { redis: redis.state } : {}),
         ...(scaling ? { scaling } : {}),
+        ...(sessions ? { sessions } : {}),
         logger,
       });
     }

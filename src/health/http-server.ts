@@ -9,6 +9,7 @@ import type { AppEvent, AppEvents } from '../runtime/app-events.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { HealthMonitor, HealthSnapshot } from './health-monitor.js';
 import type { ScalingView } from '../scaling/autoscaler.js';
+import type { SessionEntry } from '../sessions/session-list.js';
 
 /** Options of {@link HealthHttpServer}. */
 export interface HealthHttpOptions {
@@ -32,6 +33,8 @@ export interface HealthHttpOptions {
   readonly dependencies?: () => Record<string, string>;
   /** The autoscaler's signals for `GET /scaling` (KEDA metrics-api). */
   readonly scaling?: () => ScalingView | undefined;
+  /** The session registry's sessions of this app and group, for `/status` (`sessions`). */
+  readonly sessions?: () => readonly SessionEntry[];
   readonly logger: Logger;
 }
 
@@ -75,7 +78,10 @@ export class HealthHttpServer {
             : {}),
         });
       });
-      this.#routes.set('/status', async (_req, res) => json(res, 200, await options.monitor.sample()));
+      this.#routes.set('/status', async (_req, res) => {
+        const sample = await options.monitor.sample();
+        json(res, 200, options.sessions ? { ...sample, sessions: options.sessions() } : sample);
+      });
       this.#routes.set('/events', (req, res) => this.#subscribe(req, res));
       // KEDA's metrics-api scaler reads one number from this JSON, e.g. valueLocation `pools.<pool>.desired`.
       this.#routes.set('/scaling', (_req, res) => {

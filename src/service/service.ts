@@ -26,6 +26,8 @@ import { runStopSteps } from '../util/stop-steps.js';
 import { AdoptionManager } from '../sessions/adoption.js';
 import { adoptionTable, deployHash } from '../sessions/adoption-table.js';
 import { ownSessions } from '../sessions/own-sessions.js';
+import { listSessions } from '../sessions/session-list.js';
+import type { SessionEntry } from '../sessions/session-list.js';
 import { SessionRegistry } from '../sessions/session-registry.js';
 import type { OwnSession } from '../sessions/session-registry.js';
 import { appControlHandler } from './control-handler.js';
@@ -116,8 +118,13 @@ export class RouteMQService {
       events: app.events,
       logger: this.#log,
     });
-    this.health = new HealthService(app, config, this.#log, this.#redis, () =>
-      app.workers ? this.#autoscaler.view() : undefined,
+    this.health = new HealthService(
+      app,
+      config,
+      this.#log,
+      this.#redis,
+      () => (app.workers ? this.#autoscaler.view() : undefined),
+      () => this.sessionList(),
     );
     const onStop = options.onStopRequest ?? (() => void this.stop());
     this.#onFatal = options.onFatal ?? (() => undefined);
@@ -255,6 +262,20 @@ export class RouteMQService {
   /** The session registry's view (records of every instance and session of this app and group), once started. */
   get sessions(): SessionRegistry | undefined {
     return this.#registry;
+  }
+
+  /**
+   * Every session of this app and group as this instance sees them (what `/status` shows as `sessions`): its own,
+   * the other instances', and the orphans being adopted. Empty before the registry has started.
+   */
+  sessionList(): SessionEntry[] {
+    const view = this.#registry?.view;
+    if (!view) return [];
+    return listSessions(view, Date.now(), {
+      graceMs: this.#config.routemq.orphanGraceS * 1000,
+      // Counted as the adopter counts it: from the records, else from when this instance first saw the owner go.
+      awayForMs: (instance, now) => view.awayForMs(instance, now),
+    });
   }
 
   /** The sessions this process runs now. */

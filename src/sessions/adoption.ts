@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/schema.js';
 import { Consumer } from '../consumer/consumer.js';
 import type { ConsumerOptions } from '../consumer/consumer.js';
-import { errorMessageOf } from '../errors.js';
+import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { SessionRecord } from './records.js';
@@ -56,6 +56,23 @@ export interface AdoptionManagerOptions {
   readonly scanIntervalMs?: number;
 }
 
+/** How one adoption ended. */
+export interface AdoptionResult {
+  /**
+   * `ended`: drained, ended and its record removed. `claimed-elsewhere`: another instance's claim won, nothing was
+   * done. `kept`: it stopped before the end (the owner came back, the connection closed, it did not go idle, the
+   * adopter stopped), so the session and its record stay. `failed`: an error (in `error`); the session stays too.
+   */
+  readonly outcome: 'ended' | 'claimed-elsewhere' | 'kept' | 'failed';
+  /** Whether the broker still held the session (`undefined` when it never connected). */
+  readonly sessionPresent: boolean | undefined;
+  /** Messages whose handlers succeeded. */
+  readonly handled: number;
+  /** Messages sent to the dead-letter topic. */
+  readonly deadLettered: number;
+  readonly error?: unknown;
+}
+
 /** One adoption in progress. */
 interface Adoption {
   readonly record: SessionRecord;
@@ -104,20 +121,40 @@ export class AdoptionManager {
     this.scan();
   }
 
+  /**
+   * Adopt one session now, whatever the grace (an operator's `routemq sessions adopt`): claim it, drain it through
+   * the routes and end it, giving it back if its owner is seen live meanwhile. The caller checks first that the
+   * owner is not live.
+   *
+   * @throws RouteMQError `RMQ_ERR_SESSION_NOT_FOUND` when the registry holds no such session,
+   *   `RMQ_ERR_SESSION_BEING_ADOPTED` when this manager is adopting it already.
+   */
+  async adoptOne(clientId: string): Promise<AdoptionResult> {
+    const { registry } = this.#o;
+    const record = registry.view.sessions.get(clientId);
+    if (!record)
+      throw new RouteMQError(
+        ErrorCodes.SESSION_NOT_FOUND,
+        `No session '${clientId}' in the registry ${registry.topics.root}`,
+      );
+    if (this.#running.has(clientId))
+      throw new RouteMQError(ErrorCodes.SESSION_BEING_ADOPTED, `Session '${clientId}' is being adopted already`);
+    const watch = (): void => this.#checkOwners();
+    registry.on('change', watch);
+    try {
+      return await this.#adopt(record);
+    } finally {
+      registry.off('change', watch);
+    }
+  }
+
   /** Look for orphans and owners that came back. Never throws. */
   scan(): void {
     if (this.#stopped) return;
     const { registry } = this.#o;
     const view = registry.view;
     const now = Date.now();
-    for (const adoption of this.#running.values()) {
-      const owner = adoption.record.instance;
-      if (owner !== registry.instanceId && view.isLive(owner, now) && !adoption.aborted) {
-        this.#log.info({ clientId: adoption.record.clientId, owner }, 'the owner is back: handing its session back');
-        adoption.aborted = true;
-        adoption.abort.abort();
-      }
-    }
+    this.#checkOwners();
     const me = { instance: registry.instanceId, run: registry.run, ownClientIds: this.#o.ownClientIds() };
     const graceMs = this.#o.config.routemq.orphanGraceS * 1000;
     this.#forgetEmptyInstances(view, now, graceMs);
@@ -141,17 +178,44 @@ export class AdoptionManager {
     }
   }
 
-  async #adopt(record: SessionRecord): Promise<void> {
+  /** Give a session back (abort its adoption) when its owner is live again. */
+  #checkOwners(): void {
+    const { registry } = this.#o;
+    const view = registry.view;
+    const now = Date.now();
+    for (const adoption of this.#running.values()) {
+      const owner = adoption.record.instance;
+      if (owner !== registry.instanceId && view.isLive(owner, now) && !adoption.aborted) {
+        this.#log.info({ clientId: adoption.record.clientId, owner }, 'the owner is back: handing its session back');
+        adoption.aborted = true;
+        adoption.abort.abort();
+      }
+    }
+  }
+
+  /** Never rejects: a failure is logged and returned as `failed`. */
+  async #adopt(record: SessionRecord): Promise<AdoptionResult> {
     const { registry, config } = this.#o;
     const adoption: Adoption = { record, consumer: undefined, aborted: false, abort: new AbortController() };
     this.#running.set(record.clientId, adoption);
     const log = this.#log.child({ clientId: record.clientId, owner: record.instance, pool: record.pool });
+    let sessionPresent: boolean | undefined;
+    const result = (outcome: AdoptionResult['outcome'], error?: unknown): AdoptionResult => {
+      const total = adoption.consumer?.stats().total;
+      return {
+        outcome,
+        sessionPresent,
+        handled: total?.handled ?? 0,
+        deadLettered: total?.deadLettered ?? 0,
+        ...(error !== undefined ? { error } : {}),
+      };
+    };
     try {
       if (!(await registry.claim(record.clientId))) {
         log.debug('another instance claimed this session first');
-        return;
+        return result('claimed-elsewhere');
       }
-      if (this.#stopped || adoption.aborted) return;
+      if (this.#stopped || adoption.aborted) return result('kept');
       const consumer = new Consumer({
         config,
         table: this.#o.table,
@@ -169,7 +233,7 @@ export class AdoptionManager {
         adoption.aborted = true;
         adoption.abort.abort();
       });
-      const { sessionPresent } = await consumer.start();
+      ({ sessionPresent } = await consumer.start());
       log.info({ sessionPresent, filters: record.filters }, 'adopting an orphaned session');
       await consumer.stop({
         endSession: !adoption.aborted,
@@ -178,9 +242,10 @@ export class AdoptionManager {
         signal: adoption.abort.signal,
       });
       const handled = consumer.stats().total;
-      if (adoption.aborted || closed) {
+      // Kept, not ended, when something stayed unacked: the record must stay too, so it is adopted again.
+      if (adoption.aborted || closed || !consumer.endedSession) {
         log.warn({ handled: handled.handled }, 'adoption stopped before the end; the session is kept');
-        return;
+        return result('kept');
       }
       await registry.remove(record.clientId);
       const others = [...registry.view.sessions.values()].some(
@@ -191,9 +256,11 @@ export class AdoptionManager {
         { handled: handled.handled, deadLettered: handled.deadLettered, sessionPresent },
         'adopted session drained and ended',
       );
+      return result('ended');
     } catch (err) {
       log.warn({ err: errorMessageOf(err) }, 'adoption failed; the session is kept and tried again later');
       await adoption.consumer?.stop();
+      return result('failed', err);
     } finally {
       await registry.releaseClaim(record.clientId).catch(() => undefined);
       this.#running.delete(record.clientId);

@@ -34,6 +34,14 @@ export interface SessionRegistryOptions {
   readonly refreshMs?: number;
   /** @defaultValue `os.hostname()` */
   readonly host?: string;
+  /** The instance id this registry connection speaks for. @defaultValue `ROUTEMQ_INSTANCE_ID` (its default) */
+  readonly instanceId?: string;
+  /**
+   * An operator's presence (`routemq sessions adopt`), not an app instance: its instance record is removed at
+   * stop, and its will removes it too (an empty retained message), so it leaves no record behind.
+   * @defaultValue false
+   */
+  readonly transient?: boolean;
 }
 
 /** Events of {@link SessionRegistry}. */
@@ -73,7 +81,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     this.#log = options.logger.child({ component: 'session-registry' });
     this.#host = options.host ?? hostname();
     this.#refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
-    this.#instance = options.config.routemq.instanceId;
+    this.#instance = options.instanceId ?? options.config.routemq.instanceId;
     this.view = new RegistryView(this.#refreshMs);
     const { config } = options;
     this.topics = registryTopics(config.routemq.registryPrefix, config.routemq.appName, config.mqtt.groupName);
@@ -100,7 +108,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       `${config.mqtt.clientIdPrefix}-${this.#instance}-registry-${this.#o.run.slice(0, 6)}`,
       this.#log,
     );
-    const will = this.#instanceRecord('away', null);
+    const will = this.#o.transient ? '' : JSON.stringify(this.#instanceRecord('away', null));
     const client = mqtt.connect(base.url, {
       ...base.client,
       clean: true,
@@ -108,7 +116,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       reconnectPeriod: 1000,
       will: {
         topic: this.topics.instance(this.#instance),
-        payload: Buffer.from(JSON.stringify(will)),
+        payload: Buffer.from(will),
         qos: 1,
         retain: true,
       },
@@ -243,7 +251,8 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       const client = this.#client;
       if (!client) return;
       try {
-        if (client.connected) await this.#publishInstance('away');
+        if (client.connected && this.#o.transient) await this.#publishRaw(this.topics.instance(this.#instance), '');
+        else if (client.connected) await this.#publishInstance('away');
         await client.endAsync();
       } catch (err) {
         this.#log.warn(
@@ -323,7 +332,16 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     const marker = `${this.#o.run}-${Math.random().toString(36).slice(2)}`;
     const echoed = new Promise<void>((resolve) => this.#echoes.set(marker, resolve));
     await client.publishAsync(`${this.topics.root}/sync/${marker}`, '', { qos: 1 });
-    await echoed;
+    // The marker never comes back when this identity may write under the prefix but not read it (an ACL; on MQTT
+    // 3.1.1 a denied publish is also dropped in silence): fail rather than wait forever.
+    const ms = this.#o.config.mqtt.connectTimeoutMs;
+    await withTimeout(echoed, ms).catch(() => {
+      this.#echoes.delete(marker);
+      throw new RouteMQError(
+        ErrorCodes.TIMED_OUT,
+        `nothing published under ${this.topics.root} came back within ${ms} ms`,
+      );
+    });
   }
 
   #onMessage(topic: string, payload: Buffer, retained: boolean): void {
@@ -337,7 +355,14 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       return;
     }
     if (kind !== 'instances' && kind !== 'sessions' && kind !== 'claims') return;
-    this.view.apply(kind, key, parseRecord(payload), Date.now(), retained);
+    const record = parseRecord(payload);
+    this.view.apply(kind, key, record, Date.now(), retained);
+    // Someone else removed the record of a session this process runs (`routemq sessions end --force`): the slot
+    // starts a new session under the same client id, so publish its record again.
+    if (kind === 'sessions' && !record && this.#published.has(key) && this.#timer !== undefined) {
+      this.#published.delete(key);
+      void this.setSessions(this.#own).catch(() => undefined);
+    }
     this.emit('change');
   }
 }

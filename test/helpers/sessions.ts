@@ -10,7 +10,7 @@ export const SESSIONS_ROUTERS = fileURLToPath(new URL('../fixtures/apps/sessions
  * A cluster of `routemq start` instances of one app (the sessions fixture) against one broker: every instance
  * shares the client-id prefix, group and app name, and has its own state directory under `dir`.
  */
-export function sessionCluster(f: Fixture, common: Record<string, string> = {}) {
+export function sessionCluster(f: Pick<Fixture, 'broker' | 'dir' | 'spawn'>, common: Record<string, string> = {}) {
   const { broker, dir } = f;
   const base = {
     MQTT_BROKER: '127.0.0.1',

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { RECORD_VERSION } from '../../src/sessions/records.js';
+import type { ClaimRecord, InstanceRecord, SessionRecord } from '../../src/sessions/records.js';
+import { RegistryView } from '../../src/sessions/registry-view.js';
+import { awayFromRecords, listSessions } from '../../src/sessions/session-list.js';
+
+const REFRESH_MS = 10_000;
+const NOW = 1_000_000_000;
+
+function instance(id: string, state: 'live' | 'away', changedAt: number | null, run = `${id}-run`): InstanceRecord {
+  return {
+    v: RECORD_VERSION,
+    kind: 'instance',
+    app: 'a',
+    group: 'g',
+    instance: id,
+    host: 'h',
+    pid: 1,
+    deploy: 'd1',
+    state,
+    changedAt,
+    run,
+  };
+}
+
+function session(clientId: string, owner: string, extra: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    v: RECORD_VERSION,
+    kind: 'session',
+    app: 'a',
+    group: 'g',
+    clientId,
+    instance: owner,
+    pool: 'p',
+    slot: 0,
+    filters: ['$share/g/x/+'],
+    deploy: 'd1',
+    run: `${owner}-run`,
+    state: 'live',
+    changedAt: NOW - 60_000,
+    ...extra,
+  };
+}
+
+function view(...records: (InstanceRecord | SessionRecord | ClaimRecord)[]): RegistryView {
+  const v = new RegistryView(REFRESH_MS);
+  for (const r of records) {
+    const key = r.kind === 'instance' ? r.instance : r.clientId;
+    v.apply(r.kind === 'instance' ? 'instances' : r.kind === 'session' ? 'sessions' : 'claims', key, r, NOW, true);
+  }
+  return v;
+}
+
+const state = (v: RegistryView, graceMs = 30_000) =>
+  listSessions(v, NOW, { graceMs }).map((s) => [s.clientId, s.state, s.ageS]);
+
+describe('listSessions: what an observer of the registry says of each session', () => {
+  it('live while the owner refreshes, with the age of the record', () => {
+    expect(state(view(instance('i1', 'live', NOW - 1000), session('c1', 'i1')))).toEqual([['c1', 'live', 60]]);
+  });
+
+  it('away after a graceful stop, then orphaned once the grace has passed, aged from the stop', () => {
+    expect(state(view(instance('i1', 'away', NOW - 5000), session('c1', 'i1')))).toEqual([['c1', 'away', 5]]);
+    expect(state(view(instance('i1', 'away', NOW - 45_000), session('c1', 'i1')))).toEqual([['c1', 'orphaned', 45]]);
+  });
+
+  it("away with an unknown age when the will marked the owner (a one-shot reader can't tell when)", () => {
+    const v = view(instance('i1', 'away', null), session('c1', 'i1'));
+    expect(state(v)).toEqual([['c1', 'away', null]]);
+    expect(awayFromRecords(v, 'i1', NOW)).toBeNull();
+    // A long-lived observer counts from when it first saw it go.
+    expect(listSessions(v, NOW, { graceMs: 1, awayForMs: () => 5000 }).map((s) => s.state)).toEqual(['orphaned']);
+  });
+
+  it('away from the last refresh when a live record went stale (no will reached the broker)', () => {
+    const v = view(instance('i1', 'live', NOW - 3 * REFRESH_MS - 2000), session('c1', 'i1'));
+    expect(state(v)).toEqual([['c1', 'orphaned', 32]]);
+  });
+
+  it("orphaned when a live owner's record is of an earlier run (a slot it no longer runs)", () => {
+    const v = view(instance('i1', 'live', NOW, 'new-run'), session('c1', 'i1', { run: 'old-run' }));
+    expect(state(v)).toEqual([['c1', 'orphaned', 60]]);
+  });
+
+  it('leaving while the owner drains it, adopting while a live instance holds the claim', () => {
+    const claim: ClaimRecord = {
+      v: RECORD_VERSION,
+      kind: 'claim',
+      clientId: 'c2',
+      by: 'i2',
+      run: 'i2-run',
+      at: NOW - 3000,
+    };
+    const v = view(
+      instance('i1', 'away', NOW - 60_000),
+      instance('i2', 'live', NOW),
+      session('c1', 'i2', { state: 'leaving', changedAt: NOW - 2000 }),
+      session('c2', 'i1'),
+      claim,
+    );
+    expect(listSessions(v, NOW, { graceMs: 30_000 }).map((s) => [s.clientId, s.state, s.ageS, s.adoptedBy])).toEqual([
+      ['c2', 'adopting', 3, 'i2'],
+      ['c1', 'leaving', 2, null],
+    ]);
+  });
+
+  it('ignores the claim of an adopter that is gone', () => {
+    const claim: ClaimRecord = { v: RECORD_VERSION, kind: 'claim', clientId: 'c1', by: 'gone', run: 'r', at: NOW };
+    expect(state(view(instance('i1', 'away', NOW - 60_000), session('c1', 'i1'), claim))).toEqual([
+      ['c1', 'orphaned', 60],
+    ]);
+  });
+});
