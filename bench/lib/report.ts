@@ -16,8 +16,15 @@ interface Results {
     string,
     {
       baselineMedian: number;
+      floorMedian?: number;
       oursMedian: number;
       ratio: string;
+      floorRatio?: string;
+      baselineCpuUs?: number;
+      floorCpuUs?: number;
+      oursCpuUs?: number;
+      cpuRatio?: string;
+      floorCpuRatio?: string;
       memoryRatio: number;
       oursPeakMb: number;
       baselinePeakMb: number;
@@ -25,14 +32,20 @@ interface Results {
       baselineIdleMb: number;
     }
   >;
-  layers: Record<string, string>;
+  layers: Record<string, { ratio: string; cpuRatio: string }>;
   latency: {
     rate: number;
     runs?: number;
     baseline: { p50: number; p95: number; p99: number };
     ours: { p50: number; p95: number; p99: number };
   }[];
-  io: { ratio: string; baselineMedian: number; oursMedian: number; kill: { lost: number; duplicated: number } };
+  io: {
+    ratio: string;
+    cpuRatio?: string;
+    baselineMedian: number;
+    oursMedian: number;
+    kill: { lost: number; duplicated: number };
+  };
   startup: { startMs: number; reloadMs: number } | undefined;
   problems: string[];
 }
@@ -40,30 +53,57 @@ interface Results {
 const f0 = (n: number): string => n.toFixed(0);
 const f1 = (n: number): string => n.toFixed(1);
 const f2 = (n: number): string => n.toFixed(2);
+/** A figure that a run may lack (a cell measured without the floor). */
+const opt = (n: number | undefined, f: (n: number) => string): string =>
+  n === undefined || Number.isNaN(n) ? '–' : f(n);
+const optText = (text: string | undefined): string => (text === undefined || text.startsWith('NaN') ? '–' : text);
 
 /** The results as Markdown tables. */
 export function renderMarkdown(r: Results): string {
   const lines = [
     `Run ${r.date} · \`${r.command}\` · N=${r.n} · ${r.repetitions} repetition(s), interleaved · ${r.machine.cores} cores (${r.machine.cpu ?? '?'}), ${r.machine.memoryGb} GiB, Node ${r.machine.node}`,
     '',
-    '**Throughput** (msg/s, median; ratio = RouteMQ ÷ baseline, median [min–max] over repetitions)',
+    '**Baselines**: _raw_ is plain MQTT.js acking on arrival (`bench/baseline-subscriber.mjs`); _floor_ is plain MQTT.js with ' +
+      "RouteMQ's delivery semantics and nothing else: v5, persistent session, receive maximum 256, `JSON.parse`, PUBACK " +
+      "from `handleMessage`'s `done()` after that work (`bench/floor-subscriber.mjs`). Ratios are RouteMQ ÷ baseline, the " +
+      'median [min–max] of the per-repetition ratios; sides run interleaved, in rotating order.',
     '',
-    '| cell | baseline | RouteMQ | ratio | peak RSS/worker (ours / baseline, MB) | idle RSS (ours / baseline, MB) |',
-    '| --- | ---: | ---: | --- | --- | --- |',
+    '**Throughput** (msg/s, median)',
+    '',
+    '| cell | raw | floor | RouteMQ | ÷ raw | ÷ floor |',
+    '| --- | ---: | ---: | ---: | --- | --- |',
     ...Object.entries(r.throughput).map(
       ([cell, t]) =>
-        `| ${cell} | ${f0(t.baselineMedian)} | ${f0(t.oursMedian)} | ${t.ratio} | ${f1(t.oursPeakMb)} / ${f1(t.baselinePeakMb)} (${f2(t.memoryRatio)}×) | ${f1(t.oursIdleMb)} / ${f1(t.baselineIdleMb)} |`,
+        `| ${cell} | ${f0(t.baselineMedian)} | ${opt(t.floorMedian, f0)} | ${f0(t.oursMedian)} | ${t.ratio} | ${optText(t.floorRatio)} |`,
+    ),
+    '',
+    '**CPU per message** (µs of user + system CPU of the subscriber processes over the timed window ÷ messages handled, median; RouteMQ: its workers)',
+    '',
+    '| cell | raw | floor | RouteMQ | ÷ raw | ÷ floor |',
+    '| --- | ---: | ---: | ---: | --- | --- |',
+    ...Object.entries(r.throughput).map(
+      ([cell, t]) =>
+        `| ${cell} | ${opt(t.baselineCpuUs, f1)} | ${opt(t.floorCpuUs, f1)} | ${opt(t.oursCpuUs, f1)} | ${optText(t.cpuRatio)} | ${optText(t.floorCpuRatio)} |`,
+    ),
+    '',
+    '**Memory** (MB per worker, median; ratio of peak RSS, RouteMQ ÷ raw)',
+    '',
+    '| cell | peak RSS (RouteMQ / raw) | idle RSS (RouteMQ / raw) |',
+    '| --- | --- | --- |',
+    ...Object.entries(r.throughput).map(
+      ([cell, t]) =>
+        `| ${cell} | ${f1(t.oursPeakMb)} / ${f1(t.baselinePeakMb)} (${f2(t.memoryRatio)}×) | ${f1(t.oursIdleMb)} / ${f1(t.baselineIdleMb)} |`,
     ),
   ];
   if (Object.keys(r.layers).length > 0) {
     lines.push(
       '',
-      '**Cost of layers** (W=1, QoS1; ratio to the baseline of the same run)',
+      '**Cost of layers** (W=1, QoS1; RouteMQ ÷ raw in the same run)',
       '',
-      '| variant | ratio |',
-      '| --- | --- |',
+      '| variant | throughput | CPU per message |',
+      '| --- | --- | --- |',
     );
-    for (const [name, ratio] of Object.entries(r.layers)) lines.push(`| ${name} | ${ratio} |`);
+    for (const [name, l] of Object.entries(r.layers)) lines.push(`| ${name} | ${l.ratio} | ${l.cpuRatio} |`);
   }
   if (r.latency.length > 0) {
     lines.push(
@@ -81,7 +121,7 @@ export function renderMarkdown(r: Results): string {
   }
   lines.push(
     '',
-    `**I/O-bound** (5 ms handler, W=2, QoS1, concurrency 256 vs the unsafe ack-on-arrival baseline): baseline ${f0(r.io.baselineMedian)}/s, RouteMQ ${f0(r.io.oursMedian)}/s, ratio ${r.io.ratio}. With a worker SIGKILLed mid-run: lost ${r.io.kill.lost}, duplicated ${r.io.kill.duplicated}.`,
+    `**I/O-bound** (5 ms handler, W=2, QoS1, concurrency 256 vs the unsafe ack-on-arrival baseline): baseline ${f0(r.io.baselineMedian)}/s, RouteMQ ${f0(r.io.oursMedian)}/s, ratio ${r.io.ratio}${r.io.cpuRatio ? ` (CPU per message ${r.io.cpuRatio})` : ''}. With a worker SIGKILLed mid-run: lost ${r.io.kill.lost}, duplicated ${r.io.kill.duplicated}.`,
   );
   if (r.startup) {
     lines.push(

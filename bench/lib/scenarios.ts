@@ -7,7 +7,16 @@ import { silentLogger } from '../../src/logger.js';
 import { loadRouteFiles } from '../../src/router/discovery.js';
 import { compileRoutes } from '../../src/router/route-table.js';
 import { WorkerManager } from '../../src/worker/worker-manager.js';
-import { memoryOf, readCounters, runPublisher, startBaseline, startRouteMQ, waitForCount } from './sides.js';
+import {
+  cpuTimeUs,
+  memoryOf,
+  readCounters,
+  runPublisher,
+  startBaseline,
+  startFloor,
+  startRouteMQ,
+  waitForCount,
+} from './sides.js';
 import type { Side, SideOptions } from './sides.js';
 import { median, percentile } from './stats.js';
 
@@ -18,14 +27,28 @@ export interface SideResult {
   readonly rate: number;
   readonly peakMb: number;
   readonly idleMb: number;
+  /**
+   * CPU (user + system) the counting processes spent from just before the first publish until the last message
+   * was counted, in µs per message counted. For RouteMQ the workers only: the main process serves no message.
+   */
+  readonly cpuUsPerMsg: number;
   readonly latencies: number[];
 }
 
-/** Both sides of one run, and the ratios. */
+/** The sides of one run, and the ratios. */
 export interface ThroughputResult {
   readonly baseline: SideResult;
+  /** The floor side (RouteMQ's delivery semantics in plain MQTT.js), when the run included it. */
+  readonly floor: SideResult | undefined;
   readonly ours: SideResult;
+  /** Throughput, RouteMQ ÷ baseline. */
   readonly ratio: number;
+  /** Throughput, RouteMQ ÷ floor. */
+  readonly floorRatio: number | undefined;
+  /** CPU per message, RouteMQ ÷ baseline. */
+  readonly cpuRatio: number;
+  /** CPU per message, RouteMQ ÷ floor. */
+  readonly floorCpuRatio: number | undefined;
   readonly memoryRatio: number;
 }
 
@@ -37,15 +60,20 @@ export async function runSide(
 ): Promise<SideResult> {
   const side = await start(options);
   try {
-    const idleMb = median(side.pids().map((pid) => memoryOf(pid).rssMb));
+    const pids = side.pids();
+    const idleMb = median(pids.map((pid) => memoryOf(pid).rssMb));
+    const cpu = (): number => pids.reduce((sum, pid) => sum + cpuTimeUs(pid), 0);
+    const cpuBefore = cpu();
+    let cpuAfter = cpuBefore;
     const published = await runPublisher(options.url, n, options.qos, rate);
-    const counts = await waitForCount(side.dir, n);
-    const peakMb = median(side.pids().map((pid) => memoryOf(pid).peakMb));
+    const counts = await waitForCount(side.dir, n, undefined, () => (cpuAfter = cpu()));
+    const peakMb = median(pids.map((pid) => memoryOf(pid).peakMb));
     return {
       count: counts.count,
       rate: counts.count / ((counts.lastAt - published.startedAt) / 1000),
       peakMb,
       idleMb,
+      cpuUsPerMsg: (cpuAfter - cpuBefore) / Math.max(1, counts.count),
       latencies: counts.latencies,
     };
   } finally {
@@ -53,10 +81,15 @@ export async function runSide(
   }
 }
 
-/** Baseline then RouteMQ on the same workload. */
+/**
+ * The baseline, the floor (with `floor`) and RouteMQ, one after the other on the same workload. `rep` rotates the
+ * order (repetition 0: baseline, floor, RouteMQ; 1: floor, RouteMQ, baseline; …), so no side always runs first,
+ * right after a broker start or another cell.
+ */
 export async function measureThroughput(
   url: string,
-  cell: { w: number; qos: 0 | 1; n: number; ioMs?: number; env?: Record<string, string> },
+  cell: { w: number; qos: 0 | 1; n: number; ioMs?: number; env?: Record<string, string>; floor?: boolean },
+  rep = 0,
 ): Promise<ThroughputResult> {
   const options: SideOptions = {
     url,
@@ -65,9 +98,25 @@ export async function measureThroughput(
     ...(cell.ioMs !== undefined ? { ioMs: cell.ioMs } : {}),
     ...(cell.env ? { env: cell.env } : {}),
   };
-  const baseline = await runSide(startBaseline, options, cell.n);
-  const ours = await runSide(startRouteMQ, options, cell.n);
-  return { baseline, ours, ratio: ours.rate / baseline.rate, memoryRatio: ours.peakMb / baseline.peakMb };
+  const starts = cell.floor ? [startBaseline, startFloor, startRouteMQ] : [startBaseline, startRouteMQ];
+  const results = new Map<(o: SideOptions) => Promise<Side>, SideResult>();
+  for (let k = 0; k < starts.length; k++) {
+    const start = starts[(k + rep) % starts.length] as (o: SideOptions) => Promise<Side>;
+    results.set(start, await runSide(start, options, cell.n));
+  }
+  const baseline = results.get(startBaseline) as SideResult;
+  const floor = results.get(startFloor);
+  const ours = results.get(startRouteMQ) as SideResult;
+  return {
+    baseline,
+    floor,
+    ours,
+    ratio: ours.rate / baseline.rate,
+    floorRatio: floor ? ours.rate / floor.rate : undefined,
+    cpuRatio: ours.cpuUsPerMsg / baseline.cpuUsPerMsg,
+    floorCpuRatio: floor ? ours.cpuUsPerMsg / floor.cpuUsPerMsg : undefined,
+    memoryRatio: ours.peakMb / baseline.peakMb,
+  };
 }
 
 /**

@@ -13,7 +13,7 @@ const ROUTERS = here('../app/routers');
 
 /** One side of a run: the processes that count, and how to stop them. */
 export interface Side {
-  readonly kind: 'baseline' | 'routemq';
+  readonly kind: SideKind;
   /** Directory the counters write to. */
   readonly dir: string;
   /** The counting processes (workers for RouteMQ). */
@@ -21,7 +21,14 @@ export interface Side {
   stop(): Promise<void>;
 }
 
-/** Options shared by both sides. */
+/**
+ * Which subscriber side: `baseline` is raw MQTT.js acking on arrival (bench/baseline-subscriber.mjs), `floor` is
+ * MQTT.js with RouteMQ's delivery semantics and nothing else (bench/floor-subscriber.mjs), `routemq` is
+ * `routemq start`.
+ */
+export type SideKind = 'baseline' | 'floor' | 'routemq';
+
+/** Options shared by every side. */
 export interface SideOptions {
   readonly url: string;
   readonly workers: number;
@@ -40,19 +47,30 @@ function counterDir(): string {
 }
 
 /** W plain MQTT.js subscribers on one share group, each acking on arrival. */
-export async function startBaseline(options: SideOptions): Promise<Side> {
+export function startBaseline(options: SideOptions): Promise<Side> {
+  return startPlain('baseline', options);
+}
+
+/** W plain MQTT.js subscribers with persistent v5 sessions, each acking from done() after parsing. */
+export function startFloor(options: SideOptions): Promise<Side> {
+  return startPlain('floor', options);
+}
+
+async function startPlain(kind: 'baseline' | 'floor', options: SideOptions): Promise<Side> {
   const dir = counterDir();
-  const group = `bench-base-${process.pid}-${++runId}`;
+  const id = `${process.pid}-${++runId}`;
+  const group = `bench-${kind}-${id}`;
   const children: ChildProcess[] = [];
   await Promise.all(
-    Array.from({ length: options.workers }, () => {
-      const child = fork(here('../baseline-subscriber.mjs'), [], {
+    Array.from({ length: options.workers }, (_, slot) => {
+      const child = fork(here(`../${kind}-subscriber.mjs`), [], {
         execArgv: [],
         env: {
           ...process.env,
           BENCH_DIR: dir,
           BENCH_URL: options.url,
           BENCH_GROUP: group,
+          BENCH_CLIENT_ID: `bench-${kind}-${id}-${slot}`,
           BENCH_QOS: String(options.qos),
           BENCH_IO_MS: String(options.ioMs ?? 0),
         },
@@ -62,7 +80,7 @@ export async function startBaseline(options: SideOptions): Promise<Side> {
     }),
   );
   return {
-    kind: 'baseline',
+    kind,
     dir,
     pids: () => children.map((c) => c.pid ?? 0),
     async stop() {
@@ -173,13 +191,22 @@ export function readCounters(dir: string): { count: number; firstAt: number; las
   return { count, firstAt, lastAt, latencies };
 }
 
-/** Wait until the counters reach `n`, or stop moving for `quietMs`. */
-export async function waitForCount(dir: string, n: number, quietMs = 3000): Promise<ReturnType<typeof readCounters>> {
+/**
+ * Wait until the counters reach `n`, or stop moving for `quietMs`. `onEnd` runs the moment either happens, before
+ * the extra flushes this waits for (so a CPU reading taken there covers the run and not the wait).
+ */
+export async function waitForCount(
+  dir: string,
+  n: number,
+  quietMs = 3000,
+  onEnd?: () => void,
+): Promise<ReturnType<typeof readCounters>> {
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
     const now = readCounters(dir);
     if (now.count >= n) {
+      onEnd?.();
       // More flushes: the exact last timestamp, then the latency sample (written once the count is quiet).
       const deadline = Date.now() + 2000;
       let final = now;
@@ -193,6 +220,7 @@ export async function waitForCount(dir: string, n: number, quietMs = 3000): Prom
       last = now.count;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > quietMs) {
+      onEnd?.();
       return now;
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -204,4 +232,23 @@ export function memoryOf(pid: number): { peakMb: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { peakMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: Linux reports utime and stime in 1/100 s on every common architecture
+
+/**
+ * CPU time (user + system) a process has used so far, in µs, from /proc/<pid>/stat (utime and stime, fields 14
+ * and 15). Resolution 10 ms; 0 for a process that is gone.
+ */
+export function cpuTimeUs(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS_PER_S;
 }

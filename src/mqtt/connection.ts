@@ -9,7 +9,7 @@ import { withTimeout } from '../util/with-timeout.js';
 import { classifyConnectError, isSessionTakenOver } from './connect-errors.js';
 import type { ConnectionOptions } from './connection-options.js';
 import { FlapDetector } from './flap-detector.js';
-import { TurnBatcher } from './turn-batcher.js';
+import { PubackBatch } from './puback-batch.js';
 
 /** One subscription, with an optional v5 subscription identifier and Retain Handling. */
 export interface Subscription {
@@ -36,7 +36,7 @@ export interface ConnectionEvents {
   fatal: [error: RouteMQError];
 }
 
-/** The private parts of MqttClient that the pipelined ack needs (pinned MQTT.js version, covered by tests). */
+/** The private parts of MqttClient that the QoS2 ack needs (pinned MQTT.js version, covered by tests). */
 interface ClientInternals {
   _sendPacket(packet: Packet, cb?: (err?: Error) => void): void;
   _releaseIncomingQoS2Publish(messageId: number): void;
@@ -54,7 +54,8 @@ const RESOLVED = Promise.resolve();
  * Every PUBLISH goes to the sink, and MQTT.js is told to go on with its pipeline *without* acking
  * (`done(err)` skips the PUBACK), so keepalive and the next messages never wait behind a handler
  * (mqttjs/MQTT.js#1935). The receiver acks later with {@link ack}, which drops acks of an older connection epoch:
- * packet ids restart on a new connection, and the broker redelivers what was not acked.
+ * packet ids restart on a new connection, and the broker redelivers what was not acked. QoS1 acks are written by
+ * {@link PubackBatch}, one write per turn of the event loop, not through MQTT.js.
  */
 export class MqttConnection extends EventEmitter<ConnectionEvents> {
   readonly #options: ConnectionOptions;
@@ -67,7 +68,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
   #stopPromise: Promise<void> | undefined;
-  readonly #writes = new TurnBatcher(); // acks leave in one write per turn of the event loop
+  readonly #pubacks = new PubackBatch(); // QoS1 acks leave in one write per turn of the event loop
   /** MQTT.js's callback for the packet just handed to the sink (it hands out one packet at a time). */
   #pendingDone: ((err?: Error) => void) | undefined;
   readonly #releaseDone = (): void => {
@@ -217,7 +218,8 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Ack a message received on `epoch`. An ack of an older epoch is dropped: the broker redelivers that message,
-   * and the packet id may already name another one. Returns whether the ack was sent.
+   * and the packet id may already name another one. Returns whether the ack was sent (a PUBACK leaves at the end
+   * of the current turn of the event loop, with the others of that turn, unless the connection closes first).
    */
   ack(packet: IPublishPacket, epoch: number): boolean {
     if (packet.qos === 0) return true;
@@ -225,11 +227,11 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       this.#log.debug({ messageId: packet.messageId, epoch, current: this.#epoch }, 'stale ack dropped');
       return false;
     }
-    this.#writes.batch(this.#client.stream);
-    const client = this.#client as unknown as ClientInternals;
     if (packet.qos === 1) {
-      client._sendPacket({ cmd: 'puback', messageId: packet.messageId });
+      this.#pubacks.add(this.#client.stream, packet.messageId);
     } else {
+      const client = this.#client as unknown as ClientInternals;
+      this.#pubacks.flush(); // PUBACKs of earlier messages first
       this.#client.incomingStore.del(packet, () => undefined);
       client._releaseIncomingQoS2Publish(packet.messageId);
       client._sendPacket({ cmd: 'pubcomp', messageId: packet.messageId });
@@ -253,6 +255,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     this.#state = 'stopping';
     const v5 = this.#client.options.protocolVersion === 5;
     const disconnect = endSession && v5 ? { properties: { sessionExpiryInterval: 0 } } : {};
+    if (wasConnected) this.#pubacks.flush(); // before the DISCONNECT, after which the broker reads nothing
     try {
       await withTimeout(this.#client.endAsync(!wasConnected, disconnect), 5_000);
     } catch (err) {
@@ -287,6 +290,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   }
 
   #onClose(): void {
+    this.#pubacks.discard(); // the broker redelivers what they were for
     if (this.#state === 'stopping' || this.#state === 'stopped' || this.#state === 'failed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'offline';
