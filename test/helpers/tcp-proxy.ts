@@ -31,8 +31,15 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    // A peer that closes gracefully gets a graceful close on the other side too: end() sends what was already
+    // written (the last acks before a DISCONNECT, say) before the FIN, where destroy() would throw it away.
+    const settle = (): void => {
+      links.delete(link);
+      client.end();
+      upstream.end();
+    };
+    client.on('error', drop).on('close', settle);
+    upstream.on('error', drop).on('close', settle);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
