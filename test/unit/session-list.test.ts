@@ -104,6 +104,16 @@ describe('listSessions: what an observer of the registry says of each session', 
     ]);
   });
 
+  it('a leaving session whose owner died mid-leave is away, then orphaned, like any other', () => {
+    const v = view(
+      instance('i1', 'away', NOW - 60_000),
+      session('c1', 'i1', { state: 'leaving', changedAt: NOW - 61_000 }),
+    );
+    expect(listSessions(v, NOW, { graceMs: 30_000 }).map((s) => [s.clientId, s.state, s.ageS])).toEqual([
+      ['c1', 'orphaned', 60],
+    ]);
+  });
+
   it('ignores the claim of an adopter that is gone', () => {
     const claim: ClaimRecord = { v: RECORD_VERSION, kind: 'claim', clientId: 'c1', by: 'gone', run: 'r', at: NOW };
     expect(state(view(instance('i1', 'away', NOW - 60_000), session('c1', 'i1'), claim))).toEqual([
