@@ -32,6 +32,8 @@ export interface RedisStreamStoreOptions {
 export class RedisStreamStore implements DeadLetterStore {
   readonly #o: RedisStreamStoreOptions;
   #entries = 0;
+  /** The puts of this process, one after the other. */
+  #queue: Promise<unknown> = Promise.resolve();
   #bytes = 0;
   #full = false;
 
@@ -48,7 +50,18 @@ export class RedisStreamStore implements DeadLetterStore {
     await this.#refresh().catch(() => undefined);
   }
 
-  async put(envelope: DeadLetterEnvelope): Promise<StoreResult> {
+  /**
+   * Store one envelope. Puts of this process run one at a time: the check against the limits reads the stream's
+   * length, and two puts interleaved around that read counted an entry twice (a stream of 1 reported full at 2).
+   * Instances sharing the stream still race each other: the limits hold per process, within a few entries overall.
+   */
+  put(envelope: DeadLetterEnvelope): Promise<StoreResult> {
+    const run = this.#queue.then(() => this.#put(envelope));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #put(envelope: DeadLetterEnvelope): Promise<StoreResult> {
     const client = this.#o.redis.readyClient();
     if (!client) return failed('Redis is not connected');
     try {
