@@ -97,7 +97,8 @@ function entry(
   const owner = view.instances.get(record.instance);
   if (view.isLive(record.instance, now)) {
     // Leaving only while its owner lives to drain it; an owner that died mid-leave left it away like any other.
-    if (record.state === 'leaving') return { ...base, state: 'leaving', ageS: since(record.changedAt), adoptedBy: null };
+    if (record.state === 'leaving')
+      return { ...base, state: 'leaving', ageS: since(record.changedAt), adoptedBy: null };
     // A live owner's records carry its current run; one of an earlier run is a session it no longer runs.
     const state = owner && owner.run !== record.run ? 'orphaned' : 'live';
     return { ...base, state, ageS: since(record.changedAt), adoptedBy: null };
