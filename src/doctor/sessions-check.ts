@@ -208,14 +208,10 @@ async function readRegistry(
       setTimeout(() => resolve(false), READ_TIMEOUT_MS).unref();
     });
     client.on('message', (topic, payload, packet) => {
-      const rest = topic.slice(topics.root.length + 1);
-      const slash = rest.indexOf('/');
-      const kind = rest.slice(0, slash);
-      const key = rest.slice(slash + 1);
-      if (kind === 'sync' && key === marker) echoed();
-      else if (kind === 'instances' || kind === 'sessions' || kind === 'claims') {
-        view.apply(kind, key, parseRecord(payload), Date.now(), packet.retain);
-      }
+      const named = topics.parse(topic);
+      if (named?.kind === 'sync') {
+        if (named.key === marker) echoed();
+      } else if (named) view.apply(named.kind, named.key, parseRecord(payload), Date.now(), packet.retain);
     });
     const granted = await client.subscribeAsync(topics.all, { qos: 1 });
     if (granted.some((g) => g.qos > 2)) {

@@ -78,7 +78,14 @@ export interface RegistryTopics {
   claim(clientId: string): string;
   /** What a registry connection subscribes to: every record of this app and group. */
   readonly all: string;
+  /** Which record (or read-barrier marker) a topic under {@link root} names; `undefined` for anything else. */
+  parse(topic: string): { readonly kind: RegistryTopicKind; readonly key: string } | undefined;
 }
+
+/** The kinds of topic under a registry's root. */
+export type RegistryTopicKind = 'instances' | 'sessions' | 'claims' | 'sync';
+
+const TOPIC_KINDS: ReadonlySet<string> = new Set(['instances', 'sessions', 'claims', 'sync']);
 
 /** Build the topics under `<prefix>/<app>/<group>`. */
 export function registryTopics(prefix: string, app: string, group: string): RegistryTopics {
@@ -89,6 +96,15 @@ export function registryTopics(prefix: string, app: string, group: string): Regi
     session: (id) => `${root}/sessions/${id}`,
     claim: (id) => `${root}/claims/${id}`,
     all: `${root}/#`,
+    parse: (topic) => {
+      if (!topic.startsWith(`${root}/`)) return undefined;
+      const rest = topic.slice(root.length + 1);
+      const slash = rest.indexOf('/');
+      const kind = rest.slice(0, slash);
+      return slash > 0 && TOPIC_KINDS.has(kind)
+        ? { kind: kind as RegistryTopicKind, key: rest.slice(slash + 1) }
+        : undefined;
+    },
   };
 }
 

@@ -47,13 +47,10 @@ export class RegistrySnapshot {
     try {
       const synced = new Promise<void>((resolve) => {
         client.on('message', (topic, payload, packet) => {
-          const rest = topic.slice(topics.root.length + 1);
-          const slash = rest.indexOf('/');
-          const kind = rest.slice(0, slash);
-          const key = rest.slice(slash + 1);
-          if (kind === 'sync' && key === marker) resolve();
-          else if (kind === 'instances' || kind === 'sessions' || kind === 'claims')
-            snapshot.view.apply(kind, key, parseRecord(payload), Date.now(), packet.retain);
+          const named = topics.parse(topic);
+          if (named?.kind === 'sync') {
+            if (named.key === marker) resolve();
+          } else if (named) snapshot.view.apply(named.kind, named.key, parseRecord(payload), Date.now(), packet.retain);
         });
       });
       const granted = await client.subscribeAsync(topics.all, { qos: 1 });

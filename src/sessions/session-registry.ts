@@ -345,16 +345,14 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   }
 
   #onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    const rest = topic.slice(this.topics.root.length + 1);
-    const slash = rest.indexOf('/');
-    const kind = rest.slice(0, slash);
-    const key = rest.slice(slash + 1);
+    const named = this.topics.parse(topic);
+    if (!named) return;
+    const { kind, key } = named;
     if (kind === 'sync') {
       this.#echoes.get(key)?.();
       this.#echoes.delete(key);
       return;
     }
-    if (kind !== 'instances' && kind !== 'sessions' && kind !== 'claims') return;
     const record = parseRecord(payload);
     this.view.apply(kind, key, record, Date.now(), retained);
     // Someone else removed the record of a session this process runs (`routemq sessions end --force`): the slot

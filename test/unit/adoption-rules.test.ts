@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isAdoptable } from '../../src/sessions/adoption.js';
-import { parseRecord } from '../../src/sessions/records.js';
+import { parseRecord, registryTopics } from '../../src/sessions/records.js';
 import type { ClaimRecord, InstanceRecord, SessionRecord } from '../../src/sessions/records.js';
 import { RegistryView } from '../../src/sessions/registry-view.js';
 
@@ -129,5 +129,17 @@ describe('parseRecord', () => {
     expect(parseRecord('not json')).toBeUndefined();
     expect(parseRecord(JSON.stringify({ ...instance('o', 'live', T0), v: 2 }))).toBeUndefined();
     expect(parseRecord(JSON.stringify({ v: 1, kind: 'session', clientId: 'c' }))).toBeUndefined();
+  });
+});
+
+describe('registryTopics.parse', () => {
+  it('names the record a topic under the root holds, and nothing else', () => {
+    const t = registryTopics('routemq/registry', 'a', 'g');
+    expect(t.parse(t.session('c-1'))).toEqual({ kind: 'sessions', key: 'c-1' });
+    expect(t.parse(t.instance('i'))).toEqual({ kind: 'instances', key: 'i' });
+    expect(t.parse(t.claim('c'))).toEqual({ kind: 'claims', key: 'c' });
+    expect(t.parse(`${t.root}/sync/m`)).toEqual({ kind: 'sync', key: 'm' });
+    expect(t.parse(`${t.root}/other/x`)).toBeUndefined();
+    expect(t.parse('routemq/registry/b/g/sessions/c')).toBeUndefined();
   });
 });
