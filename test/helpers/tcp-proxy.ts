@@ -15,14 +15,20 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const links = new Set<{ client: Socket; upstream: Socket }>();
   let stalled = false;
-  const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
+  // allowHalfOpen on both legs: a FIN passes through like the bytes before it. A client that ends its side (after
+  // a DISCONNECT) sees its socket close only once the broker has closed its own side, that is, once the broker has
+  // read everything up to the DISCONNECT, as on a direct connection. Without it the proxy answered the client's FIN at
+  // once, the client's `end()` resolved while its last acks were still on their way, and a direct connect under the
+  // same client id could take the session over before the broker had read them (seen as 18 of 20 acks lost).
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
     const link = { client, upstream };
     links.add(link);
     const forward = (from: Socket, to: Socket): void => {
       from.on('data', (chunk: Buffer) => {
         if (!stalled) to.write(chunk);
       });
+      from.on('end', () => to.end());
     };
     forward(client, upstream);
     forward(upstream, client);
@@ -31,15 +37,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       client.destroy();
       upstream.destroy();
     };
-    // A peer that closes gracefully gets a graceful close on the other side too: end() sends what was already
-    // written (the last acks before a DISCONNECT, say) before the FIN, where destroy() would throw it away.
-    const settle = (): void => {
-      links.delete(link);
-      client.end();
-      upstream.end();
-    };
-    client.on('error', drop).on('close', settle);
-    upstream.on('error', drop).on('close', settle);
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
