@@ -1,13 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorCheck } from '../../src/doctor/doctor-check.js';
-import { startTestBroker } from '../helpers/broker.js';
 import type { TestBroker } from '../helpers/broker.js';
+import { useFixture } from '../helpers/fixture.js';
 import { POOLS_ROUTERS } from '../helpers/manager.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
@@ -26,23 +24,18 @@ async function doctor(port: number, version: number): Promise<{ code: number; ch
 }
 
 describe('routemq doctor: dead-letter topics', () => {
+  const f = useFixture({ broker: false });
   let good: TestBroker;
   let readOnly: TestBroker;
-  let dir: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'routemq-doctor-dlq-'));
-    const acl = join(dir, 'acl');
+    const acl = f.path('acl');
     // The routes' topics and the doctor's own are fine; the dead-letter topics are read only.
     writeFileSync(
       acl,
       'topic readwrite pa/#\ntopic readwrite pb/#\ntopic readwrite routemq/doctor/#\ntopic read routemq/dlq/#\n',
     );
-    [good, readOnly] = await Promise.all([startTestBroker(), startTestBroker([`acl_file ${acl}`])]);
-  });
-  afterAll(async () => {
-    await Promise.all([good.dispose(), readOnly.dispose()]);
-    rmSync(dir, { recursive: true, force: true });
+    [good, readOnly] = await Promise.all([f.startBroker(), f.startBroker([`acl_file ${acl}`])]);
   });
 
   it.each([4, 5])('passes each dead-letter topic it can write and read back (MQTT %s)', async (version) => {

@@ -1,29 +1,14 @@
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { compileRoutes } from '../../src/router/route-table.js';
 import { Router } from '../../src/router/router.js';
 import { RouteMQApp } from '../../src/runtime/app.js';
 import { testConfig } from '../helpers/app.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
-import { connectClient, waitUntil } from '../helpers/mqtt.js';
+import { useFixture } from '../helpers/fixture.js';
+import { waitUntil } from '../helpers/mqtt.js';
 
 describe('patterns subscribe to exactly the filter they denote, on a real broker', () => {
-  let broker: TestBroker;
-  let app: RouteMQApp | undefined;
-  let publisher: MqttClient | undefined;
-
-  beforeAll(async () => {
-    broker = await startTestBroker();
-  });
-  afterEach(async () => {
-    await publisher?.endAsync(true);
-    publisher = undefined;
-    await app?.stop();
-    app = undefined;
-  });
-  afterAll(() => broker.dispose());
+  const f = useFixture();
 
   it('delivers /devices/d1/status to /devices/{id}/status and devices/d1/status to devices/{id}/status', async () => {
     const seen: Record<string, string[]> = {};
@@ -37,14 +22,15 @@ describe('patterns subscribe to exactly the filter they denote, on a real broker
     router.on('devices/{id}/status', record('devices/{id}/status'));
     // A shared subscription keeps its empty last level too: $share/<group>/fleet/+/
     router.on('fleet/{id}/', record('fleet/{id}/'), { shared: true });
-    const config = testConfig(broker);
+    const config = testConfig(f.broker);
     // `workers: false` serves the shared route on the main connection, so one process holds every subscription.
-    app = new RouteMQApp({
+    const app = new RouteMQApp({
       config,
       logger: silentLogger(),
       table: compileRoutes(router, { defaultGroup: config.mqtt.groupName }),
       workers: false,
     });
+    f.defer(() => app.stop());
     await app.start();
     expect(app.table?.routes.map((r) => r.mqttTopic)).toEqual([
       '/devices/+/status',
@@ -55,7 +41,7 @@ describe('patterns subscribe to exactly the filter they denote, on a real broker
     // Topics no route denotes go first, each acked by the broker before the next: the broker forwards to this one
     // subscriber in the order it accepted them, so by the time the last expected message is handled, any wrong
     // delivery of the earlier ones would have been handled too.
-    publisher = await connectClient(broker.url);
+    const publisher = await f.connect();
     const published = [
       'fleet/f1',
       'fleet/f1//',

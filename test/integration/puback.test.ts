@@ -1,42 +1,27 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { MqttConnection } from '../../src/mqtt/connection.js';
 import type { ConnectionOptions } from '../../src/mqtt/connection-options.js';
-import { startTestBroker } from '../helpers/broker.js';
-import type { TestBroker } from '../helpers/broker.js';
-import { connectClient, publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
+import { useFixture } from '../helpers/fixture.js';
+import { publishMany, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 // The connection writes QoS1 PUBACKs itself, batched per turn of the event loop (src/mqtt/puback-batch.ts). These
 // tests let a real Mosquitto judge the bytes: a session resumed after the acks must get nothing back, and acks of a
 // dropped connection must not count.
 describe('PUBACKs written by MqttConnection', () => {
-  let broker: TestBroker;
+  const f = useFixture();
   let publisher: MqttClient;
-  let proxy: TcpProxy | undefined;
-  const connections: MqttConnection[] = [];
-
   beforeAll(async () => {
-    broker = await startTestBroker();
-    publisher = await connectClient(broker.url);
-  });
-  afterEach(async () => {
-    await Promise.all(connections.splice(0).map((c) => c.stop()));
-    await proxy?.close();
-    proxy = undefined;
-  });
-  afterAll(async () => {
-    await publisher.endAsync(true);
-    await broker.dispose();
+    publisher = await f.connect();
   });
 
   function connect(
     clientId: string,
     protocolVersion: 4 | 5,
     sink: (packet: IPublishPacket, epoch: number) => void,
-    port = broker.port,
+    port = f.broker.port,
   ): MqttConnection {
     const options: ConnectionOptions = {
       url: `mqtt://127.0.0.1:${port}`,
@@ -56,7 +41,7 @@ describe('PUBACKs written by MqttConnection', () => {
       sink(packet, epoch);
       return undefined;
     });
-    connections.push(connection);
+    f.defer(() => connection.stop());
     return connection;
   }
 
@@ -95,7 +80,8 @@ describe('PUBACKs written by MqttConnection', () => {
   );
 
   it('drops the acks of a dropped connection; the broker redelivers those messages to the next one', async () => {
-    proxy = await startTcpProxy(broker.port);
+    const proxy = await startTcpProxy(f.broker.port);
+    f.defer(() => proxy.close());
     const clientId = uniqueName('puback');
     const topic = uniqueName('puback/t');
     const received: { packet: IPublishPacket; epoch: number }[] = [];
