@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -8,6 +7,7 @@ import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { ConnectionOptions } from '../mqtt/connection-options.js';
 import type { RouteTable } from '../router/route-table.js';
 import type { DoctorCheck } from './doctor-check.js';
+import { connectProbeClient } from '../mqtt/probe-client.js';
 
 const WAIT_MS = 2000;
 
@@ -37,14 +37,7 @@ async function checkDeadLetterTopic(options: ConnectionOptions, topic: string): 
     'dead letters are only in the store (routemq dlq ls)';
   let client: MqttClient | undefined;
   try {
-    const { properties: _properties, ...base } = options.client;
-    client = await mqtt.connectAsync(options.url, {
-      ...base,
-      clientId: `routemq-doctor-${randomUUID().slice(0, 8)}`,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: Math.min(options.connectTimeoutMs, 5000),
-    });
+    client = await connectProbeClient(options, 'routemq-doctor');
     const nonce = randomUUID();
     let received = false;
     client.on('message', (t, payload) => (received ||= t === topic && payload.toString().includes(nonce)));

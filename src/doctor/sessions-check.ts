@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import type { ResolvedConfig } from '../config/schema.js';
 import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
@@ -9,6 +8,7 @@ import type { RegistryTopics, SessionRecord } from '../sessions/records.js';
 import { RegistryView } from '../sessions/registry-view.js';
 import { DEFAULT_REFRESH_MS } from '../sessions/session-registry.js';
 import type { DoctorCheck } from './doctor-check.js';
+import { connectProbeClient } from '../mqtt/probe-client.js';
 
 /** How long the doctor waits for the registry's retained records. */
 const READ_TIMEOUT_MS = 3000;
@@ -194,14 +194,7 @@ async function readRegistry(
   const marker = `doctor-${randomUUID().slice(0, 8)}`;
   let client: MqttClient | undefined;
   try {
-    const { properties: _properties, ...base } = options.client;
-    client = await mqtt.connectAsync(options.url, {
-      ...base,
-      clientId: `routemq-doctor-${randomUUID().slice(0, 8)}`,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: Math.min(options.connectTimeoutMs, 5000),
-    });
+    client = await connectProbeClient(options, 'routemq-doctor');
     let echoed: () => void = () => undefined;
     const barrier = new Promise<boolean>((resolve) => {
       echoed = () => resolve(true);

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { ConnectionOptions } from './connection-options.js';
+import { connectProbeClient } from './probe-client.js';
 
 /** Which broker this is, from `$SYS/broker/version` (Mosquitto) or `$SYS/brokers/+/version` (EMQX). */
 export interface BrokerIdentity {
@@ -14,16 +14,9 @@ export interface BrokerIdentity {
  * Resolves `unknown` when `$SYS` is not readable within `timeoutMs`; never rejects.
  */
 export async function detectBroker(options: ConnectionOptions, timeoutMs = 1500): Promise<BrokerIdentity> {
-  let client: mqtt.MqttClient | undefined;
+  let client: MqttClient | undefined;
   try {
-    const { properties: _p, ...base } = options.client;
-    client = await mqtt.connectAsync(options.url, {
-      ...base,
-      clientId: `routemq-probe-${randomUUID().slice(0, 8)}`,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: timeoutMs,
-    });
+    client = await connectProbeClient(options, 'routemq-probe', timeoutMs);
     const c = client;
     return await new Promise<BrokerIdentity>((resolve) => {
       const timer = setTimeout(() => resolve({ product: 'unknown', version: undefined }), timeoutMs);
