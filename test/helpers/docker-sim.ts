@@ -235,3 +235,10 @@ function linkProductionDependencies(context: string, target: string): void {
     symlinkSync(join(context, path), link);
   }
 }
+
+/** The exec form of `dockerfile`'s HEALTHCHECK CMD, without building anything (for the compose file's check). */
+export function dockerfileHealthcheck(dockerfile: string): string[] | undefined {
+  const parsed = DockerfileParser.parse(readFileSync(dockerfile, 'utf8'));
+  const text = parsed.getHEALTHCHECKs().at(-1)?.getArgumentsContent();
+  return text == null ? undefined : jsonForm(text.slice(text.indexOf('CMD') + 3), 'HEALTHCHECK CMD');
+}
