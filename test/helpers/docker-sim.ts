@@ -1,12 +1,15 @@
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   cpSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   symlinkSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
@@ -61,7 +64,7 @@ interface RunContext {
 const RUN_COMMANDS: readonly { pattern: RegExp; effect: (m: RegExpExecArray, c: RunContext) => void }[] = [
   {
     // The production dependencies, as `npm ci --omit=dev` installs them: taken from the repo's node_modules (no
-    // network), one link per package the lockfile does not mark `dev`, so an import of a dev-only package from the
+    // network), only the packages the lockfile does not mark `dev`, so an import of a dev-only package from the
     // app's code fails here as it would in the image.
     pattern: /^npm ci --omit=dev(?: --[a-z-]+)*$/,
     effect: (_m, c) => linkProductionDependencies(c.context, c.workdirHost),
@@ -230,9 +233,29 @@ function linkProductionDependencies(context: string, target: string): void {
     // Packages for another platform (esbuild's) are in the lockfile but not on disk.
     if (!/^node_modules\/(?:@[^/]+\/)?[^/]+$/.test(path) || entry.dev === true) continue;
     if (!existsSync(join(context, path))) continue;
-    const link = join(target, path);
-    mkdirSync(dirname(link), { recursive: true });
-    symlinkSync(join(context, path), link);
+    linkTree(join(context, path), join(target, path));
+  }
+}
+
+/**
+ * Recreate `from` at `to` with hard links (a copy across file systems). Not symlinks: the unprivileged user must
+ * not need access to the checkout's path (a clone under /root is out of its reach), and packages then resolve
+ * their own imports from the image's node_modules, as in the image.
+ */
+function linkTree(from: string, to: string): void {
+  const stat = lstatSync(from);
+  if (stat.isSymbolicLink()) return symlinkSync(readlinkSync(from), to);
+  if (stat.isDirectory()) {
+    mkdirSync(to, { recursive: true, mode: 0o755 });
+    for (const entry of readdirSync(from)) linkTree(join(from, entry), join(to, entry));
+    return;
+  }
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'EXDEV') throw err;
+    copyFileSync(from, to);
+    chmodSync(to, stat.mode & 0o755);
   }
 }
 
