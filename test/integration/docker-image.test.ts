@@ -120,9 +120,9 @@ describe('the Docker image (simulated)', () => {
     expect(readdirSync(stateDir).some((name) => name.endsWith('.lock'))).toBe(true);
     expect(existsSync(join(stateDir, 'build'))).toBe(true);
     expect(existsSync(join(stateDir, 'control.sock'))).toBe(true);
-    expect(await app.stop()).toEqual({ code: 0, signal: null });
+    expect(await app.stop(60_000)).toEqual({ code: 0, signal: null });
     expect(app.lines.join('\n')).not.toMatch(/EACCES|EROFS/);
-  });
+  }, 240_000);
 
   it('refuses with RMQ_ERR_STATE_DIR_NOT_WRITABLE and exit code 1 when the state directory is not writable', async () => {
     // The default state directory, .routemq/ under the read-only /app.
@@ -137,5 +137,5 @@ describe('the Docker image (simulated)', () => {
     expect(output).toContain('RMQ_ERR_STATE_DIR_NOT_WRITABLE');
     expect(output).toContain(join(image.hostPath(image.workdir), '.routemq'));
     expect(output).not.toMatch(/^\s+at /m);
-  });
+  }, 120_000);
 });
