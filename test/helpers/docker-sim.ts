@@ -265,3 +265,11 @@ export function dockerfileHealthcheck(dockerfile: string): string[] | undefined 
   const text = parsed.getHEALTHCHECKs().at(-1)?.getArgumentsContent();
   return text == null ? undefined : jsonForm(text.slice(text.indexOf('CMD') + 3), 'HEALTHCHECK CMD');
 }
+
+/** `dockerfile`'s ENV, as written (container paths), without building anything. */
+export function dockerfileEnv(dockerfile: string): Record<string, string> {
+  const parsed = DockerfileParser.parse(readFileSync(dockerfile, 'utf8'));
+  return Object.fromEntries(
+    parsed.getENVs().flatMap((env) => env.getProperties().map((p) => [p.getName(), p.getValue() ?? ''] as const)),
+  );
+}

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CONFIG_DEFAULTS, CONFIG_VARIABLES } from '../../src/config/schema.js';
 import { MOSQUITTO_CONF_PATH, renderMosquittoConfig } from '../../src/dev/mosquitto.js';
-import { dockerfileHealthcheck } from '../helpers/docker-sim.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { dockerfileEnv, dockerfileHealthcheck } from '../helpers/docker-sim.js';
 
 const root = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -119,9 +120,17 @@ describe('docker-compose.yml', () => {
 
   it('runs the app on a read-only root file system with the state directory writable', () => {
     expect(app.read_only).toBe(true);
-    const stateDir = readFileSync(root('Dockerfile'), 'utf8').match(/ROUTEMQ_STATE_DIR=(\S+)/)?.[1];
+    const stateDir = dockerfileEnv(root('Dockerfile'))['ROUTEMQ_STATE_DIR'];
     expect(stateDir).toBeDefined();
     expect(app.tmpfs).toContain(stateDir);
+  });
+
+  it("makes a valid config from the image's ENV and the app's environment", () => {
+    const env = { ...dockerfileEnv(root('Dockerfile')), ...app.environment };
+    const resolved = loadConfig({ env, envFile: false, cwd: '/app' });
+    expect(resolved.redis.enabled).toBe(true);
+    expect(resolved.health).toMatchObject({ httpEnabled: true, host: '0.0.0.0', port: 8080 });
+    expect(resolved.mqtt.brokerExplicit).toBe(true);
   });
 
   it('gives a stop longer than the worst case of a drain', () => {

@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CONFIG_DEFAULTS, CONFIG_VARIABLES, FILE_VARIANTS, SECRET_VARIABLES } from '../../src/config/schema.js';
 import type { ConfigVariable } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { loadRouteFiles } from '../../src/router/discovery.js';
 import { compileRoutes } from '../../src/router/route-table.js';
 import { poolNameFor } from '../../src/worker/pools.js';
@@ -102,6 +104,25 @@ describe('deploy/kubernetes', () => {
     for (const name of ['MQTT_PASSWORD', 'HEALTH_HTTP_TOKEN', 'REDIS_PASSWORD'] as const) {
       expect(secretKeys, name).toContain(name);
       expect(config[FILE_VARIANTS[name] as string], `${name}_FILE`).toBe(posix.join(mount?.mountPath ?? '?', name));
+    }
+  });
+
+  it("makes a valid config from the ConfigMap and the Secret's files", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'routemq-k8s-'));
+    try {
+      const values = { ...(secret['stringData'] as Record<string, string>) };
+      const env: Record<string, string> = { ...config };
+      for (const [key, value] of Object.entries(values)) writeFileSync(join(dir, key), value);
+      // The *_FILE paths point into the Secret's mount; here, into the temp dir holding the same keys.
+      for (const name of Object.values(FILE_VARIANTS)) if (env[name]) env[name] = join(dir, basename(env[name]));
+      const resolved = loadConfig({ env, envFile: false, cwd: dir });
+      expect(resolved.mqtt.password?.reveal()).toBe(values['MQTT_PASSWORD']);
+      expect(resolved.health.token?.reveal()).toBe(values['HEALTH_HTTP_TOKEN']);
+      expect(resolved.health).toMatchObject({ httpEnabled: true, metricsEnabled: true, host: '0.0.0.0' });
+      expect(resolved.redis.enabled).toBe(true);
+      expect(resolved.routemq.stateDir).toBe(setting('ROUTEMQ_STATE_DIR'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
