@@ -38,12 +38,16 @@ export interface HealthHttpOptions {
   readonly logger: Logger;
 }
 
+/** Paths served without the token: the probes (`/ready` then shows only `{ ready }`). */
+const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/ready']);
+
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
 
 /**
  * The HTTP face of a running app (node:http, no framework): probes for orchestrators, Prometheus metrics, the full
  * health JSON, Server-Sent Events of lifecycle events, and a self-contained dashboard page. Binds to 127.0.0.1 by
- * default; an optional bearer token protects everything but `/health`.
+ * default; an optional bearer token protects everything but `/health` and the status of `/ready` (its details need
+ * the token).
  */
 export class HealthHttpServer {
   readonly #o: HealthHttpOptions;
@@ -58,11 +62,15 @@ export class HealthHttpServer {
     this.#o = options;
     if (options.healthEnabled) {
       this.#routes.set('/health', (_req, res) => json(res, 200, { status: 'ok', pid: process.pid }));
-      this.#routes.set('/ready', async (_req, res) => {
+      this.#routes.set('/ready', async (req, res) => {
         const s = await options.monitor.sample();
         const problems = options.stopping() ? ['shutdown in progress', ...s.problems] : s.problems;
+        const status = problems.length === 0 ? 200 : 503;
+        // Probes cannot carry a secret (a Kubernetes httpGet probe's headers are literal), so without the token
+        // /ready still answers its status, with nothing but `ready` in the body.
+        if (!this.#authorized(req)) return json(res, status, { ready: problems.length === 0 });
         const dlq = s.deadLetters;
-        json(res, problems.length === 0 ? 200 : 503, {
+        json(res, status, {
           ready: problems.length === 0,
           problems,
           dependencies: options.dependencies?.() ?? {},
@@ -145,7 +153,7 @@ export class HealthHttpServer {
       res.setHeader('allow', 'GET, HEAD');
       return json(res, 405, { error: 'method not allowed', method: req.method });
     }
-    if (path !== '/health' && !this.#authorized(req)) {
+    if (!OPEN_PATHS.has(path) && !this.#authorized(req)) {
       res.setHeader('www-authenticate', 'Bearer');
       return json(res, 401, { error: 'unauthorized' });
     }

@@ -38,12 +38,9 @@ export interface SpawnedApp {
 
 /** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
 export function spawnRouteMQ(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    // Its own process group, so cleanup can kill the app and every worker it forked in one go.
-    detached: true,
-    // No control socket unless the test asks for one: the default path is per working directory, and two test
-    // files running at once would each find the other's app listening there.
+  // No control socket unless the test asks for one: the default path is per working directory, and two test
+  // files running at once would each find the other's app listening there.
+  return spawnProcess(process.execPath, [BIN, ...args], {
     env: {
       ...process.env,
       LOG_PRETTY: 'false',
@@ -53,6 +50,24 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
       ROUTEMQ_STATE_DIR: STATE_DIR,
       ...env,
     },
+    cwd,
+  });
+}
+
+/**
+ * Run `file <args>` with exactly `env` (nothing inherited), in its own process group, with its output captured line
+ * by line. Killed with its group by {@link SpawnedApp.kill}, and when the test file's process exits.
+ */
+export function spawnProcess(
+  file: string,
+  args: readonly string[],
+  options: { readonly env: NodeJS.ProcessEnv; readonly cwd?: string | undefined },
+): SpawnedApp {
+  const child = spawn(file, args, {
+    cwd: options.cwd,
+    // Its own process group, so cleanup can kill the app and every worker it forked in one go.
+    detached: true,
+    env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

@@ -131,10 +131,19 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     await app.stop();
   });
 
-  it('answers 404 and 405 in JSON, and guards everything but /health with the bearer token', async () => {
+  it('answers 404 and 405 in JSON, and guards everything but /health and the status of /ready with the bearer token', async () => {
     const { app, base } = await startApp({ HEALTH_HTTP_TOKEN: TOKEN, POOL_A_COUNT: '1' });
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     expect((await get(`${base}/health`)).status).toBe(200);
+    // A probe cannot send the token: /ready answers its status, and its details only with the token.
+    const bare = await get(`${base}/ready`);
+    expect(bare.status).toBe(200);
+    expect(JSON.parse(bare.body)).toEqual({ ready: true });
+    const detailed = await get(`${base}/ready`, TOKEN);
+    expect(detailed.status).toBe(200);
+    expect(JSON.parse(detailed.body)).toMatchObject({ ready: true, problems: [], dependencies: {} });
+    expect(JSON.parse((await get(`${base}/ready`, 'wrong')).body)).toEqual({ ready: true });
+    expect((await get(`${base}/scaling`)).status).toBe(401);
     expect((await get(`${base}/status`)).status).toBe(401);
     expect((await get(`${base}/metrics`)).status).toBe(401);
     expect((await get(`${base}/status`, 'wrong')).status).toBe(401);
