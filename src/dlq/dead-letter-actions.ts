@@ -183,7 +183,7 @@ export async function purgeDeadLetters(store: DeadLetterStore, selection: PurgeS
  *   empty, no `+` or `#` wildcard, no NUL, at most 65,535 bytes (MQTT 5 §4.7, §1.5.4).
  */
 export function checkTopicName(topic: string): void {
-  if (topic === '' || /[+#\u0000]/.test(topic) || Buffer.byteLength(topic) > 65_535) {
+  if (topic === '' || /[+#]/.test(topic) || topic.includes('\u0000') || Buffer.byteLength(topic) > 65_535) {
     throw invalid(`'${topic}' is not a topic name to publish to (not empty, no + or # wildcards)`);
   }
 }
