@@ -137,19 +137,27 @@ async function replay(
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_DEAD_LETTER_BODY_BYTES) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_DEAD_LETTER_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= MAX_DEAD_LETTER_BODY_BYTES) return void chunks.push(chunk);
+      // Stop reading, but keep the socket: the 413 still has to go out (then the connection closes).
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge());
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+  if (body.length === 0) return {};
   // Also what keeps a cross-site form post out: a browser sends application/json only after a CORS preflight.
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) throw invalid(`content-type '${type}': send application/json`, 415);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch (err) {
     throw invalid(`the body is not JSON: ${errorMessageOf(err)}`);
   }
@@ -205,7 +213,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
-  if (err instanceof HttpRouteMQError) return sendJson(res, err.status, { error: err.message, code: err.code });
+  if (err instanceof HttpRouteMQError) {
+    // The rest of a body too large is never read: close the connection after answering.
+    if (err.status === 413) res.setHeader('connection', 'close');
+    return sendJson(res, err.status, { error: err.message, code: err.code });
+  }
   if (isRouteMQError(err) && STATUS[err.code] !== undefined) {
     return sendJson(res, STATUS[err.code] as number, { error: err.message, code: err.code });
   }

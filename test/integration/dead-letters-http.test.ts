@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetterSummary } from '../../src/dlq/store.js';
@@ -32,6 +33,29 @@ async function call<T = Record<string, unknown>>(
     ...(init.body !== undefined ? { body: init.body } : {}),
   });
   return { status: response.status, body: JSON.parse(await response.text()) as T };
+}
+
+/** POST `bytes` of body in chunks, without a content-length (the server must count as it reads). */
+function postChunked(url: string, token: string, bytes: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
+    req.on('error', reject);
+    for (let sent = 0; sent < bytes; sent += 1024) req.write(Buffer.alloc(1024, 0x20));
+    req.end();
+  });
 }
 
 type Page = { items: DeadLetterSummary[]; total: number };
@@ -126,6 +150,10 @@ describe.each(['spool', 'redis'] as const)('the /dead-letters HTTP API (%s store
       body: { code: 'RMQ_ERR_DLQ_REQUEST_INVALID' },
     });
     expect(await post(JSON.stringify({ toTopic: 'x'.repeat(20_000) }))).toMatchObject({
+      status: 413,
+      body: { code: 'RMQ_ERR_DLQ_REQUEST_INVALID' },
+    });
+    expect(await postChunked(replayB, TOKEN, 17 * 1024)).toMatchObject({
       status: 413,
       body: { code: 'RMQ_ERR_DLQ_REQUEST_INVALID' },
     });
