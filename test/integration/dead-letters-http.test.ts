@@ -216,3 +216,41 @@ describe.each(['spool', 'redis'] as const)('the /dead-letters HTTP API (%s store
     expect((await call<Page>(base, { token: TOKEN })).body).toEqual({ items: [], total: 0 });
   });
 });
+
+describe('the /dead-letters HTTP API while its Redis is down', () => {
+  const f = useFixture({ routers: ROUTERS, env: { HEALTH_HTTP_ENABLED: 'true', ENABLE_REDIS: 'true' } });
+
+  it('answers 503 with a code, and serves again once Redis is back', async () => {
+    const redis = await f.redisServer();
+    const port = await freePort();
+    await f.serve(
+      f.env({
+        HEALTH_HTTP_PORT: String(port),
+        HEALTH_HTTP_TOKEN: TOKEN,
+        REDIS_PORT: String(redis.port),
+        ROUTEMQ_REDIS_PREFIX: f.prefix('dlqdown'),
+      }),
+    );
+    const base = `http://127.0.0.1:${port}/dead-letters`;
+    expect(await call<Page>(base, { token: TOKEN })).toMatchObject({ status: 200, body: { total: 0 } });
+
+    await redis.stop();
+    let down: Answer = { status: 0, body: {} };
+    await waitUntil(
+      async () => (down = await call(base, { token: TOKEN })).status === 503,
+      15_000,
+      'a 503 while Redis is down',
+    );
+    // Refused by the client while it knows Redis is down, or failed by the command on the way there.
+    expect(['RMQ_ERR_REDIS_UNAVAILABLE', 'RMQ_ERR_DLQ_STORE_FAILED']).toContain(down.body['code']);
+    const replay = await call(`${base}/replay`, { method: 'POST', token: TOKEN, body: '{"all":true}' });
+    expect(replay.status).toBe(503);
+
+    await redis.start();
+    await waitUntil(
+      async () => (await call(base, { token: TOKEN })).status === 200,
+      20_000,
+      'the API back once Redis is',
+    );
+  });
+});
