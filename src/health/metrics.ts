@@ -218,8 +218,10 @@ function deadLetterMetrics(registry: Registry, source: MetricsSource): void {
     [],
     (inc, s) => inc({}, s.truncatedCopies),
   );
-  gauge('routemq_dead_letter_store_entries', 'Dead letters in the store now.', (s) => s.store.entries);
-  gauge('routemq_dead_letter_store_bytes', 'Bytes of dead letters in the store now.', (s) => s.store.bytes);
+  // A Redis stream is shared by every instance on the prefix, and each reports all of it: aggregate with max().
+  const shared = ' (a Redis stream: all of it, as this instance last read it; take max() over instances, not sum)';
+  gauge('routemq_dead_letter_store_entries', `Dead letters in the store${shared}.`, (s) => s.store.entries);
+  gauge('routemq_dead_letter_store_bytes', `Bytes of dead letters in the store${shared}.`, (s) => s.store.bytes);
   gauge(
     'routemq_dead_letter_store_max_entries',
     'The store’s entry limit (ROUTEMQ_DLQ_MAX_ENTRIES).',
