@@ -5,10 +5,12 @@
 //
 //   npm run bench [-- --reps 5]
 //   npm run bench:quick [-- --cell 2,1 [--cell 4,1 …]] [--reps 3] [--n 50000]
+//   npm run bench -- --only dead-letters [--reps 3]   (that line alone; BENCHMARKS.md is left alone)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startBenchBroker } from './lib/broker.js';
+import { DEAD_LETTER_N, deadLetterLine, runDeadLettersOnly } from './lib/dead-letters.js';
 import { measureIoKill, measureLatency, measureStartup, measureThroughput } from './lib/scenarios.js';
 import type { SideResult, ThroughputResult } from './lib/scenarios.js';
 import { median, spread } from './lib/stats.js';
@@ -30,9 +32,16 @@ const REPS = flag('--reps') !== undefined ? Math.max(quick ? 1 : 3, repsGiven) :
 const quickCells = process.argv.flatMap((arg, i) => (arg === '--cell' ? [process.argv[i + 1] ?? ''] : []));
 if (quickCells.length === 0) quickCells.push('2,1');
 const problems: string[] = [];
+const log = (line: string): void => void process.stdout.write(line + '\n');
+/** `--only dead-letters` runs that line alone (the only line `--only` knows so far). */
+const only = flag('--only');
+if (only !== undefined && only !== 'dead-letters') throw new Error('--only takes: dead-letters');
+if (only === 'dead-letters') {
+  // Its own broker, results file and exit code; none of the lines below run.
+  process.exit(await runDeadLettersOnly(flag('--reps') !== undefined ? Math.max(1, repsGiven) : 3, log));
+}
 
 const broker = await startBenchBroker();
-const log = (line: string): void => void process.stdout.write(line + '\n');
 log(`RouteMQ bench: N=${N}, ${REPS} repetition(s), broker ${broker.url}, ${cpus().length} cores`);
 
 try {
@@ -104,6 +113,8 @@ try {
   log(`  io-bound with a worker killed mid-run: lost ${ioKill.lost}, duplicated ${ioKill.duplicated}`);
   if (ioKill.lost > 0) problems.push(`io-bound kill run lost ${ioKill.lost} messages`);
 
+  const deadLetters = await deadLetterLine(broker.url, DEAD_LETTER_N, REPS, log, problems);
+
   const startup = quick ? undefined : await measureStartup(broker.url);
   if (startup)
     log(
@@ -167,6 +178,7 @@ try {
       kill: ioKill,
     },
     startup,
+    deadLetters,
     problems,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));

@@ -119,6 +119,12 @@ export const ErrorCodes = {
   SESSION_BEING_ADOPTED: 'RMQ_ERR_SESSION_BEING_ADOPTED',
   /** An adoption by `routemq sessions adopt` stopped before the session was drained and ended; the session is kept. */
   ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
+  /** `routemq dlq` or the `/dead-letters` HTTP API got bad arguments (a filter, limit, body or topic); nothing done. */
+  DLQ_REQUEST_INVALID: 'RMQ_ERR_DLQ_REQUEST_INVALID',
+  /** An HTTP request to the health server lacked the bearer token `HEALTH_HTTP_TOKEN`, or gave a wrong one (401). */
+  HTTP_UNAUTHORIZED: 'RMQ_ERR_HTTP_UNAUTHORIZED',
+  /** A state-changing HTTP request (dead-letter replay, purge) while no `HEALTH_HTTP_TOKEN` is set (403). */
+  HTTP_TOKEN_REQUIRED: 'RMQ_ERR_HTTP_TOKEN_REQUIRED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

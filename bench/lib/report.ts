@@ -47,7 +47,27 @@ interface Results {
     kill: { lost: number; duplicated: number };
   };
   startup: { startMs: number; reloadMs: number } | undefined;
+  /** Absent from results written before the line existed. */
+  deadLetters?: DeadLetterLine;
   problems: string[];
+}
+
+/** The dead-letter line's results (bench/lib/dead-letters.ts). */
+interface DeadLetterLine {
+  n: number;
+  runs: readonly unknown[];
+  msMedian: number;
+  msMin: number;
+  msMax: number;
+}
+
+/** The dead-letter line as one Markdown paragraph. */
+export function renderDeadLetters(d: DeadLetterLine): string {
+  return (
+    `**Dead letters**: ${d.n} QoS1 messages to a route whose handler always fails (W=1, \`maxAttempts: 1\`, the ` +
+    `spool store): all ${d.n} stored ${f0(d.msMedian)} ms after the first publish (median of ${d.runs.length}; ` +
+    `${f0(d.msMin)}–${f0(d.msMax)} ms), ${f0((d.n / d.msMedian) * 1000)} dead letters/s.`
+  );
 }
 
 const f0 = (n: number): string => n.toFixed(0);
@@ -129,6 +149,7 @@ export function renderMarkdown(r: Results): string {
       `**Start-up**: 4 workers subscribed ${f0(r.startup.startMs)} ms after \`startWorkers()\`; rolling reload of 4 workers ${f0(r.startup.reloadMs)} ms.`,
     );
   }
+  if (r.deadLetters) lines.push('', renderDeadLetters(r.deadLetters));
   if (r.problems.length > 0) lines.push('', `**Problems**: ${r.problems.join('; ')}`);
   return lines.join('\n');
 }

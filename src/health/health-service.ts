@@ -61,6 +61,7 @@ export class HealthService {
     const registry = createMetricsRegistry({
       aggregate: () => this.#aggregate(),
       health: () => this.monitor.latest,
+      deadLetters: () => app.deadLetters?.status(),
       ...(scaling ? { scaling: scalingView } : {}),
     });
     if (redis && redis.state !== 'disabled') {
@@ -89,6 +90,12 @@ export class HealthService {
         dependencies: (): Record<string, string> => (redis && redis.state !== 'disabled' ? { redis: redis.state } : {}),
         ...(scaling ? { scaling } : {}),
         ...(sessions ? { sessions } : {}),
+        deadLetters: {
+          store: () => (app.state === 'running' ? app.deadLetters?.store : undefined),
+          publish: async (topic, payload, options) => app.publish(topic, payload, options),
+          protocolVersion: config.mqtt.protocolVersion,
+          logger,
+        },
         logger,
       });
     }

@@ -4,9 +4,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Secret } from '../config/secret.js';
+import { ErrorCodes } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppEvent, AppEvents } from '../runtime/app-events.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { handleDeadLetterRequest, isDeadLetterPath, isStateChanging, sendJson as json } from './dead-letter-http.js';
+import type { DeadLetterHttpOptions } from './dead-letter-http.js';
 import type { HealthMonitor, HealthSnapshot } from './health-monitor.js';
 import type { ScalingView } from '../scaling/autoscaler.js';
 import type { SessionEntry } from '../sessions/session-list.js';
@@ -35,6 +38,8 @@ export interface HealthHttpOptions {
   readonly scaling?: () => ScalingView | undefined;
   /** The session registry's sessions of this app and group, for `/status` (`sessions`). */
   readonly sessions?: () => readonly SessionEntry[];
+  /** Serve the `/dead-letters` API (with `healthEnabled`) over the app's store and main connection. */
+  readonly deadLetters?: DeadLetterHttpOptions;
   readonly logger: Logger;
 }
 
@@ -45,9 +50,11 @@ type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void
 
 /**
  * The HTTP face of a running app (node:http, no framework): probes for orchestrators, Prometheus metrics, the full
- * health JSON, Server-Sent Events of lifecycle events, and a self-contained dashboard page. Binds to 127.0.0.1 by
- * default; an optional bearer token protects everything but `/health` and the status of `/ready` (its details need
- * the token).
+ * health JSON, Server-Sent Events of lifecycle events, a self-contained dashboard page, and the `/dead-letters` API.
+ * Binds to 127.0.0.1 by default; an optional bearer token protects everything but `/health` and the status of
+ * `/ready` (its details need the token: probes cannot send a secret). Requests that change something (replaying or
+ * purging dead letters) need the token, sent as `Authorization: Bearer`, always: with no `HEALTH_HTTP_TOKEN` set they
+ * are refused (403, `RMQ_ERR_HTTP_TOKEN_REQUIRED`).
  */
 export class HealthHttpServer {
   readonly #o: HealthHttpOptions;
@@ -68,7 +75,7 @@ export class HealthHttpServer {
         const status = problems.length === 0 ? 200 : 503;
         // Probes cannot carry a secret (a Kubernetes httpGet probe's headers are literal), so without the token
         // /ready still answers its status, with nothing but `ready` in the body.
-        if (!this.#authorized(req)) return json(res, status, { ready: problems.length === 0 });
+        if (!this.#authorized(req, true)) return json(res, status, { ready: problems.length === 0 });
         const dlq = s.deadLetters;
         json(res, status, {
           ready: problems.length === 0,
@@ -146,17 +153,20 @@ export class HealthHttpServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const deadLetters = this.#o.healthEnabled ? this.#o.deadLetters : undefined;
+    if (deadLetters && isDeadLetterPath(path)) {
+      if (!this.#authorizedFor(req, res)) return;
+      return handleDeadLetterRequest(req, res, url, deadLetters);
+    }
     const route = this.#routes.get(path);
     if (!route) return json(res, 404, { error: 'not found', path });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return json(res, 405, { error: 'method not allowed', method: req.method });
     }
-    if (!OPEN_PATHS.has(path) && !this.#authorized(req)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return json(res, 401, { error: 'unauthorized' });
-    }
+    if (!OPEN_PATHS.has(path) && !this.#authorized(req, true)) return unauthorized(res);
     try {
       await route(req, res);
     } catch (err) {
@@ -165,12 +175,35 @@ export class HealthHttpServer {
     }
   }
 
-  #authorized(req: IncomingMessage): boolean {
+  /**
+   * Reads: as every other path. State changes: the token is required even when none is set (a page the operator
+   * visits could otherwise make the browser post to 127.0.0.1), and only in the header (never in a URL that logs
+   * and browser histories keep). Answers the refusal itself; true when the request may go on.
+   */
+  #authorizedFor(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!isStateChanging(req.method)) {
+      if (this.#authorized(req, true)) return true;
+      unauthorized(res);
+      return false;
+    }
+    if (!this.#o.token) {
+      json(res, 403, {
+        error: 'Replaying and purging dead letters over HTTP needs HEALTH_HTTP_TOKEN set (and sent as a bearer token)',
+        code: ErrorCodes.HTTP_TOKEN_REQUIRED,
+      });
+      return false;
+    }
+    if (this.#authorized(req, false)) return true;
+    unauthorized(res);
+    return false;
+  }
+
+  #authorized(req: IncomingMessage, queryToken: boolean): boolean {
     const token = this.#o.token;
     if (!token) return true;
     const header = req.headers.authorization ?? '';
     // EventSource cannot send headers: the dashboard passes the token as ?token= on /events.
-    const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? '';
+    const query = queryToken ? (new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? '') : '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : query;
     const expected = Buffer.from(token.reveal());
     const actual = Buffer.from(given);
@@ -199,7 +232,10 @@ function send(res: ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
+function unauthorized(res: ServerResponse): void {
+  res.setHeader('www-authenticate', 'Bearer');
+  json(res, 401, {
+    error: 'unauthorized: send Authorization: Bearer <HEALTH_HTTP_TOKEN>',
+    code: ErrorCodes.HTTP_UNAUTHORIZED,
+  });
 }

@@ -5,6 +5,7 @@ import type { MessageCounters } from '../message/stats.js';
 import type { AggregatedStats } from './metrics-aggregator.js';
 import type { HealthSnapshot } from './health-monitor.js';
 import type { PoolScalingView, ScalingView } from '../scaling/autoscaler.js';
+import type { DeadLetterStatus } from '../dlq/dead-letter-office.js';
 
 /** What the metrics read at each scrape. */
 export interface MetricsSource {
@@ -14,6 +15,8 @@ export interface MetricsSource {
   health(): HealthSnapshot | undefined;
   /** The autoscaler's signals and decisions, per pool. */
   scaling?(): ScalingView | undefined;
+  /** The dead-letter office's counts and the store's size (kept by the main process, which stores them all). */
+  deadLetters?(): DeadLetterStatus | undefined;
 }
 
 const COUNTERS: readonly [keyof MessageCounters, string, string][] = [
@@ -24,7 +27,7 @@ const COUNTERS: readonly [keyof MessageCounters, string, string][] = [
   [
     'deadLettered',
     'routemq_messages_dead_lettered_total',
-    'Messages published to the dead-letter topic, per route pattern.',
+    'Messages dead-lettered (stored, then acked), per route pattern, as each process counted them.',
   ],
 ];
 
@@ -58,6 +61,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
   registry.registerMetric(durationHistogram(source));
+  deadLetterMetrics(registry, source);
   gauge(registry, 'routemq_workers', 'Worker processes by pool and state.', ['pool', 'state'], (set, h) => {
     const counts = new Map<string, number>();
     for (const w of h.workers)
@@ -155,6 +159,84 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
       },
     });
   }
+}
+
+/**
+ * The dead-letter store's metrics. Every dead letter, a worker's too, is stored by the main process (workers hand
+ * theirs over IPC), so these counters live there: a worker's restart cannot make them go down; they start at 0
+ * with the main process, as Prometheus counters do.
+ */
+function deadLetterMetrics(registry: Registry, source: MetricsSource): void {
+  const counter = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (inc: (labels: Record<string, string>, value: number) => void, s: DeadLetterStatus) => void,
+  ): void =>
+    void new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const status = source.deadLetters?.();
+        if (status) fill((labels, value) => this.inc(labels, value), status);
+      },
+    });
+  const gauge = (name: string, help: string, pick: (s: DeadLetterStatus) => number): void =>
+    void new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const status = source.deadLetters?.();
+        if (status) this.set(pick(status));
+      },
+    });
+  counter(
+    'routemq_dead_letters_total',
+    'Dead letters stored in the dead-letter store since start, per route pattern and error code.',
+    ['route', 'code'],
+    (inc, s) => {
+      for (const { route, code, count } of s.stored) inc({ route, code }, count);
+    },
+  );
+  counter(
+    'routemq_dead_letter_refusals_total',
+    'MQTT copies of dead letters the broker refused or that could not be sent, per route pattern and reason ' +
+      '(not-authorised, too-large, reason-0x.., not-connected). The dead letters themselves are in the store.',
+    ['route', 'reason'],
+    (inc, s) => {
+      for (const { route, reason, count } of s.refusals) inc({ route, reason }, count);
+    },
+  );
+  counter(
+    'routemq_dead_letter_copies_truncated_total',
+    'MQTT copies of dead letters sent with their payload cut to fit the maximum packet size.',
+    [],
+    (inc, s) => inc({}, s.truncatedCopies),
+  );
+  // A Redis stream is shared by every instance on the prefix, and each reports all of it: aggregate with max().
+  const shared = ' (a Redis stream: all of it, as this instance last read it; take max() over instances, not sum)';
+  gauge('routemq_dead_letter_store_entries', `Dead letters in the store${shared}.`, (s) => s.store.entries);
+  gauge('routemq_dead_letter_store_bytes', `Bytes of dead letters in the store${shared}.`, (s) => s.store.bytes);
+  gauge(
+    'routemq_dead_letter_store_max_entries',
+    'The store’s entry limit (ROUTEMQ_DLQ_MAX_ENTRIES).',
+    (s) => s.store.maxEntries,
+  );
+  gauge(
+    'routemq_dead_letter_store_max_bytes',
+    'The store’s byte limit (ROUTEMQ_DLQ_MAX_BYTES).',
+    (s) => s.store.maxBytes,
+  );
+  gauge(
+    'routemq_dead_letter_store_full',
+    'Whether the last put was refused for lack of room: 1 or 0 (then dead letters wait unacked).',
+    (s) => (s.store.full ? 1 : 0),
+  );
 }
 
 function durationHistogram(source: MetricsSource): Metric {

@@ -105,4 +105,12 @@ describe('routemq dlq', () => {
   it('fails with RMQ_ERR_DLQ_NOT_FOUND for an unknown id', async () => {
     await expect(cli('show', 'nope')).rejects.toMatchObject({ stderr: expect.stringMatching(/RMQ_ERR_DLQ_NOT_FOUND/) });
   });
+
+  it('refuses a replay or purge that names nothing, and a bad date, with RMQ_ERR_DLQ_REQUEST_INVALID', async () => {
+    const invalid = { stderr: expect.stringMatching(/RMQ_ERR_DLQ_REQUEST_INVALID/) };
+    await expect(cli('replay')).rejects.toMatchObject(invalid);
+    await expect(cli('purge')).rejects.toMatchObject(invalid);
+    await expect(cli('ls', '--since', 'yesterday')).rejects.toMatchObject(invalid);
+    await expect(cli('replay', '--all', '--to-topic', 'a/#')).rejects.toMatchObject(invalid);
+  });
 });

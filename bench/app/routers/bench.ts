@@ -5,13 +5,15 @@ import type { Middleware, Router } from '../../../src/index.js';
 import { createCounter } from '../../lib/counter.mjs';
 
 // The RouteMQ side of the benchmark: one shared route over `bench/{n}`, served by BENCH_W workers. The handler
-// gets the payload parsed by the framework and counts it. Options add layers to measure their cost.
+// gets the payload parsed by the framework and counts it. Options add layers to measure their cost; BENCH_FAIL=1
+// makes the handler always throw, with one try, for the dead-letter line.
 export default async (router: Router): Promise<void> => {
   const env = process.env;
   // Only workers count; the main process loads the same file too.
   const counter = process.send && env['BENCH_DIR'] ? createCounter(env['BENCH_DIR'], 'routemq') : undefined;
   const ioMs = Number(env['BENCH_IO_MS'] ?? 0);
   const recordDir = env['BENCH_RECORD_DIR'];
+  const fail = env['BENCH_FAIL'] === '1';
   const middleware: Middleware[] = Array.from({ length: Number(env['BENCH_MIDDLEWARE'] ?? 0) }, () => {
     return async function passThrough(ctx, next) {
       ctx.state['seen'] = true;
@@ -27,6 +29,7 @@ export default async (router: Router): Promise<void> => {
   router.on(
     'bench/{n}',
     async (ctx) => {
+      if (fail) throw new Error('bench: this route always fails');
       const payload = ctx.payload as { ts: number; i: number };
       if (ioMs > 0) await delay(ioMs);
       // Correctness runs record every id (before the ack) to count losses across a worker kill.
@@ -40,6 +43,7 @@ export default async (router: Router): Promise<void> => {
       middleware,
       ...(schema ? { schema } : {}),
       ...(env['BENCH_CONCURRENCY'] ? { concurrency: Number(env['BENCH_CONCURRENCY']) } : {}),
+      ...(fail ? { maxAttempts: 1 } : {}),
     },
   );
 };

@@ -3,10 +3,17 @@ import mqtt from 'mqtt';
 import { loadConfig } from '../../config/load-config.js';
 import type { ResolvedConfig } from '../../config/schema.js';
 import { createDeadLetterStore } from '../../dlq/create-store.js';
-import type { DeadLetterFilter, DeadLetterStore } from '../../dlq/store.js';
-import { ErrorCodes, RouteMQError } from '../../errors.js';
+import {
+  listDeadLetters,
+  parseDeadLetterFilter,
+  purgeDeadLetters,
+  replayDeadLetters,
+  selectForReplay,
+  showDeadLetter,
+} from '../../dlq/dead-letter-actions.js';
+import type { DeadLetterFilterInput, ReplayOutcome } from '../../dlq/dead-letter-actions.js';
+import type { DeadLetterStore } from '../../dlq/store.js';
 import { silentLogger } from '../../logger.js';
-import { deadLetterPayload, originalProperties } from '../../message/dead-letter.js';
 import { connectionOptionsFromConfig } from '../../mqtt/connection-options.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
@@ -28,16 +35,8 @@ async function openStore(flags: DlqFlags): Promise<{ config: ResolvedConfig; sto
   return { config, store: await createDeadLetterStore(config, silentLogger(), { readOnly: true }) };
 }
 
-function filterOf(flags: DlqFlags): DeadLetterFilter {
-  const since = flags.since === undefined ? undefined : Date.parse(flags.since);
-  if (since !== undefined && Number.isNaN(since)) {
-    throw new RouteMQError(ErrorCodes.CONFIG_INVALID, `--since '${flags.since}' is not a date (ISO 8601)`);
-  }
-  return {
-    ...(flags.route !== undefined ? { route: flags.route } : {}),
-    ...(flags.code !== undefined ? { code: flags.code } : {}),
-    ...(since !== undefined ? { since } : {}),
-  };
+function filterInput(flags: DlqFlags): DeadLetterFilterInput {
+  return { route: flags.route, code: flags.code, since: flags.since };
 }
 
 function withFilters(command: Command): Command {
@@ -55,8 +54,9 @@ export function registerDlqCommand(program: Command): void {
     .description('list the dead letters in the store')
     .action(async (flags: DlqFlags) => {
       const { store } = await openStore(flags);
-      const list = await store.list(filterOf(flags));
-      await store.close();
+      const { items: list } = await listDeadLetters(store, parseDeadLetterFilter(filterInput(flags))).finally(() =>
+        store.close(),
+      );
       if (flags.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       const rows = list.map((s) => ({
         id: s.id,
@@ -74,9 +74,7 @@ export function registerDlqCommand(program: Command): void {
     .description('print one dead letter (its JSON envelope: the original bytes, properties and failure)')
     .action(async (id: string, flags: DlqFlags) => {
       const { store } = await openStore(flags);
-      const envelope = await store.get(id);
-      await store.close();
-      if (!envelope) throw new RouteMQError(ErrorCodes.DLQ_NOT_FOUND, `No dead letter '${id}'; see \`routemq dlq ls\``);
+      const envelope = await showDeadLetter(store, id).finally(() => store.close());
       process.stdout.write(JSON.stringify(envelope, null, 2) + '\n');
     });
   withFilters(dlq.command('replay [id]'))
@@ -86,21 +84,15 @@ export function registerDlqCommand(program: Command): void {
     .action(async (id: string | undefined, flags: DlqFlags) => {
       const { config, store } = await openStore(flags);
       try {
-        const filter = id !== undefined ? { ids: [id] } : filterOf(flags);
-        if (id === undefined && !flags.all && flags.route === undefined && flags.code === undefined) {
-          throw new RouteMQError(ErrorCodes.CONFIG_INVALID, 'Name an id, or pass --route, --code or --all');
+        const selection = { ...filterInput(flags), id, all: flags.all, toTopic: flags.toTopic };
+        const ids = await selectForReplay(store, selection);
+        const replayed = await replay(config, store, ids, flags.toTopic);
+        for (const r of replayed) {
+          if (r.previous)
+            process.stderr.write(`warning: ${r.id} was already replayed at ${r.previous.at} to ${r.previous.topic}\n`);
         }
-        const list = await store.list(filter);
-        if (id !== undefined && list.length === 0) {
-          throw new RouteMQError(ErrorCodes.DLQ_NOT_FOUND, `No dead letter '${id}'; see \`routemq dlq ls\``);
-        }
-        const replayed = await replay(
-          config,
-          store,
-          list.map((s) => s.id),
-          flags.toTopic,
-        );
-        if (flags.json) process.stdout.write(JSON.stringify(replayed, null, 2) + '\n');
+        const printed = replayed.map((r) => ({ id: r.id, topic: r.topic, previous: r.previous?.at }));
+        if (flags.json) process.stdout.write(JSON.stringify(printed, null, 2) + '\n');
         else process.stdout.write(`replayed ${replayed.length}\n`);
       } finally {
         await store.close();
@@ -110,24 +102,21 @@ export function registerDlqCommand(program: Command): void {
     .description('remove dead letters from the store (those the filters match; --all for every one)')
     .option('--all', 'every dead letter')
     .action(async (flags: DlqFlags) => {
-      const filter = filterOf(flags);
-      if (!flags.all && Object.keys(filter).length === 0) {
-        throw new RouteMQError(ErrorCodes.CONFIG_INVALID, 'Pass --route, --code, --since or --all');
-      }
       const { store } = await openStore(flags);
-      const purged = await store.purge(filter);
-      await store.close();
+      const selection = { ...filterInput(flags), all: flags.all };
+      const purged = await purgeDeadLetters(store, selection).finally(() => store.close());
       process.stdout.write(flags.json ? JSON.stringify({ purged }) + '\n' : `purged ${purged}\n`);
     });
 }
 
-/** Republish each dead letter; a second replay of one id is done again, with a warning on stderr. */
+/** Republish each dead letter over a connection of its own (see {@link replayDeadLetters}). */
 async function replay(
   config: ResolvedConfig,
   store: DeadLetterStore,
   ids: readonly string[],
   toTopic: string | undefined,
-): Promise<{ id: string; topic: string; previous: string | undefined }[]> {
+): Promise<ReplayOutcome[]> {
+  if (ids.length === 0) return [];
   const options = connectionOptionsFromConfig(config, 'dlq-replay', silentLogger());
   const { properties: _properties, ...base } = options.client;
   const client = await mqtt.connectAsync(options.url, {
@@ -136,25 +125,14 @@ async function replay(
     clean: true,
     reconnectPeriod: 0,
   });
-  const done: { id: string; topic: string; previous: string | undefined }[] = [];
   try {
-    for (const id of ids) {
-      const envelope = await store.get(id);
-      if (!envelope) continue;
-      const topic = toTopic ?? envelope.topic;
-      await client.publishAsync(topic, deadLetterPayload(envelope), {
-        qos: envelope.qos === 2 ? 2 : envelope.qos === 1 ? 1 : 0,
-        ...(config.mqtt.protocolVersion === 5
-          ? { properties: originalProperties(envelope, [['routemq-replayed', id]]) }
-          : {}),
-      });
-      const previous = await store.markReplayed(id, { at: new Date().toISOString(), topic });
-      if (previous)
-        process.stderr.write(`warning: ${id} was already replayed at ${previous.at} to ${previous.topic}\n`);
-      done.push({ id, topic, previous: previous?.at });
-    }
+    return await replayDeadLetters(
+      store,
+      ids,
+      async (topic, payload, publishOptions) => void (await client.publishAsync(topic, payload, publishOptions)),
+      { toTopic, protocolVersion: config.mqtt.protocolVersion },
+    );
   } finally {
     await client.endAsync();
   }
-  return done;
 }
