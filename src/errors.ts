@@ -119,6 +119,13 @@ export const ErrorCodes = {
   SESSION_BEING_ADOPTED: 'RMQ_ERR_SESSION_BEING_ADOPTED',
   /** An adoption by `routemq sessions adopt` stopped before the session was drained and ended; the session is kept. */
   ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
+  /**
+   * The message was in hand each time its worker process died, `ROUTEMQ_MAX_CRASHES` times (a signal, the OOM
+   * killer, an exception outside the handler): it is dead-lettered at its next delivery without running again.
+   */
+  HANDLER_CRASHED: 'RMQ_ERR_HANDLER_CRASHED',
+  /** A worker process died after it had started (it was ready, or handling its session's messages). */
+  WORKER_CRASHED: 'RMQ_ERR_WORKER_CRASHED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */
