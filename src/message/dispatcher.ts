@@ -320,17 +320,28 @@ export class Dispatcher {
     this.#o.onStart?.(afterQuiet, now);
     const { routes, packet, captures } = job;
     job.pending = routes.length;
-    // Only redeliveries (DUP) are watched: one flag read per message on the hot path.
-    if (packet.dup && this.#o.redelivered !== undefined && packet.qos > 0) {
-      const reason = this.#o.redelivered.starting(packet);
-      if (reason !== undefined) {
-        for (let i = 0; i < routes.length; i++) this.#runner.reject(routes[i] as RouteDefinition, packet, job, reason);
-        return;
-      }
-    }
+    // Only redeliveries (DUP) are watched: one flag read per message on the hot path, the rest out of line.
+    if (packet.dup && this.#rejectRedelivered(job)) return;
     // An index loop: the first thousands of messages run before V8 optimises this, and for-of then goes through the
     // iterator protocol.
     for (let i = 0; i < routes.length; i++) this.#runner.run(routes[i] as RouteDefinition, packet, captures, job, now);
+  }
+
+  /**
+   * Tell the redelivery watch that `job` (DUP) starts; when it says to, dead-letter it without running it.
+   * Returns whether it did.
+   */
+  #rejectRedelivered(job: Job): boolean {
+    const { packet, routes } = job;
+    if (this.#o.redelivered === undefined || packet.qos === 0) return false;
+    const reason = this.#o.redelivered.starting(packet);
+    if (reason === undefined) return false;
+    for (let i = 0; i < routes.length; i++) this.#runner.reject(routes[i] as RouteDefinition, packet, job, reason);
+    return true;
+  }
+
+  #settledRedelivered(job: Job): void {
+    if (job.packet.qos > 0) this.#o.redelivered?.settled(job.packet, job.ack);
   }
 
   /** One route run of `job` ended; the job finishes once all of them did, acked only if all said `ack`. */
@@ -341,7 +352,7 @@ export class Dispatcher {
 
   #finish(job: Job, now: number): void {
     if (job.ticket) this.#sequencer.settle(job.ticket, job.ack);
-    if (job.packet.dup && job.ticket) this.#o.redelivered?.settled(job.packet, job.ack);
+    if (job.packet.dup) this.#settledRedelivered(job);
     this.#lastPacketAt = now;
     this.#running.remove(job);
     this.#runningCount--;

@@ -308,9 +308,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #onMessage(message: WorkerMessage): void {
     switch (message.type) {
       case 'ready':
-        if (this.#state === 'dead') break; // read after its exit (see #lastMessages)
-        this.#state = 'ready';
         this.#readyAt = Date.now();
+        if (this.#state === 'dead') break; // read after its exit (see #lastMessages): it was ready, briefly
+        this.#state = 'ready';
         this.#lastHeartbeatAt = Date.now();
         this.#watchdog = setInterval(() => this.#checkHeartbeat(), this.#timings.heartbeatIntervalMs);
         break;
