@@ -22,7 +22,7 @@ export function reportRedeliveries(
   maxCrashes: number,
 ): RedeliveryWatch {
   const deathsByKey = new Map(crashed);
-  /** Keys of the redelivered messages running now (a packet settles once). */
+  /** Keys of the redelivered messages running now (a packet settles once): at most the worker's concurrency. */
   const running = new Map<IPublishPacket, string>();
   return {
     starting(packet) {

@@ -92,7 +92,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #readyAt = 0;
   #lastHeartbeatAt = Date.now();
   #inHand: readonly InHandMessage[] = [];
-  /** Redelivered messages it reported in hand (`message.started`) and has not settled. */
+  /**
+   * Redelivered messages it reported in hand (`message.started`) and has not settled: at most its concurrency
+   * (a worker that never settles them still runs at most that many at once).
+   */
   readonly #redelivered = new Set<string>();
   #handled = false;
   #stats: MessageStatsSnapshot | undefined;

@@ -116,7 +116,7 @@ describe('a worker watching its redelivered messages', () => {
 
   it('sends nothing for a first delivery (no DUP): the hot path has no IPC', async () => {
     const h = setup();
-    for (let i = 1; i <= 3; i++) h.dispatcher.onPacket(packet(`t/${i}`, '{}', i, false), 1);
+    for (let i = 1; i <= 3; i++) void h.dispatcher.onPacket(packet(`t/${i}`, '{}', i, false), 1);
     await settle();
     expect([h.runs.length, h.acked, h.sent]).toEqual([3, [1, 2, 3], []]);
   });
@@ -124,7 +124,7 @@ describe('a worker watching its redelivered messages', () => {
   it('reports a redelivered message in hand before its handler runs, and when it settles', async () => {
     const h = setup();
     const p = packet('t/r', '{}', 5, true);
-    h.dispatcher.onPacket(p, 1);
+    void h.dispatcher.onPacket(p, 1);
     await settle();
     const key = messageKey(p);
     expect(h.runs).toEqual([{ id: 'r', sentBefore: 1 }]);
@@ -139,8 +139,8 @@ describe('a worker watching its redelivered messages', () => {
     const poison = packet('t/p', '{"kill":true}', 9, true);
     const key = messageKey(poison);
     const h = setup([[key, 2]]);
-    h.dispatcher.onPacket(poison, 1);
-    h.dispatcher.onPacket(packet('t/g', '{}', 10, true), 1);
+    void h.dispatcher.onPacket(poison, 1);
+    void h.dispatcher.onPacket(packet('t/g', '{}', 10, true), 1);
     await settle();
     await settle();
     expect(h.runs.map((r) => r.id)).toEqual(['g']);
