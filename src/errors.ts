@@ -125,6 +125,13 @@ export const ErrorCodes = {
   HTTP_UNAUTHORIZED: 'RMQ_ERR_HTTP_UNAUTHORIZED',
   /** A state-changing HTTP request (dead-letter replay, purge) while no `HEALTH_HTTP_TOKEN` is set (403). */
   HTTP_TOKEN_REQUIRED: 'RMQ_ERR_HTTP_TOKEN_REQUIRED',
+  /**
+   * The message was in hand each time its worker process died, `ROUTEMQ_MAX_CRASHES` times (a signal, the OOM
+   * killer, an exception outside the handler): it is dead-lettered at its next delivery without running again.
+   */
+  HANDLER_CRASHED: 'RMQ_ERR_HANDLER_CRASHED',
+  /** A worker process died after it had started (it was ready, or handling its session's messages). */
+  WORKER_CRASHED: 'RMQ_ERR_WORKER_CRASHED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -67,11 +67,16 @@ export type ScalingLeaderInfo =
 export interface LifecycleEvents {
   /** A worker subscribed; `sessionPresent` tells whether the broker had kept its session. */
   'worker.started': WorkerRef & { readonly sessionPresent: boolean };
-  /** A worker process ended; `expected` when the parent asked it to stop. */
+  /**
+   * A worker process ended; `expected` when the parent asked it to stop. `cause`: `requested` (asked to stop),
+   * `crash` (it died after it had started: ready, or handling its session's messages), `failed-start` (it never
+   * started: a route file, the broker, a start timeout).
+   */
   'worker.exited': WorkerRef & {
     readonly code: number | null;
     readonly signal: string | null;
     readonly expected: boolean;
+    readonly cause: 'requested' | 'crash' | 'failed-start';
   };
   /** The supervisor started a fresh worker in a slot after a crash. */
   'worker.restarted': WorkerRef & { readonly restarts: number };

@@ -82,6 +82,7 @@ export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       heartbeatIntervalMs: v.ROUTEMQ_HEARTBEAT_INTERVAL_MS ?? d.ROUTEMQ_HEARTBEAT_INTERVAL_MS,
       stuckTimeoutMs: v.ROUTEMQ_STUCK_TIMEOUT_MS ?? d.ROUTEMQ_STUCK_TIMEOUT_MS,
       maxRestarts: v.ROUTEMQ_MAX_RESTARTS ?? d.ROUTEMQ_MAX_RESTARTS,
+      maxCrashes: v.ROUTEMQ_MAX_CRASHES ?? d.ROUTEMQ_MAX_CRASHES,
       restartWindowMs: v.ROUTEMQ_RESTART_WINDOW_MS ?? d.ROUTEMQ_RESTART_WINDOW_MS,
       restartBaseMs: v.ROUTEMQ_RESTART_BASE_MS ?? d.ROUTEMQ_RESTART_BASE_MS,
       restartMaxMs: v.ROUTEMQ_RESTART_MAX_MS ?? d.ROUTEMQ_RESTART_MAX_MS,

@@ -98,6 +98,13 @@ export interface ResolvedRouteMQConfig {
   readonly heartbeatIntervalMs: number;
   readonly stuckTimeoutMs: number;
   readonly maxRestarts: number;
+  /**
+   * A message in hand when its worker process died this many times (a signal, the OOM killer, an exception outside
+   * the handler) is dead-lettered with `RMQ_ERR_HANDLER_CRASHED` at its next delivery, without running it again.
+   * Counted per worker slot by the main process, in memory (see docs/configuration.md for the limits).
+   * @defaultValue 2
+   */
+  readonly maxCrashes: number;
   readonly restartWindowMs: number;
   readonly restartBaseMs: number;
   readonly restartMaxMs: number;

@@ -30,6 +30,8 @@ export interface ConsumerOptions {
   readonly deadLetters?: DispatcherOptions['deadLetters'];
   /** Where this consumer runs, for dead-letter envelopes. */
   readonly origin?: DispatcherOptions['origin'];
+  /** See {@link DispatcherOptions.redelivered}. */
+  readonly redelivered?: DispatcherOptions['redelivered'];
   /**
    * Adopt an existing session instead of serving routes: subscribe to nothing, run every message by the route
    * that matches its topic now (v5 subscription identifiers of the previous owner are ignored), never reconnect
@@ -106,6 +108,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
       ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}),
       ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.redelivered ? { redelivered: options.redelivered } : {}),
       runsRetained: (route, packet, epoch) =>
         runsRetainedCopy(route, packet.dup, {
           protocolVersion: config.mqtt.protocolVersion,
@@ -161,9 +164,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     return this.#dispatcher.inFlight;
   }
 
-  /** The oldest messages whose handlers are running. */
-  inHand(): InHandMessage[] {
-    return this.#dispatcher.inHand();
+  /** The oldest messages whose handlers are running (at most `max`). @defaultValue max 3 */
+  inHand(max?: number): InHandMessage[] {
+    return this.#dispatcher.inHand(max);
   }
 
   /** Message counters of this consumer. */

@@ -11,6 +11,8 @@ import type { PayloadLimits } from './decode-payload.js';
 import { RouteRunner } from './route-runner.js';
 import type { RouteRunnerOptions, RunOutcome, RunnerDefaults } from './route-runner.js';
 import { MessageStats } from './stats.js';
+import { messageKey } from './message-key.js';
+import type { DeadLetterReason } from './dead-letter.js';
 import type { MessageStatsSnapshot } from './stats.js';
 
 /** Options of {@link Dispatcher}. */
@@ -50,6 +52,23 @@ export interface DispatcherOptions {
    * @defaultValue non-shared routes do, shared ones never (MQTT 5 §4.8.2)
    */
   readonly runsRetained?: (route: RouteDefinition, packet: IPublishPacket, epoch: number) => boolean;
+  /**
+   * Told of every redelivered (DUP) QoS≥1 message as its run starts and as it ends, so a worker can report it in
+   * hand before its handler runs. Messages without DUP (every first delivery) never reach it: the hot path stays
+   * free of it. @defaultValue none
+   */
+  readonly redelivered?: RedeliveryWatch;
+}
+
+/** See {@link DispatcherOptions.redelivered}. */
+export interface RedeliveryWatch {
+  /**
+   * A redelivered message is about to run. Return a reason to dead-letter it instead of running it (its process
+   * died with it in hand too often), or `undefined` to run it.
+   */
+  starting(packet: IPublishPacket): DeadLetterReason | undefined;
+  /** Its runs ended: `acked` when it was handled or dead-lettered, false when it stays unacked. Must not throw. */
+  settled(packet: IPublishPacket, acked: boolean): void;
 }
 
 /** A message whose handler is running, as heartbeats report it. */
@@ -59,6 +78,8 @@ export interface InHandMessage {
   readonly messageId: number | undefined;
   /** `Date.now()` when the handler run started. */
   readonly startedAt: number;
+  /** Its identity across redeliveries to this session (see `messageKey`). */
+  readonly key: string;
 }
 
 /** One message in hand: waiting, then running (a node of the dispatcher's list of running jobs, oldest first). */
@@ -299,9 +320,28 @@ export class Dispatcher {
     this.#o.onStart?.(afterQuiet, now);
     const { routes, packet, captures } = job;
     job.pending = routes.length;
+    // Only redeliveries (DUP) are watched: one flag read per message on the hot path, the rest out of line.
+    if (packet.dup && this.#rejectRedelivered(job)) return;
     // An index loop: the first thousands of messages run before V8 optimises this, and for-of then goes through the
     // iterator protocol.
     for (let i = 0; i < routes.length; i++) this.#runner.run(routes[i] as RouteDefinition, packet, captures, job, now);
+  }
+
+  /**
+   * Tell the redelivery watch that `job` (DUP) starts; when it says to, dead-letter it without running it.
+   * Returns whether it did.
+   */
+  #rejectRedelivered(job: Job): boolean {
+    const { packet, routes } = job;
+    if (this.#o.redelivered === undefined || packet.qos === 0) return false;
+    const reason = this.#o.redelivered.starting(packet);
+    if (reason === undefined) return false;
+    for (let i = 0; i < routes.length; i++) this.#runner.reject(routes[i] as RouteDefinition, packet, job, reason);
+    return true;
+  }
+
+  #settledRedelivered(job: Job): void {
+    if (job.packet.qos > 0) this.#o.redelivered?.settled(job.packet, job.ack);
   }
 
   /** One route run of `job` ended; the job finishes once all of them did, acked only if all said `ack`. */
@@ -312,6 +352,7 @@ export class Dispatcher {
 
   #finish(job: Job, now: number): void {
     if (job.ticket) this.#sequencer.settle(job.ticket, job.ack);
+    if (job.packet.dup) this.#settledRedelivered(job);
     this.#lastPacketAt = now;
     this.#running.remove(job);
     this.#runningCount--;
@@ -335,5 +376,6 @@ function describe(job: Job): InHandMessage {
     route: job.routes[0]?.pattern ?? '',
     messageId: job.packet.messageId,
     startedAt: job.startedAt,
+    key: messageKey(job.packet),
   };
 }

@@ -137,6 +137,16 @@ export class RouteRunner<T> {
     this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
   }
 
+  /**
+   * Dead-letter `packet` for `route` without running it (its process died with it in hand too often); the outcome
+   * goes to `onSettled(token, …)` as for {@link run}. Never throws.
+   */
+  reject(route: RouteDefinition, packet: IPublishPacket, token: T, reason: DeadLetterReason): void {
+    const stats = (this.#statsById[route.id] ??= this.#o.stats.forRoute(route.pattern));
+    stats.countReceived();
+    void this.#deadLetterThenSettle(token, route, stats, packet, reason);
+  }
+
   /** Start one try; {@link #settle} follows when the handler settles or the sweeper times the try out. */
   #attempt(
     token: T,

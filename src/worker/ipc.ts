@@ -23,6 +23,12 @@ export interface WorkerAssignment {
   readonly storesDeadLetters?: boolean;
   /** Load and compile the route files, report them, and exit without connecting (reload pre-flight). */
   readonly checkOnly?: boolean;
+  /**
+   * Messages (by `messageKey`) that this slot's earlier processes died with in hand `ROUTEMQ_MAX_CRASHES` times
+   * or more, with their death counts: when one is redelivered, dead-letter it with `RMQ_ERR_HANDLER_CRASHED`
+   * instead of running it. @defaultValue none
+   */
+  readonly crashed?: readonly (readonly [key: string, deaths: number])[];
 }
 
 /** How a worker should stop: `stop` keeps its session (restart, reload, shutdown); `leave` ends it (scale-down). */
@@ -55,6 +61,10 @@ export type WorkerMessage =
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }
   | { readonly type: 'stopping'; readonly mode: ShutdownMode }
+  /** A redelivered (DUP) message is about to run: it is in hand until `message.settled`. Sent before its handler. */
+  | { readonly type: 'message.started'; readonly key: string }
+  /** A redelivered message's runs ended: `acked` when handled or dead-lettered, false when left unacked. */
+  | { readonly type: 'message.settled'; readonly key: string; readonly acked: boolean }
   | ({ readonly type: 'message.dead_lettered' } & DeadLetterInfo)
   /** Store this dead letter (the parent owns the store); answered by `dlq.stored`. */
   | { readonly type: 'dlq.put'; readonly requestId: number; readonly envelope: DeadLetterEnvelope };
@@ -66,6 +76,8 @@ const WORKER_TYPES = new Set([
   'checked',
   'failed',
   'stopping',
+  'message.started',
+  'message.settled',
   'message.dead_lettered',
   'dlq.put',
 ]);

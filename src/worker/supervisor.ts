@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Pool, SlotWorker } from './pool.js';
 import { decideAfterCrash } from './restart-policy.js';
 import type { CrashDecision, RestartPolicy } from './restart-policy.js';
+import { exitCause } from './worker-process.js';
 import type { WorkerExit, WorkerProcess } from './worker-process.js';
 
 /** Options of {@link Supervisor}: the restart policy, and the few callbacks it needs from the pools' owner. */
@@ -47,8 +48,9 @@ export class Supervisor<W extends SlotWorker = WorkerProcess> {
     const ended = { slot, desired: pool.desired, at: this.#now(), exit };
     const decision = decideAfterCrash(pool.history, ended, this.#o.policy, this.#o.random);
     if (decision.action === 'none') return decision;
+    const cause = exitCause(exit);
     this.#log.warn(
-      { pool: pool.name, slot, workerPid, code: exit.code, signal: exit.signal, failure: exit.failure },
+      { pool: pool.name, slot, workerPid, code: exit.code, signal: exit.signal, failure: exit.failure, cause },
       'worker exited unexpectedly',
     );
     pool.recordCrash(slot, decision);

@@ -16,6 +16,7 @@ import { LoadMeter } from './load-meter.js';
 import { provideSharedRedis, stopSharedRedis } from '../redis/shared-redis.js';
 import type { DeadLetterSink } from '../message/route-runner.js';
 import type { StoreResult } from '../dlq/store.js';
+import { reportRedeliveries } from './redelivery-report.js';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -47,6 +48,12 @@ const onEarlyDisconnect = (): void => {
 };
 process.on('message', onEarlyMessage);
 process.on('disconnect', onEarlyDisconnect);
+
+/**
+ * Reports every message in hand (not only the oldest three of a heartbeat), set once the consumer runs: an
+ * uncaught exception is a death with those messages in hand, and this says which ones before the process exits.
+ */
+let lastWords: (() => void) | undefined;
 
 function fail(err: unknown, logger: Logger | undefined): never {
   const code = isRouteMQError(err) ? err.code : 'RMQ_ERR_HANDLER_FAILED';
@@ -115,6 +122,7 @@ async function serve(
     concurrency: assignment.concurrency,
     origin: { instance: config.routemq.instanceId, pool: assignment.pool, slot: assignment.slot },
     ...(assignment.storesDeadLetters ? { deadLetters: parentDeadLetterSink() } : {}),
+    redelivered: reportRedeliveries(send, assignment.crashed ?? [], config.routemq.maxCrashes),
     // Report the message in hand as a run starts after a quiet spell, or when a beat is due: if this handler
     // blocks the event loop, the parent can still name the message it was stuck on.
     onDeadLetter: (info) => send({ type: 'message.dead_lettered', ...info }),
@@ -123,6 +131,8 @@ async function serve(
     },
   });
   consumer.on('fatal', (err: RouteMQError) => fail(err, logger));
+  lastWords = () =>
+    send({ type: 'heartbeat', inFlight: consumer.inFlight, inHand: consumer.inHand(Infinity), sentAt: Date.now() });
   const { sessionPresent } = await consumer.start();
   send({ type: 'ready', pid: process.pid, sessionPresent });
   logger.info({ clientId: assignment.clientId, sessionPresent, routes: routes.map((r) => r.pattern) }, 'worker ready');
@@ -202,10 +212,24 @@ function noParent(): StoreResult {
   return { ok: false, code: 'RMQ_ERR_DLQ_STORE_FAILED', message: 'The parent process (the dead-letter store) is gone' };
 }
 
+// An exception outside any handler (a timer callback, an event listener) ends the process: a death with the
+// messages in hand, which are reported first (the parent counts them, see redelivery-report.ts). The exit waits
+// until the IPC channel took the last message, and no longer than a second.
 process.on('uncaughtException', (err) => {
-  send({ type: 'failed', code: 'RMQ_ERR_HANDLER_FAILED', message: `uncaught: ${errorMessageOf(err)}` });
+  try {
+    lastWords?.();
+  } catch {
+    // Nothing more can be reported; exit all the same.
+  }
   process.stderr.write(`worker ${process.pid} uncaught exception: ${err.stack ?? err.message}\n`);
-  process.exit(1);
+  const failed: WorkerMessage = {
+    type: 'failed',
+    code: 'RMQ_ERR_HANDLER_FAILED',
+    message: `uncaught: ${errorMessageOf(err)}`,
+  };
+  setTimeout(() => process.exit(1), 1000);
+  if (process.connected && process.send) process.send(failed, () => process.exit(1));
+  else process.exit(1);
 });
 
 void main().catch((err: unknown) => fail(err, undefined));

@@ -95,13 +95,17 @@ export class WorkerLauncher {
     this.#bundle = bundle;
   }
 
-  /** Fork the worker of `slot` in `pool`. It is not ready yet: await {@link WorkerProcess.ready}. */
-  launch(pool: Pool, slot: number): WorkerProcess {
+  /**
+   * Fork the worker of `slot` in `pool`. It is not ready yet: await {@link WorkerProcess.ready}.
+   *
+   * @param crashed - see {@link WorkerAssignment.crashed}. @defaultValue none
+   */
+  launch(pool: Pool, slot: number, crashed: WorkerAssignment['crashed'] = []): WorkerProcess {
     const bundle = this.#bundle;
     if (!bundle) throw new RouteMQError(ErrorCodes.INTERNAL, 'WorkerLauncher.launch() before prepare()');
     return new WorkerProcess(
       bundle.entry,
-      this.#assignment(pool, slot, bundle),
+      { ...this.#assignment(pool, slot, bundle), ...(crashed.length > 0 ? { crashed } : {}) },
       this.#timings,
       this.#o.logger,
       this.#env(),

@@ -11,7 +11,10 @@ import { leaveDrainMs, planPools } from './pools.js';
 import { HEALTHY_AFTER_MS } from './restart-policy.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { Supervisor } from './supervisor.js';
+import { exitCause, isTakeoverExit } from './worker-process.js';
 import type { WorkerExit, WorkerProcess } from './worker-process.js';
+import { CrashLedger } from './crash-ledger.js';
+import { isRouteMQError } from '../errors.js';
 import type { WorkerHealth } from './worker-health.js';
 import { describeHealth } from './worker-health.js';
 import { WorkerLauncher } from './worker-launcher.js';
@@ -33,6 +36,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   readonly #launcher: WorkerLauncher;
   readonly #policy: RestartPolicy;
   readonly #supervisor: Supervisor;
+  readonly #crashes: CrashLedger;
   #table: RouteTable | undefined;
   #state: ManagerState = 'idle';
   #stopPromise: Promise<void> | undefined;
@@ -51,6 +55,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       restartMaxMs: r.restartMaxMs,
       healthyAfterMs: HEALTHY_AFTER_MS,
     };
+    this.#crashes = new CrashLedger({ maxCrashes: r.maxCrashes });
     this.#supervisor = new Supervisor({
       policy: this.#policy,
       logger: this.#log,
@@ -117,7 +122,12 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       pool.missingSlots().map((slot) => this.#spawn(pool, slot)),
     );
     const results = await Promise.allSettled(starts);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // A worker that died handling what its resumed session held did start (its route files, the broker are fine):
+    // the supervisor restarts it like any crash, and the message that killed it is counted (crash-ledger.ts).
+    const failed = results.find(
+      (r): r is PromiseRejectedResult =>
+        r.status === 'rejected' && !isRouteMQError(r.reason, ErrorCodes.WORKER_CRASHED),
+    );
     if (failed) {
       await this.stopWorkers();
       throw failed.reason;
@@ -254,9 +264,10 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   /** Fork a worker for `slot` and wait until it is subscribed. */
   async #spawn(pool: Pool, slot: number): Promise<WorkerProcess> {
-    const worker = this.#launcher.launch(pool, slot);
+    const worker = this.#launcher.launch(pool, slot, this.#crashes.poisoned(pool.name, slot));
     pool.attach(slot, worker);
     worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
+    worker.on('message.acked', (key) => this.#crashes.forget(pool.name, slot, key));
     worker.on('worker.stuck', (event) => this.emit('worker.stuck', event));
     worker.on('message.dead_lettered', (event) => this.emit('message.dead_lettered', event));
     const { sessionPresent } = await worker.ready();
@@ -274,16 +285,55 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   #onExit(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
     pool.detach(slot, worker, exit);
     const expected = exit.requested;
-    this.emit('worker.exited', { ...worker.ref, code: exit.code, signal: exit.signal, expected, stats: worker.stats });
+    const cause = exitCause(exit);
+    this.#countDeath(pool, slot, worker, exit);
+    this.emit('worker.exited', {
+      ...worker.ref,
+      code: exit.code,
+      signal: exit.signal,
+      expected,
+      cause,
+      stats: worker.stats,
+    });
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#supervisor.onExit(pool, slot, exit, worker.pid);
+  }
+
+  /**
+   * An unexpected death with messages in hand counts one death for each (crash-poison detection): one counted
+   * `ROUTEMQ_MAX_CRASHES` times is dead-lettered by the slot's next process instead of run. A requested stop (its
+   * handlers were aborted past the deadline) and a session takeover are not deaths of this kind.
+   */
+  #countDeath(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
+    if (exit.requested || isTakeoverExit(exit) || exit.heldKeys.length === 0) return;
+    const counted = this.#crashes.recordDeath(pool.name, slot, exit.heldKeys);
+    const maxCrashes = this.#o.config.routemq.maxCrashes;
+    this.#log.warn(
+      {
+        pool: pool.name,
+        slot,
+        workerPid: worker.pid,
+        signal: exit.signal,
+        code: exit.code,
+        inHand: counted,
+        maxCrashes,
+      },
+      counted.some((c) => c.deaths >= maxCrashes)
+        ? 'worker died with messages in hand; those it died with ROUTEMQ_MAX_CRASHES times are dead-lettered next'
+        : 'worker died with messages in hand; they count as delivered across the death',
+    );
   }
 
   #respawn(pool: Pool, slot: number): void {
     if (this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired || pool.worker(slot)) return;
     this.#spawn(pool, slot).then(
       (worker) => this.emit('worker.restarted', { ...worker.ref, restarts: pool.totalRestarts }),
-      (err: unknown) => this.#log.warn({ pool: pool.name, slot, err }, 'worker restart failed'),
+      (err: unknown) => {
+        // Started, then died handling its session's messages: a crash (the supervisor restarts it), not a failed start.
+        if (isRouteMQError(err, ErrorCodes.WORKER_CRASHED)) {
+          this.#log.warn({ pool: pool.name, slot, cause: 'crash', err }, 'restarted worker crashed');
+        } else this.#log.warn({ pool: pool.name, slot, cause: 'failed-start', err }, 'worker restart failed');
+      },
     );
   }
 

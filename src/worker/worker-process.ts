@@ -31,7 +31,29 @@ export interface WorkerExit {
   readonly ranForMs: number;
   /** The oldest messages it had in hand at its last heartbeat (empty if none, or never ready). */
   readonly inHand: readonly InHandMessage[];
+  /**
+   * Whether it had been handling messages: it reported a redelivered message in hand. A worker of a resumed
+   * session may get (and die of) its messages before its SUBACK, so before `ready`: it started all the same.
+   */
+  readonly handled: boolean;
+  /**
+   * The identities (`messageKey`) of the messages known to be in hand when it ended: the redelivered ones it
+   * reported before running them and has not settled, and those of its last heartbeat (which may be stale).
+   */
+  readonly heldKeys: readonly string[];
 }
+
+/** Why a worker ended: asked to; died after it had started (ready, or handling messages); or never started. */
+export type ExitCause = 'requested' | 'crash' | 'failed-start';
+
+/** See {@link ExitCause}. */
+export function exitCause(exit: WorkerExit): ExitCause {
+  if (exit.requested) return 'requested';
+  return exit.wasReady || exit.handled ? 'crash' : 'failed-start';
+}
+
+/** How long an exit waits for the worker's last IPC messages (sent before it died) to be read, in ms. */
+const LAST_MESSAGES_WAIT_MS = 1000;
 
 /** Timing options of {@link WorkerProcess}. */
 export interface WorkerTimings {
@@ -48,6 +70,8 @@ export interface WorkerTimings {
 export interface WorkerProcessEvents {
   'worker.stuck': [LifecycleEvents['worker.stuck']];
   'message.dead_lettered': [LifecycleEvents['message.dead_lettered']];
+  /** A redelivered message it reported in hand was acked (handled or dead-lettered). */
+  'message.acked': [key: string];
   stats: [stats: MessageStatsSnapshot];
   exit: [exit: WorkerExit];
 }
@@ -68,6 +92,12 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #readyAt = 0;
   #lastHeartbeatAt = Date.now();
   #inHand: readonly InHandMessage[] = [];
+  /**
+   * Redelivered messages it reported in hand (`message.started`) and has not settled: at most its concurrency
+   * (a worker that never settles them still runs at most that many at once).
+   */
+  readonly #redelivered = new Set<string>();
+  #handled = false;
   #stats: MessageStatsSnapshot | undefined;
   #memoryRssBytes = 0;
   #load: WorkerLoad | undefined;
@@ -109,21 +139,47 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       this.#child.once('exit', (code, signal) => {
         clearInterval(this.#watchdog);
         this.#state = 'dead';
-        const exit: WorkerExit = {
-          code,
-          signal,
-          requested: this.#requested,
-          failure: this.#failure,
-          wasReady: this.#readyAt > 0,
-          readyForMs: this.#readyAt > 0 ? Date.now() - this.#readyAt : 0,
-          ranForMs: Date.now() - this.#forkedAt,
-          inHand: this.#inHand,
-        };
-        this.emit('exit', exit);
-        resolve(exit);
+        void this.#lastMessages().then(() => resolve(this.#exitRecord(code, signal)));
       });
     });
+    this.exited.then(
+      (exit) => this.emit('exit', exit),
+      () => undefined,
+    );
     this.#child.once('spawn', () => this.#child.send({ type: 'config', ...assignment }));
+  }
+
+  /**
+   * Wait until the IPC channel is closed, so that what the worker sent just before it died (a redelivered message
+   * reported in hand, then a SIGKILL) has been read: the 'exit' event may come first. Bounded, in case a process
+   * the worker started keeps the channel open.
+   */
+  async #lastMessages(): Promise<void> {
+    if (!this.#child.connected) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, LAST_MESSAGES_WAIT_MS);
+      this.#child.once('disconnect', done);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  #exitRecord(code: number | null, signal: NodeJS.Signals | null): WorkerExit {
+    const exit: WorkerExit = {
+      code,
+      signal,
+      requested: this.#requested,
+      failure: this.#failure,
+      wasReady: this.#readyAt > 0,
+      readyForMs: this.#readyAt > 0 ? Date.now() - this.#readyAt : 0,
+      ranForMs: Date.now() - this.#forkedAt,
+      inHand: this.#inHand,
+      handled: this.#handled,
+      heldKeys: [...new Set([...this.#redelivered, ...this.#inHand.map((m) => m.key)])],
+    };
+    return exit;
   }
 
   /** `<pool>-<slot>`. */
@@ -199,6 +255,15 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       const onExit = (exit: WorkerExit): void => {
         cleanup();
         const failure = exit.failure;
+        if (exit.handled) {
+          return reject(
+            new RouteMQError(
+              ErrorCodes.WORKER_CRASHED,
+              `Worker ${this.id} crashed while handling messages of its session, before its subscription was ` +
+                `confirmed: ${failure?.message ?? `exited with ${exit.signal ?? String(exit.code)}`}`,
+            ),
+          );
+        }
         reject(
           new RouteMQError(
             (failure?.code as ErrorCode | undefined) ?? ErrorCodes.WORKER_EXITED,
@@ -246,8 +311,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #onMessage(message: WorkerMessage): void {
     switch (message.type) {
       case 'ready':
-        this.#state = 'ready';
         this.#readyAt = Date.now();
+        if (this.#state === 'dead') break; // read after its exit (see #lastMessages): it was ready, briefly
+        this.#state = 'ready';
         this.#lastHeartbeatAt = Date.now();
         this.#watchdog = setInterval(() => this.#checkHeartbeat(), this.#timings.heartbeatIntervalMs);
         break;
@@ -272,6 +338,14 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         this.emit('message.dead_lettered', { ...this.ref, ...info });
         break;
       }
+      case 'message.started':
+        this.#handled = true;
+        this.#redelivered.add(message.key);
+        break;
+      case 'message.settled':
+        this.#redelivered.delete(message.key);
+        if (message.acked) this.emit('message.acked', message.key);
+        break;
       case 'checked':
         break;
       case 'dlq.put':

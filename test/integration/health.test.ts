@@ -115,7 +115,12 @@ describe('health monitor, HTTP probes, metrics and events', () => {
   });
 
   it('reports a crash-looping pool on /ready with the reason', async () => {
-    const { app, base } = await startApp({ ROUTEMQ_MAX_RESTARTS: '1', ROUTEMQ_RESTART_BASE_MS: '50' });
+    // A crash loop (crash-poison detection would end it with a dead letter after ROUTEMQ_MAX_CRASHES deaths).
+    const { app, base } = await startApp({
+      ROUTEMQ_MAX_RESTARTS: '1',
+      ROUTEMQ_RESTART_BASE_MS: '50',
+      ROUTEMQ_MAX_CRASHES: '100',
+    });
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     const publisher = await f.connect();
     await publisher.publishAsync('pb/poison', '{"exit":true}', { qos: 1 });

@@ -124,6 +124,8 @@ describe('worker pools', () => {
       ROUTEMQ_MAX_RESTARTS: '2',
       ROUTEMQ_RESTART_WINDOW_MS: '60000',
       ROUTEMQ_RESTART_BASE_MS: '50',
+      // Crash-poison detection would dead-letter the message after 2 deaths and end the loop: keep it looping.
+      ROUTEMQ_MAX_CRASHES: '100',
       POOL_A_COUNT: '1',
     });
     const degraded = nextEvent('pool.degraded');

@@ -87,6 +87,7 @@ describe('loadConfig defaults', () => {
       heartbeatIntervalMs: 1000,
       stuckTimeoutMs: 30_000,
       maxRestarts: 10,
+      maxCrashes: 2,
       restartWindowMs: 300_000,
       restartBaseMs: 500,
       restartMaxMs: 30_000,

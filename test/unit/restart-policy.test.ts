@@ -23,6 +23,8 @@ function exit(extra: Partial<WorkerExit> = {}): WorkerExit {
     readyForMs: 500,
     ranForMs: 800,
     inHand: [],
+    handled: false,
+    heldKeys: [],
     ...extra,
   };
 }

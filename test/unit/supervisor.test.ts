@@ -25,6 +25,8 @@ const crash: WorkerExit = {
   readyForMs: 100,
   ranForMs: 200,
   inHand: [],
+  handled: false,
+  heldKeys: [],
 };
 
 interface Harness {
@@ -92,6 +94,21 @@ describe('Supervisor', () => {
     expect(h.respawned).toEqual([1]);
     vi.advanceTimersByTime(1);
     expect(h.respawned).toEqual([1, 1]);
+  });
+
+  it('logs a death after the start (ready, or handling before ready) as a crash, never as a failed start', () => {
+    const h = harness();
+    h.end(0, { wasReady: true });
+    h.end(1, { wasReady: false, readyForMs: 0, handled: true });
+    h.end(2, { wasReady: false, readyForMs: 0, handled: false });
+    const causes = (h.logs as unknown as Record<string, unknown>[])
+      .filter((l) => l['msg'] === 'worker exited unexpectedly')
+      .map((l) => [l['msg'], l['slot'], l['cause']]);
+    expect(causes).toEqual([
+      ['worker exited unexpectedly', 0, 'crash'],
+      ['worker exited unexpectedly', 1, 'crash'],
+      ['worker exited unexpectedly', 2, 'failed-start'],
+    ]);
   });
 
   it('does nothing for a requested stop or for a slot that left the pool', () => {
