@@ -11,7 +11,7 @@ import type { PayloadLimits } from './decode-payload.js';
 import { RouteRunner } from './route-runner.js';
 import type { RouteRunnerOptions, RunOutcome, RunnerDefaults } from './route-runner.js';
 import { MessageStats } from './stats.js';
-import type { MessageStatsSnapshot } from './stats.js';
+import type { MessageStatsSnapshot, RouteBacklog } from './stats.js';
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -66,6 +66,8 @@ class Job {
   prev: Job | undefined;
   next: Job | undefined;
   startedAt: number;
+  /** `Date.now()` when it had to wait for a slot (0 when it started at once: then it was received at `startedAt`). */
+  queuedAt: number;
   /** Route runs not yet settled (more than one when several routes on the winning filter run here). */
   pending: number;
   /** False once any route run said `hold`. */
@@ -87,6 +89,7 @@ class Job {
     this.prev = undefined;
     this.next = undefined;
     this.startedAt = 0;
+    this.queuedAt = 0;
     this.pending = 0;
     this.ack = true;
     this.packet = packet;
@@ -177,6 +180,7 @@ export class Dispatcher {
       this.#start(job);
       return undefined;
     }
+    job.queuedAt = Date.now();
     this.#waiting.push(job);
     if (this.#waiting.length < (this.#o.maxWaiting ?? 1000)) return undefined;
     this.#drained ??= new Promise<void>((resolve) => (this.#resume = resolve));
@@ -185,7 +189,26 @@ export class Dispatcher {
 
   /** Counters so far. */
   stats(): MessageStatsSnapshot {
-    return this.#stats.snapshot(this.#runningCount, this.#waiting.length);
+    return this.#stats.snapshot(this.#runningCount, this.#waiting.length, this.#backlog());
+  }
+
+  /**
+   * Messages in hand per route: the running ones (at most `concurrency`) and the waiting ones (at most
+   * `maxWaiting`). O(in hand), once per stats snapshot, nothing per message.
+   */
+  #backlog(): Record<string, RouteBacklog> {
+    const backlog: Record<string, { messages: number; oldestReceivedAt: number }> = {};
+    const add = (job: Job): void => {
+      const receivedAt = job.queuedAt || job.startedAt;
+      for (const route of job.routes) {
+        const entry = (backlog[route.pattern] ??= { messages: 0, oldestReceivedAt: receivedAt });
+        entry.messages++;
+        if (receivedAt < entry.oldestReceivedAt) entry.oldestReceivedAt = receivedAt;
+      }
+    };
+    for (let job = this.#running.first; job; job = job.next) add(job);
+    this.#waiting.forEach(add);
+    return backlog;
   }
 
   /** Handlers running now. */
