@@ -38,6 +38,10 @@ const COUNTERS: readonly [keyof MessageCounters, string, string][] = [
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client also exports these sums of the per-type `nodejs_active_*` gauges as gauges ending in `_total`, which
+  // `promtool check metrics` rejects (only counters end in _total); the per-type gauges carry the same numbers.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
   for (const [key, name, help] of COUNTERS) {
     new Counter({
       name,

@@ -107,11 +107,7 @@ export class MessageStats {
     return stats;
   }
 
-  snapshot(
-    inFlight: number,
-    queued: number,
-    backlog?: Readonly<Record<string, RouteBacklog>>,
-  ): MessageStatsSnapshot {
+  snapshot(inFlight: number, queued: number, backlog?: Readonly<Record<string, RouteBacklog>>): MessageStatsSnapshot {
     const routes: Record<string, MessageCounters> = {};
     const durations: Record<string, HistogramData> = {};
     for (const [pattern, stats] of this.#routes) {

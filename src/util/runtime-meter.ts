@@ -27,7 +27,8 @@ export class RuntimeMeter {
   readonly #gcRuns: Record<string, number> = {};
   readonly #observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const kind = GC_KINDS[(entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'unknown';
+      const kind =
+        GC_KINDS[(entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'unknown';
       this.#gcSeconds[kind] = (this.#gcSeconds[kind] ?? 0) + entry.duration / 1000;
       this.#gcRuns[kind] = (this.#gcRuns[kind] ?? 0) + 1;
     }
