@@ -141,6 +141,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   async #sample(): Promise<HealthSnapshot> {
     const status = this.#o.status();
+    // Read with the status, before any await: a stats message arriving meanwhile must not make the routes' figures
+    // newer than the workers' and pools'.
+    const mainDelta = this.#mainWindow.delta();
+    const deltas = [mainDelta, ...(this.#o.windowDeltas?.() ?? [])];
     const workers = status.workers?.workers ?? [];
     const pids = [process.pid, ...workers.flatMap((w) => (w.pid !== undefined && w.isAlive ? [w.pid] : []))];
     let usage: Record<string, { cpu: number; memory: number }> = {};
@@ -154,8 +158,6 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     const monitored = workers.map((w) => this.#monitor(w, usage[String(w.pid)]));
     const self = usage[String(process.pid)];
     const memoryBytes = self?.memory ?? process.memoryUsage.rss();
-    const mainDelta = this.#mainWindow.delta();
-    const deltas = [mainDelta, ...(this.#o.windowDeltas?.() ?? [])];
     const snapshot: HealthSnapshot = {
       at: now,
       ready: status.ready,

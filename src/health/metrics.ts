@@ -86,7 +86,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
       for (const pool of source.health()?.pools ?? []) this.inc({ pool: pool.name }, pool.totalRestarts);
     },
   });
-  registerProcessMetrics(registry, source);
+  registerProcessMetrics(registry, () => source.health());
   gauge(registry, 'routemq_mqtt_connected', 'Whether the main MQTT connection is up: 1 or 0.', [], (set, h) => {
     set({}, h.mqttConnected ? 1 : 0);
   });

@@ -2,7 +2,6 @@ import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { RuntimeSample } from '../util/runtime-meter.js';
 import type { HealthSnapshot } from './health-monitor.js';
-import type { MetricsSource } from './metrics.js';
 
 /** One process as the per-process metrics label it: the main process is pool `main`, slot 0, worker `main`. */
 interface ProcessView {
@@ -39,7 +38,7 @@ const LABELS = ['worker', 'pool', 'slot'];
  * exact resident bytes, messages in flight, event-loop lag and GC (measured inside each process and sent with its
  * stats), and each route's backlog and oldest unacked message over this host's processes.
  */
-export function registerProcessMetrics(registry: Registry, source: MetricsSource): void {
+export function registerProcessMetrics(registry: Registry, health: () => HealthSnapshot | undefined): void {
   const perProcess = (name: string, help: string, pick: (p: ProcessView) => number | undefined): void => {
     new Gauge({
       name,
@@ -48,7 +47,7 @@ export function registerProcessMetrics(registry: Registry, source: MetricsSource
       registers: [registry],
       collect() {
         this.reset();
-        const h = source.health();
+        const h = health();
         if (!h) return;
         for (const p of processesOf(h)) {
           const value = pick(p);
@@ -86,7 +85,7 @@ export function registerProcessMetrics(registry: Registry, source: MetricsSource
       registers: [registry],
       collect() {
         this.reset();
-        const h = source.health();
+        const h = health();
         if (!h) return;
         for (const p of processesOf(h)) {
           if (!p.runtime) continue;
@@ -113,7 +112,7 @@ export function registerProcessMetrics(registry: Registry, source: MetricsSource
       registers: [registry],
       collect() {
         this.reset();
-        for (const r of source.health()?.routes ?? []) this.set({ route: r.route }, pick(r));
+        for (const r of health()?.routes ?? []) this.set({ route: r.route }, pick(r));
       },
     });
   };

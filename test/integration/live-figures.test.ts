@@ -15,7 +15,7 @@ import type { AppStatus } from '../../src/runtime/app.js';
 import { CLEAR_SCREEN } from '../../src/cli/status-watch.js';
 import { freePort } from '../helpers/broker.js';
 import { useFixture } from '../helpers/fixture.js';
-import { steadyPublisher } from '../helpers/load.js';
+import type { MqttClient } from 'mqtt';
 import { waitUntil } from '../helpers/mqtt.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
 
@@ -25,6 +25,24 @@ const BIN = `${ROOT}bin/routemq.js`;
 const SHARED = 'ops/shared/{id}';
 const MAIN = 'ops/main/{id}';
 const run = promisify(execFile);
+
+/**
+ * Publish at `ratePerSec` on average whatever the machine's load: every 50 ms, as many QoS 1 messages as the
+ * elapsed time calls for (a late tick catches up), without waiting for their acks.
+ */
+function pacedPublisher(
+  client: MqttClient,
+  topic: (id: string) => string,
+  ratePerSec: number,
+): { sent: () => number; stop: () => void } {
+  const started = Date.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - started) * ratePerSec) / 1000);
+    for (; sent < due; sent++) client.publishAsync(topic(String(sent)), '{}', { qos: 1 }).catch(() => undefined);
+  }, 50);
+  return { sent: () => sent, stop: () => clearInterval(timer) };
+}
 
 describe('live figures, metrics, the Grafana dashboard and status --watch', () => {
   const f = useFixture({
@@ -49,9 +67,12 @@ describe('live figures, metrics, the Grafana dashboard and status --watch', () =
 
   it('keeps msg/s per worker, pool, route and main stable while status is polled every 100 ms', async () => {
     const publisher = await f.connect();
-    const shared = steadyPublisher(publisher, { topic: (id) => `ops/shared/${id}`, ratePerSec: 40, prefix: 's' });
-    const main = steadyPublisher(publisher, { topic: (id) => `ops/main/${id}`, ratePerSec: 10, prefix: 'm' });
-    f.defer(() => Promise.all([shared.stop(), main.stop()]));
+    const shared = pacedPublisher(publisher, (id) => `ops/shared/${id}`, 40);
+    const main = pacedPublisher(publisher, (id) => `ops/main/${id}`, 10);
+    f.defer(() => {
+      shared.stop();
+      main.stop();
+    });
     // Let the 10 s rate window fill with steady traffic.
     const loadStarted = Date.now();
     await waitUntil(() => Date.now() - loadStarted > 13_000, 20_000, 'the rate window to fill');
@@ -137,7 +158,10 @@ describe('live figures, metrics, the Grafana dashboard and status --watch', () =
       async () => {
         const runs = (await family('routemq_worker_gc_runs_total'))?.metrics ?? [];
         const ages = (await family('routemq_route_oldest_unacked_age_seconds'))?.metrics ?? [];
-        return [SHARED, MAIN].every((route) => ages.some((m) => m.labels?.['route'] === route && Number(m.value) >= 1));
+        return (
+          runs.some((m) => m.labels?.['pool'] === poolName) &&
+          [SHARED, MAIN].every((route) => ages.some((m) => m.labels?.['route'] === route && Number(m.value) >= 1))
+        );
       },
       20_000,
       'a worker GC, and the oldest unacked age of both routes past 1 s',
@@ -162,7 +186,7 @@ describe('live figures, metrics, the Grafana dashboard and status --watch', () =
 
     const families = parsePrometheus(text);
     const series = (name: string): { labels?: Record<string, string>; value?: string }[] =>
-      (families.find((m) => m.name === name)?.metrics ?? []) as { labels?: Record<string, string>; value?: string }[];
+      families.find((m) => m.name === name)?.metrics ?? [];
     const processes = [['main', '0'], ...(await status()).workers.map((w) => [w.pool, String(w.slot)])];
     for (const name of [
       'routemq_worker_memory_bytes',
@@ -171,7 +195,8 @@ describe('live figures, metrics, the Grafana dashboard and status --watch', () =
       'routemq_messages_in_flight',
     ]) {
       const labelled = series(name).map((m) => [m.labels?.['pool'], m.labels?.['slot']]);
-      for (const p of processes) expect(labelled, name).toContainEqual(p);
+      const why = `${name} in ${JSON.stringify((await status()).workers.map((w) => [w.workerId, w.pid, w.restarts, w.uptimeMs, w.runtime !== undefined]))}`;
+      for (const p of processes) expect(labelled, why).toContainEqual(p);
     }
     for (const m of series('routemq_worker_memory_bytes')) {
       expect(Number.isInteger(Number(m.value))).toBe(true);
