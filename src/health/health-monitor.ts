@@ -34,7 +34,7 @@ export interface HealthSnapshot {
     readonly memoryBytes: number;
     readonly uptimeMs: number;
     readonly stats: MessageStatsSnapshot | undefined;
-    /** Route patterns the main process has served (its non-shared routes). */
+    /** Route patterns the main process serves (its non-shared routes). */
     readonly routes: readonly string[];
     /** Its messages/s over the last 10 s and percentiles over the last 60 s, as for a worker. */
     readonly recent: LiveFigures;
@@ -171,7 +171,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         memoryBytes,
         uptimeMs: now - this.#startedAt,
         stats: status.main,
-        routes: Object.keys(status.main?.routes ?? {}).sort(),
+        routes: status.mainRoutes ?? Object.keys(status.main?.routes ?? {}).sort(),
         recent: liveFigures([mainDelta]),
         runtime: this.#mainRuntimeSample,
       },
@@ -179,7 +179,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       activeWorkers: status.workers?.activeWorkers ?? 0,
       pools: status.workers?.pools ?? [],
       workers: monitored,
-      routes: routeFiguresOf(deltas, [status.main, ...workers.map((w) => w.stats)], now),
+      routes: routeFiguresOf(deltas, [status.main, ...workers.map((w) => w.stats)], now, [
+        ...(status.mainRoutes ?? []),
+        ...(status.workers?.pools ?? []).flatMap((p) => p.routes),
+      ]),
       ...(status.deadLetters ? { deadLetters: status.deadLetters } : {}),
     };
     this.#snapshot = snapshot;

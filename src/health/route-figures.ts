@@ -16,13 +16,17 @@ export interface RouteFigures {
   readonly oldestUnackedAgeSeconds: number;
 }
 
-/** Figures per route pattern, sorted by pattern. Processes without stats are skipped. */
+/**
+ * Figures per route pattern (the `known` ones, and any that has stats), sorted by pattern. Processes without stats
+ * are skipped.
+ */
 export function routeFiguresOf(
   deltas: readonly WindowDelta[],
   stats: readonly (MessageStatsSnapshot | undefined)[],
   now: number,
+  known: Iterable<string> = [],
 ): RouteFigures[] {
-  const patterns = new Set<string>();
+  const patterns = new Set<string>(known);
   for (const s of stats) for (const route of Object.keys(s?.routes ?? {})) patterns.add(route);
   for (const d of deltas) for (const route of d.finished.keys()) patterns.add(route);
   return [...patterns].sort().map((route) => {
