@@ -143,7 +143,11 @@ describe('live figures, metrics, the Grafana dashboard and status --watch', () =
     expect((await family('routemq_worker_restarts_total'))?.type).toBe('COUNTER');
     // Ready again, and the new worker has sent its first stats (with its event-loop lag and GC).
     await waitUntil(
-      async () => (await status()).workers.every((w) => w.status === 'ready' && w.runtime !== undefined),
+      async () => {
+        // Both slots listed (a slot waiting out its restart backoff is not), each ready and reporting.
+        const workers = (await status()).workers;
+        return workers.length === 2 && workers.every((w) => w.status === 'ready' && w.runtime !== undefined);
+      },
       20_000,
       'every worker ready and reporting again',
     );
