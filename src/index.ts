@@ -48,3 +48,6 @@ export type { DeadLetterInfo, LifecycleEventName, LifecycleEvents, PoolDegradedI
 export type { MessageStatsSnapshot } from './message/stats.js';
 export type { PoolHealth, WorkerHealth } from './worker/worker-health.js';
 export type { HealthSnapshot } from './health/health-monitor.js';
+export type { RouteFigures } from './health/route-figures.js';
+export type { LiveFigures } from './message/stats-window.js';
+export type { RuntimeSample } from './util/runtime-meter.js';

@@ -6,6 +6,6 @@ import type { MessageContext } from '../../src/index.js';
  */
 export async function handleCommand(ctx: MessageContext<{ deviceId: string }>): Promise<void> {
   const command = ctx.wildcards[0] ?? 'unknown';
-  ctx.log.info({ deviceId: ctx.params.deviceId, command, payload: ctx.payload }, 'command received');
+  ctx.log.debug({ deviceId: ctx.params.deviceId, command, payload: ctx.payload }, 'command received');
   await ctx.publish(`devices/${ctx.params.deviceId}/replies`, { command, ok: true, at: Date.now() });
 }

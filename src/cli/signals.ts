@@ -42,3 +42,17 @@ export function installShutdownSignals(
   }
   return { trigger: onSignal };
 }
+
+/**
+ * For a foreground loop (`routemq status --watch`): SIGINT and SIGTERM run `stop` once, which ends the loop; the
+ * command then exits 0. Returns a function that removes the handlers.
+ */
+export function onInterrupt(stop: () => void): () => void {
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

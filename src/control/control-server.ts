@@ -89,7 +89,8 @@ export class ControlServer {
   async #answer(line: string): Promise<ControlResponse> {
     const request = parseControlRequest(line);
     if (!request) return { ok: false, error: { code: ErrorCodes.CONTROL_INVALID, message: 'not a control request' } };
-    this.#log.info({ cmd: request.cmd }, 'control request');
+    // Debug: `routemq status --watch` asks every second.
+    this.#log.debug({ cmd: request.cmd }, 'control request');
     try {
       return { ok: true, result: await this.#handler(request) };
     } catch (err) {

@@ -36,10 +36,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 </header>
 <main>
   <section><h2>Pools</h2>
-    <table id="pools"><thead><tr><th>Pool</th><th>Routes</th><th>Ready / desired</th><th>Busy</th><th>Msg/s</th><th>Degraded</th><th>Restarts</th></tr></thead><tbody></tbody></table>
+    <table id="pools"><thead><tr><th>Pool</th><th>Routes</th><th>Ready / desired</th><th>Busy</th><th>Msg/s (10 s)</th><th>Degraded</th><th>Restarts</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Workers</h2>
-    <table id="workers"><thead><tr><th>Worker</th><th>PID</th><th>State</th><th>CPU %</th><th>Memory MB</th><th>Uptime</th><th>Restarts</th><th>msg/s</th><th>p95 ms</th></tr></thead><tbody></tbody></table>
+    <table id="workers"><thead><tr><th>Worker</th><th>PID</th><th>State</th><th>CPU %</th><th>Memory MB</th><th>Uptime</th><th>Restarts</th><th>msg/s (10 s)</th><th>p95 ms (60 s)</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Events</h2><div id="events"></div></section>
 </main>
@@ -53,13 +53,18 @@ export const DASHBOARD_HTML = `<!doctype html>
     ready.className = 'badge ' + (h.ready ? 'ok' : 'bad');
     ready.title = (h.problems || []).join('\\n');
     $('summary').textContent = h.activeWorkers + '/' + h.totalWorkers + ' workers ready · main pid ' + h.main.pid + ' · mqtt ' + (h.mqttConnected ? 'connected' : 'down');
-    $('pools').tBodies[0].innerHTML = h.pools.map((p) =>
+    // The main process runs the non-shared routes: shown as the pool and worker "main".
+    const m = h.main;
+    const mainPool = '<tr data-pool="main"><td>main</td><td>' + esc(m.routes.join(', ')) + '</td><td>1 / 1</td><td>–</td><td>' + m.recent.messagesPerSecond + '</td><td>no</td><td>0</td></tr>';
+    const mainWorker = '<tr data-worker="main" data-state="' + esc(h.state) + '"><td>main</td><td>' + esc(m.pid) + '</td><td class="state"><span class="badge ok">' + esc(h.state) + '</span></td><td>' + m.cpuPercent +
+      '</td><td>' + m.memoryMb + '</td><td>' + secs(m.uptimeMs) + '</td><td>0</td><td>' + m.recent.messagesPerSecond + '</td><td>' + esc(m.recent.p95Ms ?? '–') + '</td></tr>';
+    $('pools').tBodies[0].innerHTML = mainPool + h.pools.map((p) =>
       '<tr data-pool="' + esc(p.name) + '"><td>' + esc(p.name) + '</td><td>' + esc(p.routes.join(', ')) + '</td><td>' + p.ready + ' / ' + p.desired +
-      '</td><td class="busy">' + Math.round((p.load ? p.load.busyRatio : 0) * 100) + '%</td><td>' + (p.load ? p.load.messagesPerSecond : 0) + '</td><td>' + (p.degraded ? '<span class="badge bad">degraded</span>' : 'no') + '</td><td>' + p.totalRestarts + '</td></tr>').join('');
-    $('workers').tBodies[0].innerHTML = h.workers.map((w) =>
+      '</td><td class="busy">' + Math.round((p.load ? p.load.busyRatio : 0) * 100) + '%</td><td>' + p.recent.messagesPerSecond + '</td><td>' + (p.degraded ? '<span class="badge bad">degraded</span>' : 'no') + '</td><td>' + p.totalRestarts + '</td></tr>').join('');
+    $('workers').tBodies[0].innerHTML = mainWorker + h.workers.map((w) =>
       '<tr data-worker="' + esc(w.workerId) + '" data-state="' + esc(w.status) + '"><td>' + esc(w.workerId) + '</td><td>' + esc(w.pid) + '</td><td class="state"><span class="badge ' +
       (w.status === 'ready' ? 'ok' : w.status === 'starting' || w.status === 'draining' ? 'warn' : 'bad') + '">' + esc(w.status) + '</span></td><td>' + w.cpuPercent +
-      '</td><td>' + w.memoryMb + '</td><td>' + secs(w.uptimeMs) + '</td><td>' + w.restarts + '</td><td>' + w.ratePerSec + '</td><td>' + esc(w.latencyP95Ms ?? '–') + '</td></tr>').join('');
+      '</td><td>' + w.memoryMb + '</td><td>' + secs(w.uptimeMs) + '</td><td>' + w.restarts + '</td><td>' + w.recent.messagesPerSecond + '</td><td>' + esc(w.recent.p95Ms ?? '–') + '</td></tr>').join('');
   }
   function addEvent(e) {
     const row = document.createElement('div');

@@ -1,20 +1,22 @@
 import { EventEmitter } from 'node:events';
 import pidusage from 'pidusage';
 import type { Logger } from '../logger.js';
-import { histogramQuantile, mergeHistograms } from '../message/duration-histogram.js';
+import { StatsWindow, liveFigures } from '../message/stats-window.js';
+import type { LiveFigures, WindowDelta } from '../message/stats-window.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import { RuntimeMeter } from '../util/runtime-meter.js';
+import type { RuntimeSample } from '../util/runtime-meter.js';
+import { routeFiguresOf } from './route-figures.js';
+import type { RouteFigures } from './route-figures.js';
 import type { AppStatus } from '../runtime/app.js';
 import type { PoolHealth, WorkerHealthEntry } from '../worker/worker-health.js';
 
-/** One worker as the health monitor reports it: the manager's view plus pidusage and rates. */
+/**
+ * One worker as the health monitor reports it: the manager's view (with its `recent` live figures) plus pidusage.
+ */
 export interface MonitoredWorker extends WorkerHealthEntry {
   /** CPU in percent of one core, from pidusage. */
   readonly cpuPercent: number;
-  /** Messages handled per second since the previous sample. */
-  readonly ratePerSec: number;
-  /** Handler duration percentiles over the worker's life, in ms (from its histogram). */
-  readonly latencyP50Ms: number | undefined;
-  readonly latencyP95Ms: number | undefined;
 }
 
 /** What `/status`, `routemq status` and the dashboard show. */
@@ -28,13 +30,23 @@ export interface HealthSnapshot {
     readonly pid: number;
     readonly cpuPercent: number;
     readonly memoryMb: number;
+    /** Resident memory in bytes (pidusage). */
+    readonly memoryBytes: number;
     readonly uptimeMs: number;
     readonly stats: MessageStatsSnapshot | undefined;
+    /** Route patterns the main process serves (its non-shared routes). */
+    readonly routes: readonly string[];
+    /** Its messages/s over the last 10 s and percentiles over the last 60 s, as for a worker. */
+    readonly recent: LiveFigures;
+    /** Its event-loop lag (over the last second) and GC. */
+    readonly runtime: RuntimeSample | undefined;
   };
   readonly totalWorkers: number;
   readonly activeWorkers: number;
   readonly pools: readonly PoolHealth[];
   readonly workers: readonly MonitoredWorker[];
+  /** Every route pattern over every process of this host: live figures and backlog. */
+  readonly routes: readonly RouteFigures[];
   /** The dead-letter store's size, dead letters stored and MQTT copies refused since start. */
   readonly deadLetters?: AppStatus['deadLetters'];
 }
@@ -51,11 +63,15 @@ export interface HealthMonitorOptions {
   /** The app's own view (state, readiness, workers from IPC). */
   readonly status: () => AppStatus;
   readonly intervalMs: number;
+  /** The workers' stats-window differences, for per-route figures (`WorkerManager.windowDeltas`). */
+  readonly windowDeltas?: () => readonly WindowDelta[];
   readonly maxMemoryMb?: number | undefined;
   readonly logger: Logger;
 }
 
 const MB = 1024 * 1024;
+/** The main process's stats are sampled into its window this often, as a worker sends its stats. */
+const MAIN_SAMPLE_MS = 1000;
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 
 /**
@@ -67,8 +83,11 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   readonly #o: HealthMonitorOptions;
   readonly #startedAt = Date.now();
   #timer: NodeJS.Timeout | undefined;
+  #mainTimer: NodeJS.Timeout | undefined;
+  readonly #mainWindow = new StatsWindow();
+  readonly #mainRuntime = new RuntimeMeter();
+  #mainRuntimeSample: RuntimeSample | undefined;
   #snapshot: HealthSnapshot | undefined;
-  #previousHandled = new Map<number, { handled: number; at: number }>();
   readonly #overLimit = new Set<string>();
   #sampling: Promise<HealthSnapshot> | undefined;
 
@@ -81,7 +100,18 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   start(): void {
     this.#timer ??= setInterval(() => void this.sample(), this.#o.intervalMs);
     this.#timer.unref();
+    this.#mainRuntime.start();
+    // A fixed cadence, whoever reads: reads never feed the window, so they never change the figures.
+    this.#mainTimer ??= setInterval(() => this.#sampleMain(), MAIN_SAMPLE_MS);
+    this.#mainTimer.unref();
+    this.#sampleMain();
     void this.sample();
+  }
+
+  #sampleMain(): void {
+    const stats = this.#o.status().main;
+    if (stats) this.#mainWindow.record(Date.now(), stats);
+    this.#mainRuntimeSample = this.#mainRuntime.sample();
   }
 
   /** The latest snapshot (sampled now if there is none yet). */
@@ -111,6 +141,10 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   async #sample(): Promise<HealthSnapshot> {
     const status = this.#o.status();
+    // Read with the status, before any await: a stats message arriving meanwhile must not make the routes' figures
+    // newer than the workers' and pools'.
+    const mainDelta = this.#mainWindow.delta();
+    const deltas = [mainDelta, ...(this.#o.windowDeltas?.() ?? [])];
     const workers = status.workers?.workers ?? [];
     const pids = [process.pid, ...workers.flatMap((w) => (w.pid !== undefined && w.isAlive ? [w.pid] : []))];
     let usage: Record<string, { cpu: number; memory: number }> = {};
@@ -121,8 +155,9 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       this.#o.logger.debug({ err }, 'pidusage sample failed');
     }
     const now = Date.now();
-    const monitored = workers.map((w) => this.#monitor(w, usage[String(w.pid)], now));
+    const monitored = workers.map((w) => this.#monitor(w, usage[String(w.pid)]));
     const self = usage[String(process.pid)];
+    const memoryBytes = self?.memory ?? process.memoryUsage.rss();
     const snapshot: HealthSnapshot = {
       at: now,
       ready: status.ready,
@@ -132,14 +167,22 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
       main: {
         pid: process.pid,
         cpuPercent: round1(self?.cpu ?? 0),
-        memoryMb: round1((self?.memory ?? process.memoryUsage.rss()) / MB),
+        memoryMb: round1(memoryBytes / MB),
+        memoryBytes,
         uptimeMs: now - this.#startedAt,
         stats: status.main,
+        routes: status.mainRoutes ?? Object.keys(status.main?.routes ?? {}).sort(),
+        recent: liveFigures([mainDelta]),
+        runtime: this.#mainRuntimeSample,
       },
       totalWorkers: status.workers?.totalWorkers ?? 0,
       activeWorkers: status.workers?.activeWorkers ?? 0,
       pools: status.workers?.pools ?? [],
       workers: monitored,
+      routes: routeFiguresOf(deltas, [status.main, ...workers.map((w) => w.stats)], now, [
+        ...(status.mainRoutes ?? []),
+        ...(status.workers?.pools ?? []).flatMap((p) => p.routes),
+      ]),
       ...(status.deadLetters ? { deadLetters: status.deadLetters } : {}),
     };
     this.#snapshot = snapshot;
@@ -148,26 +191,12 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     return snapshot;
   }
 
-  #monitor(
-    worker: WorkerHealthEntry,
-    usage: { cpu: number; memory: number } | undefined,
-    now: number,
-  ): MonitoredWorker {
-    const handled = worker.stats?.total.handled ?? 0;
-    const pid = worker.pid ?? -1;
-    const previous = this.#previousHandled.get(pid);
-    this.#previousHandled.set(pid, { handled, at: now });
-    const ratePerSec = previous && now > previous.at ? ((handled - previous.handled) * 1000) / (now - previous.at) : 0;
-    const histogram = mergeHistograms(Object.values(worker.stats?.durations ?? {}));
-    const p50 = histogramQuantile(histogram, 0.5);
-    const p95 = histogramQuantile(histogram, 0.95);
+  #monitor(worker: WorkerHealthEntry, usage: { cpu: number; memory: number } | undefined): MonitoredWorker {
     return {
       ...worker,
       cpuPercent: round1(usage?.cpu ?? 0),
       memoryMb: usage ? round1(usage.memory / MB) : worker.memoryMb,
-      ratePerSec: round1(Math.max(0, ratePerSec)),
-      latencyP50Ms: p50 === undefined ? undefined : round1(p50 * 1000),
-      latencyP95Ms: p95 === undefined ? undefined : round1(p95 * 1000),
+      memoryBytes: usage ? usage.memory : worker.memoryBytes,
     };
   }
 
@@ -194,6 +223,9 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    clearInterval(this.#mainTimer);
+    this.#mainTimer = undefined;
+    this.#mainRuntime.stop();
     pidusage.clear();
   }
 }

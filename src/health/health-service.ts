@@ -46,6 +46,7 @@ export class HealthService {
     this.monitor = new HealthMonitor({
       status: () => app.status(),
       intervalMs: config.health.intervalMs,
+      windowDeltas: () => app.workers?.windowDeltas() ?? [],
       maxMemoryMb: config.health.maxMemoryMb,
       logger,
     });
@@ -136,7 +137,9 @@ export class HealthService {
           ...(h.httpEnabled ? { dashboard: `${url}/`, ready: `${url}/ready`, status: `${url}/status` } : {}),
           ...(h.metricsEnabled ? { metrics: `${url}${h.metricsPath}` } : {}),
         },
-        `health and metrics on ${url}`,
+        h.metricsEnabled
+          ? `${h.httpEnabled ? 'health and metrics' : 'metrics'} on ${url}`
+          : `health on ${url} (metrics off: set METRICS_HTTP_ENABLED=true for ${h.metricsPath})`,
       );
     }
   }

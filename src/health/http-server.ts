@@ -10,6 +10,7 @@ import type { AppEvent, AppEvents } from '../runtime/app-events.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { handleDeadLetterRequest, isDeadLetterPath, isStateChanging, sendJson as json } from './dead-letter-http.js';
 import type { DeadLetterHttpOptions } from './dead-letter-http.js';
+import { backlogOf } from './route-figures.js';
 import type { HealthMonitor, HealthSnapshot } from './health-monitor.js';
 import type { ScalingView } from '../scaling/autoscaler.js';
 import type { SessionEntry } from '../sessions/session-list.js';
@@ -98,16 +99,44 @@ export class HealthHttpServer {
         json(res, 200, options.sessions ? { ...sample, sessions: options.sessions() } : sample);
       });
       this.#routes.set('/events', (req, res) => this.#subscribe(req, res));
-      // KEDA's metrics-api scaler reads one number from this JSON, e.g. valueLocation `pools.<pool>.desired`.
+      // KEDA's metrics-api scaler reads one number from this JSON, e.g. valueLocation `pools.<pool>.desired` or
+      // `pools.<pool>.oldestUnackedAgeSeconds` (this host's backlog; the broker's queue is not visible over MQTT).
       this.#routes.set('/scaling', (_req, res) => {
         const view = options.scaling?.();
-        if (view) json(res, 200, view);
-        else json(res, 404, { error: 'no worker pools' });
+        if (!view) return json(res, 404, { error: 'no worker pools' });
+        const latest = options.monitor.latest;
+        const routes = latest?.routes ?? [];
+        const pools = Object.fromEntries(
+          Object.entries(view.pools).map(([name, pool]) => [
+            name,
+            { ...pool, ...backlogOf(routes, latest?.pools.find((p) => p.name === name)?.routes ?? []) },
+          ]),
+        );
+        json(res, 200, {
+          ...view,
+          pools,
+          routes: Object.fromEntries(
+            routes.map((r) => [
+              r.route,
+              { backlogMessages: r.backlogMessages, oldestUnackedAgeSeconds: r.oldestUnackedAgeSeconds },
+            ]),
+          ),
+        });
       });
       this.#routes.set('/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(DASHBOARD_HTML);
       });
+    }
+    if (!options.metricsEnabled && !this.#routes.has(options.metricsPath)) {
+      // The health server runs without metrics: say what to set instead of a bare 404.
+      this.#routes.set(options.metricsPath, (_req, res) =>
+        json(res, 404, {
+          error: 'metrics are disabled',
+          hint: 'set METRICS_HTTP_ENABLED=true to serve Prometheus metrics here',
+          path: options.metricsPath,
+        }),
+      );
     }
     if (options.metricsEnabled) {
       this.#routes.set(options.metricsPath, async (_req, res) => {

@@ -8,7 +8,7 @@ import type { PublishOptions, PublishProperties, RouteInfo } from '../types.js';
 export interface DeadLetterReason {
   readonly code: ErrorCode;
   readonly message: string;
-  /** Handler tries made; 0 when the payload was refused before any try. */
+  /** Tries made; a payload refused by its decode or schema counts one (it is never retried). */
   readonly attempts: number;
   /** The last failure, for its stack. */
   readonly error?: unknown;

@@ -13,7 +13,7 @@ import type { RouteRunnerOptions, RunOutcome, RunnerDefaults } from './route-run
 import { MessageStats } from './stats.js';
 import { messageKey } from './message-key.js';
 import type { DeadLetterReason } from './dead-letter.js';
-import type { MessageStatsSnapshot } from './stats.js';
+import type { MessageStatsSnapshot, RouteBacklog } from './stats.js';
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -87,6 +87,8 @@ class Job {
   prev: Job | undefined;
   next: Job | undefined;
   startedAt: number;
+  /** `Date.now()` when it had to wait for a slot (0 when it started at once: then it was received at `startedAt`). */
+  queuedAt: number;
   /** Route runs not yet settled (more than one when several routes on the winning filter run here). */
   pending: number;
   /** False once any route run said `hold`. */
@@ -108,6 +110,7 @@ class Job {
     this.prev = undefined;
     this.next = undefined;
     this.startedAt = 0;
+    this.queuedAt = 0;
     this.pending = 0;
     this.ack = true;
     this.packet = packet;
@@ -198,6 +201,7 @@ export class Dispatcher {
       this.#start(job);
       return undefined;
     }
+    job.queuedAt = Date.now();
     this.#waiting.push(job);
     if (this.#waiting.length < (this.#o.maxWaiting ?? 1000)) return undefined;
     this.#drained ??= new Promise<void>((resolve) => (this.#resume = resolve));
@@ -206,7 +210,26 @@ export class Dispatcher {
 
   /** Counters so far. */
   stats(): MessageStatsSnapshot {
-    return this.#stats.snapshot(this.#runningCount, this.#waiting.length);
+    return this.#stats.snapshot(this.#runningCount, this.#waiting.length, this.#backlog());
+  }
+
+  /**
+   * Messages in hand per route: the running ones (at most `concurrency`) and the waiting ones (at most
+   * `maxWaiting`). O(in hand), once per stats snapshot, nothing per message.
+   */
+  #backlog(): Record<string, RouteBacklog> {
+    const backlog: Record<string, { messages: number; oldestReceivedAt: number }> = {};
+    const add = (job: Job): void => {
+      const receivedAt = job.queuedAt || job.startedAt;
+      for (const route of job.routes) {
+        const entry = (backlog[route.pattern] ??= { messages: 0, oldestReceivedAt: receivedAt });
+        entry.messages++;
+        if (receivedAt < entry.oldestReceivedAt) entry.oldestReceivedAt = receivedAt;
+      }
+    };
+    for (let job = this.#running.first; job; job = job.next) add(job);
+    this.#waiting.forEach(add);
+    return backlog;
   }
 
   /** Handlers running now. */

@@ -130,7 +130,9 @@ export class RouteRunner<T> {
       void this.#deadLetterThenSettle(token, route, stats, packet, {
         code: decoded.code,
         message: decoded.message,
-        attempts: 0,
+        // The decode was this message's one try: it arrived, was read and refused (never retried: a payload does
+        // not change). Logged and enveloped as 1, so a dead-letter line never says 0 tries for a message it tried.
+        attempts: 1,
       });
       return;
     }

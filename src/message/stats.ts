@@ -28,6 +28,20 @@ export interface MessageStatsSnapshot {
   readonly queued: number;
   /** Handler durations per route pattern (every try). */
   readonly durations: Readonly<Record<string, HistogramData>>;
+  /**
+   * Messages received and not yet acked (running, waiting for a slot, or between retries), per route pattern. What
+   * the broker still holds for the session is not visible to a client over MQTT, so this is this process's backlog
+   * only. Absent when the snapshot was not taken by a dispatcher.
+   */
+  readonly backlog?: Readonly<Record<string, RouteBacklog>>;
+}
+
+/** One route's messages in hand in one process. */
+export interface RouteBacklog {
+  /** Messages received and not yet acked. */
+  readonly messages: number;
+  /** `Date.now()` when the oldest of them was received (or, if it never waited for a slot, started). */
+  readonly oldestReceivedAt: number;
 }
 
 function zero(): MessageCounters {
@@ -93,7 +107,7 @@ export class MessageStats {
     return stats;
   }
 
-  snapshot(inFlight: number, queued: number): MessageStatsSnapshot {
+  snapshot(inFlight: number, queued: number, backlog?: Readonly<Record<string, RouteBacklog>>): MessageStatsSnapshot {
     const routes: Record<string, MessageCounters> = {};
     const durations: Record<string, HistogramData> = {};
     for (const [pattern, stats] of this.#routes) {
@@ -108,6 +122,7 @@ export class MessageStats {
       inFlight,
       queued,
       durations,
+      ...(backlog ? { backlog } : {}),
     };
   }
 }

@@ -42,6 +42,8 @@ export interface AppStatus {
   readonly pid: number;
   readonly mqttConnected: boolean;
   readonly main: MessageStatsSnapshot | undefined;
+  /** Route patterns the main process serves (the non-shared ones, or all when not pooled). */
+  readonly mainRoutes?: readonly string[];
   readonly workers: WorkerHealth | undefined;
   /** The dead-letter store's size, and dead letters stored and MQTT copies refused since start. */
   readonly deadLetters: DeadLetterStatus | undefined;
@@ -61,6 +63,7 @@ export class RouteMQApp {
   #consumer: Consumer | undefined;
   #workers: WorkerManager | undefined;
   #deadLetters: DeadLetterOffice | undefined;
+  #mainRoutes: readonly string[] = [];
   readonly #options: AppOptions;
   #state: AppState = 'idle';
   /** Lifecycle events (workers, pools, dead letters), for `/events` and the dashboard. */
@@ -129,10 +132,12 @@ export class RouteMQApp {
       this.#deadLetters = office;
       const deadLetters = (envelope: Parameters<DeadLetterOffice['put']>[0]): ReturnType<DeadLetterOffice['put']> =>
         office.put(envelope);
+      const mainRoutes = pooled ? table.routes.filter((r) => !r.shared) : table.routes;
+      this.#mainRoutes = [...new Set(mainRoutes.map((r) => r.pattern))].sort();
       const consumer = new Consumer({
         config: this.#config,
         table,
-        routes: pooled ? table.routes.filter((r) => !r.shared) : table.routes,
+        routes: mainRoutes,
         clientId: mainClientId(this.#config),
         logger: this.#logger,
         onDeadLetter: (info) => this.events.publish('message.dead_lettered', { workerId: 'main', ...info }),
@@ -220,6 +225,7 @@ export class RouteMQApp {
       pid: process.pid,
       mqttConnected: this.#consumer?.connected ?? false,
       main: this.#consumer?.stats(),
+      mainRoutes: this.#mainRoutes,
       workers,
       deadLetters,
     };

@@ -31,6 +31,11 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Call `fn` on each item, oldest first. */
+  forEach(fn: (item: T) => void): void {
+    for (let i = this.#head; i < this.#items.length; i++) fn(this.#items[i] as T);
+  }
+
   clear(): void {
     this.#items = [];
     this.#head = 0;

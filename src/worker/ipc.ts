@@ -5,6 +5,7 @@ import type { TransferableConfig } from '../config/transfer.js';
 import type { WorkerLoad } from './load-meter.js';
 import type { DeadLetterEnvelope } from '../message/dead-letter.js';
 import type { StoreResult } from '../dlq/store.js';
+import type { RuntimeSample } from '../util/runtime-meter.js';
 
 /** What a worker needs to know about its slot; sent once, right after fork. */
 export interface WorkerAssignment {
@@ -57,6 +58,8 @@ export type WorkerMessage =
       readonly memoryRssBytes: number;
       /** The load since the previous stats message. */
       readonly load: WorkerLoad;
+      /** Event-loop lag since the previous stats message, GC since start. */
+      readonly runtime?: RuntimeSample;
     }
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }

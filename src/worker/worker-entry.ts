@@ -13,6 +13,7 @@ import { WorkerExitCodes, isParentMessage } from './ipc.js';
 import type { ParentMessage, WorkerAssignment, WorkerMessage } from './ipc.js';
 import { planPools } from './pools.js';
 import { LoadMeter } from './load-meter.js';
+import { RuntimeMeter } from '../util/runtime-meter.js';
 import { provideSharedRedis, stopSharedRedis } from '../redis/shared-redis.js';
 import type { DeadLetterSink } from '../message/route-runner.js';
 import type { StoreResult } from '../dlq/store.js';
@@ -138,9 +139,17 @@ async function serve(
   logger.info({ clientId: assignment.clientId, sessionPresent, routes: routes.map((r) => r.pattern) }, 'worker ready');
 
   const meter = new LoadMeter(assignment.concurrency, consumer.stats());
+  const runtime = new RuntimeMeter();
+  runtime.start();
   const sendStats = (): void => {
     const stats = consumer.stats();
-    send({ type: 'stats', stats, memoryRssBytes: process.memoryUsage.rss(), load: meter.measure(stats) });
+    send({
+      type: 'stats',
+      stats,
+      memoryRssBytes: process.memoryUsage.rss(),
+      load: meter.measure(stats),
+      runtime: runtime.sample(),
+    });
   };
   const timer = setInterval(() => {
     beat();
@@ -149,6 +158,7 @@ async function serve(
 
   const stop = async (message: ShutdownMessage | undefined): Promise<void> => {
     clearInterval(timer);
+    runtime.stop();
     const mode = message?.mode ?? 'stop';
     send({ type: 'stopping', mode });
     await consumer.stop({

@@ -1,4 +1,7 @@
 import type { MessageStatsSnapshot } from '../message/stats.js';
+import { liveFigures } from '../message/stats-window.js';
+import type { LiveFigures, WindowDelta } from '../message/stats-window.js';
+import type { RuntimeSample } from '../util/runtime-meter.js';
 import { poolLoadOf } from './pool-load.js';
 import type { PoolLoad } from './pool-load.js';
 import type { WorkerLoad } from './load-meter.js';
@@ -27,10 +30,17 @@ export interface WorkerHealthEntry {
   /** Time since the last heartbeat. */
   readonly heartbeatAgeMs: number;
   readonly inFlight: number;
+  /** Resident memory in MB, rounded to 0.1 (for people; `memoryBytes` is exact). */
   readonly memoryMb: number;
+  /** Resident memory in bytes, as the worker last reported it. */
+  readonly memoryBytes: number;
   readonly stats: MessageStatsSnapshot | undefined;
-  /** Its load over the last stats interval (busy ratio, messages/s, p95). */
+  /** Its load over the last stats interval (busy ratio, messages/s, p95): the autoscaler's input. */
   readonly load: WorkerLoad | undefined;
+  /** Its messages/s over the last 10 s and percentiles over the last 60 s, each labelled with its window. */
+  readonly recent: LiveFigures;
+  /** Event-loop lag and GC, from its last stats message. */
+  readonly runtime: RuntimeSample | undefined;
 }
 
 /** One pool in {@link WorkerHealth}. */
@@ -45,6 +55,8 @@ export interface PoolHealth {
   readonly totalRestarts: number;
   /** The ready workers' loads combined. */
   readonly load: PoolLoad;
+  /** Its workers' live figures combined (rates summed, percentiles of the merged histograms). */
+  readonly recent: LiveFigures;
 }
 
 /** `getWorkerHealth()`: the seed's shape in camelCase, plus pools. */
@@ -53,6 +65,11 @@ export interface WorkerHealth {
   readonly activeWorkers: number;
   readonly workers: readonly WorkerHealthEntry[];
   readonly pools: readonly PoolHealth[];
+}
+
+/** The window differences of every live worker of `pools` (for per-route figures over every process). */
+export function windowDeltasOf(pools: readonly Pool[]): WindowDelta[] {
+  return pools.flatMap((pool) => [...pool.workers()].map(([, worker]) => worker.window.delta()));
 }
 
 /** Build a health snapshot from the pools' state. */
@@ -66,7 +83,10 @@ export function describeHealth(
   for (const pool of pools) {
     let ready = 0;
     const loads: WorkerLoad[] = [];
+    const deltas: WindowDelta[] = [];
     for (const [, worker] of pool.workers()) {
+      const delta = worker.window.delta();
+      deltas.push(delta);
       if (worker.state === 'ready') ready++;
       if (worker.state === 'ready' && worker.load) loads.push(worker.load);
       workers.push({
@@ -85,8 +105,11 @@ export function describeHealth(
         heartbeatAgeMs: now - worker.lastHeartbeatAt,
         inFlight: worker.stats?.inFlight ?? 0,
         memoryMb: Math.round((worker.memoryRssBytes / 1024 / 1024) * 10) / 10,
+        memoryBytes: worker.memoryRssBytes,
         stats: worker.stats,
         load: worker.load,
+        recent: liveFigures([delta]),
+        runtime: worker.runtime,
       });
     }
     poolHealth.push({
@@ -99,6 +122,7 @@ export function describeHealth(
       restartsInWindow: pool.restartsInWindow(policy, now),
       totalRestarts: pool.totalRestarts,
       load: poolLoadOf(loads),
+      recent: liveFigures(deltas),
     });
   }
   workers.sort((a, b) => (a.pool === b.pool ? a.slot - b.slot : a.pool < b.pool ? -1 : 1));

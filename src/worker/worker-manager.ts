@@ -16,7 +16,8 @@ import type { WorkerExit, WorkerProcess } from './worker-process.js';
 import { CrashLedger } from './crash-ledger.js';
 import { isRouteMQError } from '../errors.js';
 import type { WorkerHealth } from './worker-health.js';
-import { describeHealth } from './worker-health.js';
+import { describeHealth, windowDeltasOf } from './worker-health.js';
+import type { WindowDelta } from '../message/stats-window.js';
 import { WorkerLauncher } from './worker-launcher.js';
 import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
 
@@ -175,6 +176,11 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   /** A snapshot of every pool and worker. */
   getWorkerHealth(): WorkerHealth {
     return describeHealth([...this.#pools.values()], this.#policy);
+  }
+
+  /** Every live worker's stats-window differences (per-route live figures; see `StatsWindow`). */
+  windowDeltas(): WindowDelta[] {
+    return windowDeltasOf([...this.#pools.values()]);
   }
 
   /**

@@ -8,6 +8,8 @@ import type { Logger } from '../logger.js';
 import type { InHandMessage } from '../message/dispatcher.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { WorkerLoad } from './load-meter.js';
+import { StatsWindow } from '../message/stats-window.js';
+import type { RuntimeSample } from '../util/runtime-meter.js';
 import type { DeadLetterSink } from '../message/route-runner.js';
 import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
@@ -101,6 +103,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #stats: MessageStatsSnapshot | undefined;
   #memoryRssBytes = 0;
   #load: WorkerLoad | undefined;
+  #runtime: RuntimeSample | undefined;
+  readonly #window = new StatsWindow();
   #failure: { code: string; message: string } | undefined;
   #requested = false;
   #stopPromise: Promise<WorkerExit> | undefined;
@@ -224,6 +228,16 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     return this.#load;
   }
 
+  /** Its stats over the last windows (see {@link StatsWindow}). */
+  get window(): StatsWindow {
+    return this.#window;
+  }
+
+  /** Its event-loop lag and GC, from its last stats message. */
+  get runtime(): RuntimeSample | undefined {
+    return this.#runtime;
+  }
+
   get memoryRssBytes(): number {
     return this.#memoryRssBytes;
   }
@@ -325,6 +339,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         this.#stats = message.stats;
         this.#memoryRssBytes = message.memoryRssBytes;
         this.#load = message.load;
+        this.#runtime = message.runtime;
+        // Fed as stats arrive, never as someone reads: the live figures are the same whoever asks, however often.
+        this.#window.record(Date.now(), message.stats);
         this.emit('stats', message.stats);
         break;
       case 'failed':

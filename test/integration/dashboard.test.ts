@@ -42,12 +42,12 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
     f.defer(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(() => document.querySelectorAll('tr[data-worker]').length === 3, undefined, {
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-worker]').length === 4, undefined, {
       timeout: 15_000,
     });
     expect(
       await page.locator('tr[data-worker]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-worker'))),
-    ).toEqual(['pa-any-0', 'pa-any-1', 'pb-any-0']);
+    ).toEqual(['main', 'pa-any-0', 'pa-any-1', 'pb-any-0']);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const pidCell = page.locator('tr[data-worker="pa-any-0"] td').nth(1);
     const oldPid = Number(await pidCell.textContent());

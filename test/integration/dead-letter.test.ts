@@ -83,7 +83,7 @@ describe('dead-letter topic and bad input', () => {
     await waitUntil(() => envelopes().some((e) => e.topic === `strict/${id}`), 15_000, `the dead letter of ${label}`);
     const envelope = envelopes().find((e) => e.topic === `strict/${id}`);
     expect(envelope?.error.code).toBe(code);
-    expect(envelope?.attempts).toBe(0);
+    expect(envelope?.attempts).toBe(1);
     expect(envelope?.payloadBytes).toBe(payload.length);
     expect(({} as Record<string, unknown>)['x']).toBeUndefined();
     await client.publishAsync('ok/after-' + id, '{}', { qos: 1 });

@@ -77,7 +77,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     expect(after.workers.find((w) => w.workerId === 'pa-any-0')?.restarts).toBe(1);
     expect(after.workers.find((w) => w.workerId === 'pa-any-0')?.pid).not.toBe(victim?.pid);
     const metrics = parsePrometheus((await get(`${base}/metrics`)).body);
-    const restarts = metrics.find((m) => m.name === 'routemq_worker_restarts');
+    const restarts = metrics.find((m) => m.name === 'routemq_worker_restarts_total');
     expect(restarts?.metrics.find((m) => m.labels?.['pool'] === 'pa-any')?.value).toBe('1');
     expect(sse.events.some((e) => e.event === 'health')).toBe(true);
     expect((await app.stop()).code).toBe(0);

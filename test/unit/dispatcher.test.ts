@@ -198,7 +198,7 @@ describe('Dispatcher', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(handler).not.toHaveBeenCalled();
     expect(JSON.parse(String(h.published[0]?.payload))).toMatchObject({
-      attempts: 0,
+      attempts: 1,
       error: { code: 'RMQ_ERR_PAYLOAD_SCHEMA' },
     });
     expect(h.acked).toEqual([p.messageId]);
@@ -264,6 +264,34 @@ describe('Dispatcher', () => {
     gates[2]?.resolve();
     await vi.advanceTimersByTimeAsync(0);
     expect(h.acked).toEqual(ps.map((p) => p.messageId));
+  });
+
+  it('reports the backlog of each route (running and waiting) and when its oldest message arrived', async () => {
+    const gates: ReturnType<typeof deferred>[] = [];
+    const h = harness(
+      () => {
+        const gate = deferred();
+        gates.push(gate);
+        return gate.promise;
+      },
+      {},
+      { concurrency: 1 },
+    );
+    const t0 = Date.now();
+    void h.dispatcher.onPacket(packet('t/1', '{}'), 1);
+    await vi.advanceTimersByTimeAsync(500);
+    void h.dispatcher.onPacket(packet('t/2', '{}'), 1);
+    void h.dispatcher.onPacket(packet('t/3', '{}'), 1);
+    expect(h.dispatcher.stats().backlog).toEqual({ 't/{id}': { messages: 3, oldestReceivedAt: t0 } });
+    gates[0]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    // t/2 waited for its slot since t0 + 500.
+    expect(h.dispatcher.stats().backlog).toEqual({ 't/{id}': { messages: 2, oldestReceivedAt: t0 + 500 } });
+    gates[1]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    gates[2]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.dispatcher.stats().backlog).toEqual({});
   });
 
   it('asks the connection to pause past maxWaiting and resumes once the backlog halves', async () => {

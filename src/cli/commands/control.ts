@@ -4,13 +4,15 @@ import { sendControlRequest } from '../../control/control-client.js';
 import type { ControlRequest } from '../../control/protocol.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
 import type { HealthSnapshot } from '../../health/health-monitor.js';
-import { formatTable } from '../format-table.js';
+import { formatStatus } from '../status-view.js';
+import { watchStatus } from '../status-watch.js';
 import { envFileOption } from './routes.js';
 
 interface ControlFlags {
   readonly socket?: string;
   readonly envFile?: string;
   readonly json?: boolean;
+  readonly watch?: boolean;
 }
 
 /** The socket from `--socket`, else `ROUTEMQ_CONTROL_SOCKET` (environment, then `.env`), else its default. */
@@ -44,7 +46,15 @@ async function run(flags: ControlFlags, request: ControlRequest): Promise<unknow
 export function registerControlCommands(program: Command): void {
   withSocket(program.command('status'))
     .description('show pools and workers of the running instance; exits 1 when it is not ready')
+    .option('--watch', 'redraw the table in place every second until Ctrl-C (then exit 0)')
     .action(async (flags: ControlFlags) => {
+      if (flags.watch) {
+        const path = socketPath(flags);
+        return watchStatus({
+          fetch: async () => (await sendControlRequest(path, { cmd: 'status' })) as HealthSnapshot,
+          write: (text) => process.stdout.write(text),
+        });
+      }
       const status = (await run(flags, { cmd: 'status' })) as HealthSnapshot;
       if (!flags.json) process.stdout.write(formatStatus(status));
       if (!status.ready) process.exitCode = 1;
@@ -77,34 +87,4 @@ export function registerControlCommands(program: Command): void {
       await run(flags, { cmd: 'restart-worker', workerId });
       if (!flags.json) process.stdout.write(`worker ${workerId} restarted\n`);
     });
-}
-
-/** The human form of `routemq status`. */
-export function formatStatus(status: HealthSnapshot): string {
-  const head = [
-    `state: ${status.state}   ready: ${status.ready ? 'yes' : 'no'}   mqtt: ${status.mqttConnected ? 'connected' : 'down'}   ` +
-      `main pid: ${status.main.pid} (cpu ${status.main.cpuPercent}%, ${status.main.memoryMb} MB)`,
-    ...status.problems.map((p) => `  ! ${p}`),
-  ];
-  const pools = status.pools.map((p) => ({
-    pool: p.name,
-    workers: `${p.ready}/${p.desired}`,
-    busy: `${Math.round(p.load.busyRatio * 100)}%`,
-    'msg/s': String(p.load.messagesPerSecond),
-    degraded: p.degraded ? 'yes' : 'no',
-    restarts: String(p.totalRestarts),
-    routes: p.routes.join(', '),
-  }));
-  const workers = status.workers.map((w) => ({
-    worker: w.workerId,
-    state: w.status,
-    pid: String(w.pid ?? '-'),
-    cpu: `${w.cpuPercent}%`,
-    mem: `${w.memoryMb} MB`,
-    uptime: `${Math.round(w.uptimeMs / 1000)} s`,
-    restarts: String(w.restarts),
-    'msg/s': String(w.ratePerSec),
-    handled: String(w.stats?.total.handled ?? 0),
-  }));
-  return [...head, '', formatTable(pools).trimEnd(), '', formatTable(workers).trimEnd(), ''].join('\n');
 }
