@@ -11,6 +11,8 @@ const LAYERS = [
   ['app', '^src/(runtime|sessions)/'],
   ['policy and observation', '^src/(doctor|scaling|health)/'],
   ['service', '^src/service/'],
+  // routemq/testing's harness: routes run in-process with recorders; only the entry point src/testing.ts uses it.
+  ['testing', '^src/testing/'],
   ['cli', '^src/cli/'],
 ];
 

@@ -119,6 +119,8 @@ export const ErrorCodes = {
   SESSION_BEING_ADOPTED: 'RMQ_ERR_SESSION_BEING_ADOPTED',
   /** An adoption by `routemq sessions adopt` stopped before the session was drained and ended; the session is kept. */
   ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
+  /** A topic name to publish to is empty, holds a wildcard or NUL, starts with `$`, or is over 65,535 bytes. */
+  TOPIC_INVALID: 'RMQ_ERR_TOPIC_INVALID',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */
