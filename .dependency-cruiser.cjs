@@ -5,6 +5,7 @@ const LAYERS = [
   ['config', '^src/config/'],
   ['transport', '^src/(mqtt|redis|control|dev)/'],
   ['routing', '^src/router/'],
+  ['description', '^src/asyncapi/'],
   ['delivery', '^src/(message|rate-limit|dlq)/'],
   ['consumer', '^src/consumer/'],
   ['workers', '^src/worker/'],

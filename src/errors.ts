@@ -121,6 +121,10 @@ export const ErrorCodes = {
   ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
   /** A topic name to publish to is empty, holds a wildcard or NUL, starts with `$`, or is over 65,535 bytes. */
   TOPIC_INVALID: 'RMQ_ERR_TOPIC_INVALID',
+  /** A command could not write its output (`routemq docs --out`, the files of `routemq new`). */
+  FILE_WRITE_FAILED: 'RMQ_ERR_FILE_WRITE_FAILED',
+  /** `routemq new <dir>`: the directory exists and is not empty; nothing was written. */
+  NEW_DIR_NOT_EMPTY: 'RMQ_ERR_NEW_DIR_NOT_EMPTY',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

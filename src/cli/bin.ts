@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerDlqCommand } from './commands/dlq.js';
+import { registerDocsCommand } from './commands/docs.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerSessionsCommand } from './commands/sessions.js';
@@ -18,6 +19,7 @@ registerControlCommands(program);
 registerDoctorCommand(program);
 registerDlqCommand(program);
 registerSessionsCommand(program);
+registerDocsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { RouteMQApp } from '../runtime/app.js';
 import { HealthMonitor } from './health-monitor.js';
+import { appAsyncApiDocument } from '../asyncapi/for-app.js';
 import { HealthHttpServer } from './http-server.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import type { AggregatedStats } from './metrics-aggregator.js';
@@ -89,6 +90,7 @@ export class HealthService {
         dependencies: (): Record<string, string> => (redis && redis.state !== 'disabled' ? { redis: redis.state } : {}),
         ...(scaling ? { scaling } : {}),
         ...(sessions ? { sessions } : {}),
+        asyncapi: () => (app.table ? appAsyncApiDocument(config, app.table) : undefined),
         logger,
       });
     }

@@ -35,6 +35,8 @@ export interface HealthHttpOptions {
   readonly scaling?: () => ScalingView | undefined;
   /** The session registry's sessions of this app and group, for `/status` (`sessions`). */
   readonly sessions?: () => readonly SessionEntry[];
+  /** The AsyncAPI document of the routes, for `/asyncapi.json` (404 while there is none). */
+  readonly asyncapi?: () => unknown;
   readonly logger: Logger;
 }
 
@@ -88,6 +90,11 @@ export class HealthHttpServer {
         const view = options.scaling?.();
         if (view) json(res, 200, view);
         else json(res, 404, { error: 'no worker pools' });
+      });
+      this.#routes.set('/asyncapi.json', (_req, res) => {
+        const document = options.asyncapi?.();
+        if (document) json(res, 200, document);
+        else json(res, 404, { error: 'no routes loaded' });
       });
       this.#routes.set('/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
