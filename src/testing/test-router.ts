@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt';
+import { register } from 'tsx/esm/api';
+import type { NamespacedUnregister } from 'tsx/esm/api';
 import { CONFIG_DEFAULTS } from '../config/schema.js';
 import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -136,13 +139,24 @@ export async function createTestRouter(
   options: TestRouterOptions = {},
 ): Promise<TestRouter> {
   const router = new Router();
-  for (const one of Array.isArray(source) ? (source as readonly TestRouteSource[]) : [source as TestRouteSource]) {
-    if (typeof one === 'string') await loadRouteFiles(one, router);
-    else if (typeof one === 'function') await one(router);
-    else router.merge(one);
+  let loader: NamespacedUnregister | undefined;
+  try {
+    for (const one of Array.isArray(source) ? (source as readonly TestRouteSource[]) : [source as TestRouteSource]) {
+      if (typeof one === 'string') {
+        // Route files load through tsx, as under `routemq start`: a test runner's own loader does not reach the
+        // import() inside an installed routemq (vitest runs node_modules as plain Node, which cannot load .ts).
+        loader ??= register({ namespace: `routemq-testing-${randomUUID()}` });
+        const scoped = loader;
+        await loadRouteFiles(one, router, { importModule: (url) => scoped.import(url, import.meta.url) });
+      } else if (typeof one === 'function') await one(router);
+      else router.merge(one);
+    }
+    const table = compileRoutes(router, { defaultGroup: options.group ?? CONFIG_DEFAULTS.MQTT_GROUP_NAME });
+    return new TestRouter(table, options, loader);
+  } catch (err) {
+    await loader?.unregister();
+    throw err;
   }
-  const table = compileRoutes(router, { defaultGroup: options.group ?? CONFIG_DEFAULTS.MQTT_GROUP_NAME });
-  return new TestRouter(table, options);
 }
 
 /**
@@ -164,11 +178,16 @@ export class TestRouter {
   #queue: Promise<unknown> = Promise.resolve();
   #messageId = 0;
   #stopped = false;
+  #stopPromise: Promise<void> | undefined;
   /** What was logged or published while no message was running (a timed-out handler that kept going). */
   readonly late: RecordingSink = { logs: [], published: [] };
 
-  constructor(table: RouteTable, options: TestRouterOptions = {}) {
+  readonly #loader: NamespacedUnregister | undefined;
+
+  /** Prefer {@link createTestRouter}. `loader`: the tsx loader the route files came through, unregistered by stop. */
+  constructor(table: RouteTable, options: TestRouterOptions = {}, loader?: NamespacedUnregister) {
     this.#table = table;
+    this.#loader = loader;
     const sink = (): RecordingSink => this.#current ?? this.late;
     const logger: Logger = recordingLogger(options.logLevel ?? 'trace', sink);
     this.#runner = new RouteRunner({
@@ -231,12 +250,13 @@ export class TestRouter {
    * `unacked`; nothing more runs. Memoised.
    */
   stop(): Promise<void> {
-    if (!this.#stopped) {
+    if (!this.#stopPromise) {
       this.#stopped = true;
       this.#force.abort(new RouteMQError(ErrorCodes.SHUTDOWN_DEADLINE, 'The test router was stopped'));
       this.#runner.close();
+      this.#stopPromise = this.#loader?.unregister() ?? Promise.resolve();
     }
-    return Promise.resolve();
+    return this.#stopPromise;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
