@@ -4,6 +4,7 @@ import { registerControlCommands } from './commands/control.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerDocsCommand } from './commands/docs.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerNewCommand } from './commands/new.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerSessionsCommand } from './commands/sessions.js';
 import { registerStartCommand } from './commands/start.js';
@@ -20,6 +21,7 @@ registerDoctorCommand(program);
 registerDlqCommand(program);
 registerSessionsCommand(program);
 registerDocsCommand(program);
+registerNewCommand(program);
 
 try {
   await program.parseAsync(process.argv);

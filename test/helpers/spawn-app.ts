@@ -38,13 +38,12 @@ export interface SpawnedApp {
 
 /** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
 export function spawnRouteMQ(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    // Its own process group, so cleanup can kill the app and every worker it forked in one go.
-    detached: true,
-    // No control socket unless the test asks for one: the default path is per working directory, and two test
-    // files running at once would each find the other's app listening there.
-    env: {
+  // No control socket unless the test asks for one: the default path is per working directory, and two test
+  // files running at once would each find the other's app listening there.
+  return spawnCommand(
+    process.execPath,
+    [BIN, ...args],
+    {
       ...process.env,
       LOG_PRETTY: 'false',
       LOG_LEVEL: 'info',
@@ -53,6 +52,20 @@ export function spawnRouteMQ(args: readonly string[], env: Record<string, string
       ROUTEMQ_STATE_DIR: STATE_DIR,
       ...env,
     },
+    cwd,
+  );
+}
+
+/**
+ * Run any command (e.g. `npm start` in a generated app) in its own process group, with exactly `env`, its output
+ * captured like {@link spawnRouteMQ}'s; killed with its group when the test process exits.
+ */
+export function spawnCommand(file: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): SpawnedApp {
+  const child = spawn(file, args, {
+    cwd,
+    // Its own process group, so cleanup can kill the app and every worker it forked in one go.
+    detached: true,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
