@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ErrorCodes, RouteMQError, Router } from '../../src/index.js';
 import type { Middleware } from '../../src/index.js';
@@ -132,6 +132,32 @@ describe('routemq/testing outcomes', () => {
     expect(r.outcome).toBe('dead-lettered');
     expect(r.code).toBe(ErrorCodes.HANDLER_TIMEOUT);
     expect(r.failures.map((f) => f.code)).toEqual([ErrorCodes.HANDLER_TIMEOUT]);
+  });
+
+  it('puts what a timed-out handler publishes after its message settled in t.late, not in a result', async () => {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const t = await testRouter(
+      (router) => {
+        router.on(
+          'stubborn',
+          async (ctx) => {
+            await finished; // ignores ctx.signal
+            await ctx.publish('too/late', 'x');
+            ctx.log.info('still here');
+          },
+          { timeoutMs: 1, maxAttempts: 1 },
+        );
+      },
+      { logLevel: 'info' },
+    );
+    const r = await t.publish('stubborn', 'x');
+    expect(r).toMatchObject({ outcome: 'dead-lettered', code: ErrorCodes.HANDLER_TIMEOUT, published: [] });
+    finish();
+    await vi.waitUntil(() => t.late.logs.length > 0);
+    expect(t.late.published.map((p) => p.topic)).toEqual(['too/late']);
+    expect(t.late.logs).toEqual([expect.objectContaining({ msg: 'still here', route: 'stubborn' })]);
+    expect(r.logs.some((l) => l.msg === 'still here')).toBe(false);
   });
 
   it('runs group and route middleware in onion order, and a middleware may stop the chain', async () => {

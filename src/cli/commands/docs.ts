@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { appAsyncApiDocument } from '../../asyncapi/for-app.js';
 import { loadConfig } from '../../config/load-config.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
@@ -34,7 +33,9 @@ export function registerDocsCommand(program: Command): void {
       });
       const document = appAsyncApiDocument(config, table);
       const format = flags.format ?? (flags.out?.toLowerCase().endsWith('.json') ? 'json' : 'yaml');
-      const text = format === 'json' ? `${JSON.stringify(document, null, 2)}\n` : stringify(document);
+      // Loaded here, not at start-up: every other command (and --help) goes without it.
+      const text =
+        format === 'json' ? `${JSON.stringify(document, null, 2)}\n` : (await import('yaml')).stringify(document);
       if (flags.out === undefined) {
         process.stdout.write(text);
         return;
