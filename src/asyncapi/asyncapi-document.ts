@@ -80,7 +80,7 @@ export function asyncApiDocument(routes: readonly RouteDefinition[], options: As
       'x-mqtt-filter': route.filter,
       'x-routemq-subscription': route.mqttTopic,
       'x-routemq-shared': route.shared,
-      ...(route.shared && { 'x-routemq-worker-count': route.workerCount }),
+      ...(route.shared ? { 'x-routemq-worker-count': route.workerCount } : { 'x-routemq-retained': route.retained }),
     };
     operations[`receive_${id}`] = {
       action: 'receive',

@@ -59,7 +59,11 @@ export async function createApp(options: NewAppOptions): Promise<string[]> {
       await mkdir(join(target, '..'), { recursive: true });
       await writeFile(target, text, { flag: 'wx' });
     } catch (err) {
-      throw writeError(target, err as NodeJS.ErrnoException);
+      const e = writeError(target, err as NodeJS.ErrnoException);
+      if (written.length === 0) throw e;
+      throw new RouteMQError(e.code, `${e.message}; the ${written.length} files written before it are left in ${dir}`, {
+        cause: err,
+      });
     }
     written.push(relative(dir, target));
   }
