@@ -5,12 +5,15 @@ const LAYERS = [
   ['config', '^src/config/'],
   ['transport', '^src/(mqtt|redis|control|dev)/'],
   ['routing', '^src/router/'],
+  ['description', '^src/asyncapi/'],
   ['delivery', '^src/(message|rate-limit|dlq)/'],
   ['consumer', '^src/consumer/'],
   ['workers', '^src/worker/'],
   ['app', '^src/(runtime|sessions)/'],
   ['policy and observation', '^src/(doctor|scaling|health)/'],
   ['service', '^src/service/'],
+  // routemq/testing's harness: routes run in-process with recorders; only the entry point src/testing.ts uses it.
+  ['testing', '^src/testing/'],
   ['cli', '^src/cli/'],
 ];
 

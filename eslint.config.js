@@ -17,6 +17,8 @@ export default tseslint.config(
       'test-output/',
       '.dependency-cruiser.cjs',
       'test/fixtures/layers-bad/',
+      // routemq new's app template: checked in the generated app (tsc, vitest) by test/integration/new-app.test.ts.
+      'templates/',
     ],
   },
   js.configs.recommended,

@@ -132,6 +132,12 @@ export const ErrorCodes = {
   HANDLER_CRASHED: 'RMQ_ERR_HANDLER_CRASHED',
   /** A worker process died after it had started (it was ready, or handling its session's messages). */
   WORKER_CRASHED: 'RMQ_ERR_WORKER_CRASHED',
+  /** A topic name to publish to is empty, holds a wildcard or NUL, starts with `$`, or is over 65,535 bytes. */
+  TOPIC_INVALID: 'RMQ_ERR_TOPIC_INVALID',
+  /** A command could not write its output (`routemq docs --out`, the files of `routemq new`). */
+  FILE_WRITE_FAILED: 'RMQ_ERR_FILE_WRITE_FAILED',
+  /** `routemq new <dir>`: the directory exists and is not empty; nothing was written. */
+  NEW_DIR_NOT_EMPTY: 'RMQ_ERR_NEW_DIR_NOT_EMPTY',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

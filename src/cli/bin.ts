@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerDlqCommand } from './commands/dlq.js';
+import { registerDocsCommand } from './commands/docs.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerNewCommand } from './commands/new.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerSessionsCommand } from './commands/sessions.js';
 import { registerStartCommand } from './commands/start.js';
@@ -18,6 +20,8 @@ registerControlCommands(program);
 registerDoctorCommand(program);
 registerDlqCommand(program);
 registerSessionsCommand(program);
+registerDocsCommand(program);
+registerNewCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { RouteMQApp } from '../runtime/app.js';
 import { HealthMonitor } from './health-monitor.js';
+import { appAsyncApiDocument } from '../asyncapi/for-app.js';
 import { HealthHttpServer } from './http-server.js';
 import { MetricsAggregator } from './metrics-aggregator.js';
 import type { AggregatedStats } from './metrics-aggregator.js';
@@ -97,6 +98,7 @@ export class HealthService {
           protocolVersion: config.mqtt.protocolVersion,
           logger,
         },
+        asyncapi: () => (app.table ? appAsyncApiDocument(config, app.table) : undefined),
         logger,
       });
     }

@@ -41,6 +41,8 @@ export interface HealthHttpOptions {
   readonly sessions?: () => readonly SessionEntry[];
   /** Serve the `/dead-letters` API (with `healthEnabled`) over the app's store and main connection. */
   readonly deadLetters?: DeadLetterHttpOptions;
+  /** The AsyncAPI document of the routes, for `/asyncapi.json` (404 while there is none). */
+  readonly asyncapi?: () => unknown;
   readonly logger: Logger;
 }
 
@@ -122,6 +124,11 @@ export class HealthHttpServer {
             ]),
           ),
         });
+      });
+      this.#routes.set('/asyncapi.json', (_req, res) => {
+        const document = options.asyncapi?.();
+        if (document) json(res, 200, document);
+        else json(res, 404, { error: 'no routes loaded' });
       });
       this.#routes.set('/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });

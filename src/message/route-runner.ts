@@ -106,6 +106,7 @@ export class RouteRunner<T> {
   /** Tries in flight, oldest first. */
   readonly #tries = new IntrusiveList<Try<T>>();
   #sweeping = false;
+  #sweeper: NodeJS.Timeout | undefined;
   /** Each route's stats by route id: an array read per message instead of a Map lookup by pattern. */
   readonly #statsById: RouteStats[] = [];
 
@@ -257,7 +258,7 @@ export class RouteRunner<T> {
    */
   #startSweeper(): void {
     this.#sweeping = true;
-    const sweeper = setInterval(() => {
+    const sweeper = (this.#sweeper = setInterval(() => {
       if (!this.#tries.first) return;
       const now = Date.now();
       let next: Try<T> | undefined;
@@ -272,8 +273,18 @@ export class RouteRunner<T> {
           this.#settle(t, err);
         }
       }
-    }, SWEEP_MS);
+    }, SWEEP_MS));
     sweeper.unref();
+  }
+
+  /**
+   * Stop the deadline sweeper (a runner that lives as long as its process never needs this; a test harness that
+   * makes many runners does). A later {@link run} starts it again. Tries in flight are not touched.
+   */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#sweeping = false;
   }
 
   async #deadLetterThenSettle(

@@ -30,6 +30,15 @@ export function isRouteFileName(name: string): boolean {
   return !name.includes('.test.');
 }
 
+/** Options of {@link loadRouteFiles}. */
+export interface LoadRouteFilesOptions {
+  /**
+   * Imports one route file by its `file:` URL. @defaultValue `import(url)` (TypeScript then needs a loader the
+   * process has: tsx via the CLI, vite under vitest)
+   */
+  readonly importModule?: (url: string) => Promise<unknown>;
+}
+
 /**
  * Load every route file of a directory (not recursive), in alphabetical order, into a router. Each file's default
  * export is either a function `(router) => void | Promise<void>` (called, and awaited) or a {@link Router} whose
@@ -45,11 +54,16 @@ export function isRouteFileName(name: string): boolean {
  * @throws RouteMQError `RMQ_ERR_PATTERN_INVALID`, `RMQ_ERR_PATTERN_SHARE_PREFIX`, `RMQ_ERR_ROUTE_OPTION_INVALID` or
  *   `RMQ_ERR_GROUP_INVALID` when a file declares a bad route; the message names the file.
  */
-export async function loadRouteFiles(dir: string, router: Router = new Router()): Promise<Router> {
+export async function loadRouteFiles(
+  dir: string,
+  router: Router = new Router(),
+  options: LoadRouteFilesOptions = {},
+): Promise<Router> {
   const files = await listRouteFiles(resolve(dir));
   const previousSource = router.source;
+  const importModule = options.importModule ?? ((url: string) => import(url) as Promise<unknown>);
   try {
-    for (const file of files) await loadRouteFile(file, router);
+    for (const file of files) await loadRouteFile(file, router, importModule);
   } finally {
     router.setSource(previousSource);
   }
@@ -92,11 +106,15 @@ async function isFile(file: string): Promise<boolean> {
   }
 }
 
-async function loadRouteFile(file: string, router: Router): Promise<void> {
+async function loadRouteFile(
+  file: string,
+  router: Router,
+  importModule: (url: string) => Promise<unknown>,
+): Promise<void> {
   router.setSource(file);
   let module: { default?: unknown };
   try {
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    module = (await importModule(pathToFileURL(file).href)) as { default?: unknown };
   } catch (err) {
     throw fileError(file, 'failed to load', err);
   }

@@ -136,7 +136,7 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     await app.stop();
   });
 
-  it('answers 404 and 405 in JSON, and guards everything but /health and the status of /ready with the bearer token', async () => {
+  it('answers 404 and 405 in JSON, serves /asyncapi.json, and guards everything but /health and the status of /ready with the bearer token', async () => {
     const { app, base } = await startApp({ HEALTH_HTTP_TOKEN: TOKEN, POOL_A_COUNT: '1' });
     await app.waitForLog((l) => l['msg'] === 'RouteMQ is serving');
     expect((await get(`${base}/health`)).status).toBe(200);
@@ -151,7 +151,13 @@ describe('health monitor, HTTP probes, metrics and events', () => {
     expect((await get(`${base}/scaling`)).status).toBe(401);
     expect((await get(`${base}/status`)).status).toBe(401);
     expect((await get(`${base}/metrics`)).status).toBe(401);
+    expect((await get(`${base}/asyncapi.json`)).status).toBe(401);
     expect((await get(`${base}/status`, 'wrong')).status).toBe(401);
+    const asyncapi = await get(`${base}/asyncapi.json`, TOKEN);
+    expect(asyncapi.status).toBe(200);
+    const doc = JSON.parse(asyncapi.body) as { asyncapi: string; channels: Record<string, { address: string }> };
+    expect(doc.asyncapi).toBe('3.0.0');
+    expect(Object.values(doc.channels).map((c) => c.address)).toEqual(['pa/{id}', 'pb/{id}']);
     const ok = await get(`${base}/status`, TOKEN);
     expect(ok.status).toBe(200);
     expect(ok.body).not.toContain(TOKEN);
