@@ -119,6 +119,8 @@ export const ErrorCodes = {
   SESSION_BEING_ADOPTED: 'RMQ_ERR_SESSION_BEING_ADOPTED',
   /** An adoption by `routemq sessions adopt` stopped before the session was drained and ended; the session is kept. */
   ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
+  /** A reload was refused because what changed needs a restart (the pool layout); nothing was reloaded. */
+  RELOAD_NEEDS_RESTART: 'RMQ_ERR_RELOAD_NEEDS_RESTART',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

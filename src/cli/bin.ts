@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
+import { registerDevCommand } from './commands/dev.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRoutesCommand } from './commands/routes.js';
@@ -13,6 +14,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerStartCommand(program);
+registerDevCommand(program);
 registerRoutesCommand(program);
 registerControlCommands(program);
 registerDoctorCommand(program);

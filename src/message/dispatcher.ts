@@ -127,11 +127,15 @@ export class Dispatcher {
    * sends what it queued for this session), or later: a started job sets it, so the hot path reads the clock once.
    */
   #lastPacketAt = 0;
-  /** `serves(route)` by route id, asked once per route. */
-  readonly #serves: boolean[] = [];
+  /** `serves(route)` by route id, asked once per route (cleared when the table is replaced). */
+  #serves: boolean[] = [];
+  #table: RouteTable;
+  #servesRoute: ((route: RouteDefinition) => boolean) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
+    this.#table = options.table;
+    this.#servesRoute = options.serves;
     this.#sequencer = new AckSequencer(options.ack);
     this.#runner = new RouteRunner<Job>({
       defaults: options.defaults,
@@ -155,7 +159,7 @@ export class Dispatcher {
     // While stopping, new arrivals stay unacked: the broker redelivers them to this session later.
     if (this.#stopping) return undefined;
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
-    const match = this.#o.table.match(packet.topic);
+    const match = this.#table.match(packet.topic);
     // Only copies sent because of a SUBSCRIBE carry the retain flag (and their redeliveries): rare, off the hot path.
     const routes = match
       ? packet.retain
@@ -182,6 +186,17 @@ export class Dispatcher {
     this.#drained ??= new Promise<void>((resolve) => (this.#resume = resolve));
     return this.#drained;
   };
+
+  /**
+   * Match the packets that arrive from now on against `table`, running the routes `serves` accepts (a reload).
+   * Messages already in hand (running or waiting) keep the routes, and so the code, they were matched with, and
+   * are acked after those handlers as before. Synchronous: the swap falls between two packets.
+   */
+  replaceTable(table: RouteTable, serves?: (route: RouteDefinition) => boolean): void {
+    this.#table = table;
+    this.#servesRoute = serves;
+    this.#serves = [];
+  }
 
   /** Counters so far. */
   stats(): MessageStatsSnapshot {
@@ -250,7 +265,7 @@ export class Dispatcher {
    */
   #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
     const ids = packet.properties?.subscriptionIdentifier;
-    if (this.#o.serves === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
+    if (this.#servesRoute === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
     // One route on the winning filter is the common case: no array to allocate.
     if (routes.length === 1) return this.#runsHere(routes[0] as RouteDefinition, ids) ? routes : undefined;
     const here: RouteDefinition[] = [];
@@ -283,7 +298,7 @@ export class Dispatcher {
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
     return (
-      (this.#serves[route.id] ??= this.#o.serves?.(route) ?? true) &&
+      (this.#serves[route.id] ??= this.#servesRoute?.(route) ?? true) &&
       (ids === undefined ||
         (typeof ids === 'number' ? ids === route.subscriptionId : ids.includes(route.subscriptionId)))
     );
