@@ -1,0 +1,149 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { steadyPublisher } from '../helpers/load.js';
+import { useFixture } from '../helpers/fixture.js';
+import { waitUntil } from '../helpers/mqtt.js';
+import { check, readSeen } from '../helpers/seen.js';
+import type { Seen } from '../helpers/seen.js';
+import type { SpawnedApp } from '../helpers/spawn-app.js';
+
+// A small app in a temp dir: a pool route (routers/pool.ts, shared, 1 worker) and a main-process route
+// (routers/main.ts) that imports lib/version.ts. Each handler records `route, pid, id, dup, version` in SEEN_FILE,
+// the version being the code that ran it.
+function poolRoute(version: string, workerCount = 1): string {
+  return `import { appendFileSync } from 'node:fs';
+const VERSION = '${version}';
+export default (router: any): void => {
+  router.on('dv/pool/{id}', (ctx: any) => {
+    appendFileSync(process.env['SEEN_FILE'] as string, \`pool\\t\${process.pid}\\t\${ctx.params.id}\\t0\\t\${VERSION}\\n\`);
+  }, { shared: true, workerCount: ${workerCount} });
+};
+`;
+}
+
+function mainRoute(suffix: string): string {
+  return `import { appendFileSync } from 'node:fs';
+import { LIB_VERSION } from '../lib/version.js';
+const SUFFIX = '${suffix}';
+export default (router: any): void => {
+  router.on('dv/main/{id}', (ctx: any) => {
+    appendFileSync(process.env['SEEN_FILE'] as string, \`main\\t\${process.pid}\\t\${ctx.params.id}\\t0\\t\${LIB_VERSION}\${SUFFIX}\\n\`);
+  });
+};
+`;
+}
+
+const lib = (version: string): string => `export const LIB_VERSION = '${version}';\n`;
+
+describe('routemq dev', () => {
+  const f = useFixture();
+
+  it('reloads a pool route, a main-process route and a file it imports on save; a broken file keeps the old code; no id lost or handled twice', async () => {
+    const root = f.mkdir('devapp');
+    const routers = join(root, 'routers');
+    mkdirSync(routers);
+    mkdirSync(join(root, 'lib'));
+    writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
+    // As an app with its dependencies installed: the workers' bundle resolves RouteMQ's packages from there.
+    symlinkSync(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(root, 'node_modules'), 'dir');
+    const files = { pool: join(routers, 'pool.ts'), main: join(routers, 'main.ts'), lib: join(root, 'lib', 'version.ts') };
+    writeFileSync(files.pool, poolRoute('p1'));
+    writeFileSync(files.main, mainRoute('-a'));
+    writeFileSync(files.lib, lib('m1'));
+    const env = f.env({ ROUTEMQ_ROUTERS_DIR: routers });
+    const app = f.spawn(['dev'], env);
+    await app.waitForLog((l) => l['msg'] === 'watching the route files for changes', 60_000);
+    const watching = app.logs().find((l) => l['msg'] === 'watching the route files for changes');
+    expect(watching?.['files']).toBe(1); // lib/version.ts; the route files are watched with their directory
+
+    const publisher = await f.connect();
+    let marker = 0;
+    /** Publish one message to each route and resolve with the versions that handled them. */
+    const probe = async (): Promise<{ pool: string; main: string }> => {
+      const id = `probe-${++marker}`;
+      await publisher.publishAsync(`dv/pool/${id}`, '{}', { qos: 1 });
+      await publisher.publishAsync(`dv/main/${id}`, '{}', { qos: 1 });
+      const find = (route: string): Seen | undefined => readSeen(env.SEEN_FILE).find((s) => s.id === id && s.route === route);
+      await waitUntil(() => find('pool') !== undefined && find('main') !== undefined, 20_000, `probe ${id} handled`);
+      return { pool: find('pool')?.version ?? '', main: find('main')?.version ?? '' };
+    };
+    expect(await probe()).toEqual({ pool: 'p1', main: 'm1-a' });
+
+    // Traffic on both routes across every reload below.
+    const poolLoad = steadyPublisher(publisher, { topic: (id) => `dv/pool/${id}`, ratePerSec: 100, prefix: 'lp-' });
+    const mainLoad = steadyPublisher(publisher, { topic: (id) => `dv/main/${id}`, ratePerSec: 100, prefix: 'lm-' });
+
+    // 1. Edit both route files: the pool rolls, the main process swaps.
+    const reloads = (): number => app.logs().filter((l) => l['msg'] === 'routes reloaded').length;
+    let before = reloads();
+    writeFileSync(files.pool, poolRoute('p2'));
+    writeFileSync(files.main, mainRoute('-b'));
+    await waitForReload(app, before);
+    expect(await probe()).toEqual({ pool: 'p2', main: 'm1-b' });
+
+    // 2. Edit only a file the main route imports.
+    before = reloads();
+    writeFileSync(files.lib, lib('m2'));
+    await waitForReload(app, before);
+    expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
+
+    // 3. A syntax error: the error names the file and line, and the old code goes on.
+    const failures = (): Record<string, unknown>[] =>
+      app.logs().filter((l) => String(l['msg']).startsWith('reload failed'));
+    writeFileSync(files.main, mainRoute('-c').replace('router.on(', 'router.on(;'));
+    await waitUntil(() => failures().length >= 1, 60_000, 'the failed reload');
+    expect(failures()[0]).toMatchObject({ code: 'RMQ_ERR_ROUTE_FILE_INVALID' });
+    expect(String(failures()[0]?.['msg'])).toContain(`${files.main}:5:`);
+    expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
+
+    // 4. A pool-layout change is refused, naming what needs a restart; the old code goes on.
+    writeFileSync(files.main, mainRoute('-b'));
+    writeFileSync(files.pool, poolRoute('p3', 2));
+    await waitUntil(() => failures().length >= 2, 60_000, 'the refused reload');
+    expect(failures()[1]).toMatchObject({ code: 'RMQ_ERR_RELOAD_NEEDS_RESTART' });
+    expect(String(failures()[1]?.['msg'])).toMatch(/pool 'dv-pool-any' changes from .*workerCount 1.* to .*workerCount 2/);
+    expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
+
+    // 5. Fixed again: reloads.
+    before = reloads();
+    writeFileSync(files.pool, poolRoute('p4'));
+    await waitForReload(app, before);
+    expect(await probe()).toEqual({ pool: 'p4', main: 'm2-b' });
+
+    await Promise.all([poolLoad.stop(), mainLoad.stop()]);
+    const seen = readSeen(env.SEEN_FILE);
+    await waitUntil(
+      () => {
+        const all = readSeen(env.SEEN_FILE);
+        return [...poolLoad.acked, ...mainLoad.acked].every((id) => all.some((s) => s.id === id));
+      },
+      30_000,
+      'every published id handled',
+    );
+    const all = readSeen(env.SEEN_FILE);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(check(poolLoad.acked, all.filter((s) => s.id.startsWith('lp-')))).toEqual({
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    expect(check(mainLoad.acked, all.filter((s) => s.id.startsWith('lm-')))).toEqual({
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    // Both versions handled load: the swaps happened under traffic.
+    expect(new Set(all.filter((s) => s.id.startsWith('lm-')).map((s) => s.version)).size).toBeGreaterThan(1);
+    expect((await app.stop()).code).toBe(0);
+  });
+});
+
+async function waitForReload(app: SpawnedApp, before: number): Promise<void> {
+  await waitUntil(
+    () => app.logs().filter((l) => l['msg'] === 'routes reloaded').length > before,
+    60_000,
+    'the reload after the edit',
+  );
+}
