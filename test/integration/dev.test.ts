@@ -23,13 +23,17 @@ export default (router: any): void => {
 `;
 }
 
+// It also imports RouteMQ itself: after a reload that must still be the main process's own copy (`!copy` otherwise).
+const FRAMEWORK = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 function mainRoute(suffix: string): string {
   return `import { appendFileSync } from 'node:fs';
+import { Router } from '${FRAMEWORK}';
 import { LIB_VERSION } from '../lib/version.js';
 const SUFFIX = '${suffix}';
 export default (router: any): void => {
+  const copy = router instanceof Router ? '' : '!copy';
   router.on('dv/main/{id}', (ctx: any) => {
-    appendFileSync(process.env['SEEN_FILE'] as string, \`main\\t\${process.pid}\\t\${ctx.params.id}\\t0\\t\${LIB_VERSION}\${SUFFIX}\\n\`);
+    appendFileSync(process.env['SEEN_FILE'] as string, \`main\\t\${process.pid}\\t\${ctx.params.id}\\t0\\t\${LIB_VERSION}\${SUFFIX}\${copy}\\n\`);
   });
 };
 `;
@@ -95,7 +99,7 @@ describe('routemq dev', () => {
     writeFileSync(files.main, mainRoute('-c').replace('router.on(', 'router.on(;'));
     await waitUntil(() => failures().length >= 1, 60_000, 'the failed reload');
     expect(failures()[0]).toMatchObject({ code: 'RMQ_ERR_ROUTE_FILE_INVALID' });
-    expect(String(failures()[0]?.['msg'])).toContain(`${files.main}:5:`);
+    expect(String(failures()[0]?.['msg'])).toContain(`${files.main}:7:`);
     expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
 
     // 4. A pool-layout change is refused, naming what needs a restart; the old code goes on.
