@@ -52,7 +52,11 @@ describe('routemq dev', () => {
     writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
     // As an app with its dependencies installed: the workers' bundle resolves RouteMQ's packages from there.
     symlinkSync(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(root, 'node_modules'), 'dir');
-    const files = { pool: join(routers, 'pool.ts'), main: join(routers, 'main.ts'), lib: join(root, 'lib', 'version.ts') };
+    const files = {
+      pool: join(routers, 'pool.ts'),
+      main: join(routers, 'main.ts'),
+      lib: join(root, 'lib', 'version.ts'),
+    };
     writeFileSync(files.pool, poolRoute('p1'));
     writeFileSync(files.main, mainRoute('-a'));
     writeFileSync(files.lib, lib('m1'));
@@ -69,7 +73,8 @@ describe('routemq dev', () => {
       const id = `probe-${++marker}`;
       await publisher.publishAsync(`dv/pool/${id}`, '{}', { qos: 1 });
       await publisher.publishAsync(`dv/main/${id}`, '{}', { qos: 1 });
-      const find = (route: string): Seen | undefined => readSeen(env.SEEN_FILE).find((s) => s.id === id && s.route === route);
+      const find = (route: string): Seen | undefined =>
+        readSeen(env.SEEN_FILE).find((s) => s.id === id && s.route === route);
       await waitUntil(() => find('pool') !== undefined && find('main') !== undefined, 20_000, `probe ${id} handled`);
       return { pool: find('pool')?.version ?? '', main: find('main')?.version ?? '' };
     };
@@ -107,7 +112,9 @@ describe('routemq dev', () => {
     writeFileSync(files.pool, poolRoute('p3', 2));
     await waitUntil(() => failures().length >= 2, 60_000, 'the refused reload');
     expect(failures()[1]).toMatchObject({ code: 'RMQ_ERR_RELOAD_NEEDS_RESTART' });
-    expect(String(failures()[1]?.['msg'])).toMatch(/pool 'dv-pool-any' changes from .*workerCount 1.* to .*workerCount 2/);
+    expect(String(failures()[1]?.['msg'])).toMatch(
+      /pool 'dv-pool-any' changes from .*workerCount 1.* to .*workerCount 2/,
+    );
     expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
 
     // 5. Fixed again: reloads.
@@ -128,12 +135,22 @@ describe('routemq dev', () => {
     );
     const all = readSeen(env.SEEN_FILE);
     expect(seen.length).toBeGreaterThan(0);
-    expect(check(poolLoad.acked, all.filter((s) => s.id.startsWith('lp-')))).toEqual({
+    expect(
+      check(
+        poolLoad.acked,
+        all.filter((s) => s.id.startsWith('lp-')),
+      ),
+    ).toEqual({
       lost: [],
       duplicated: [],
       unexpected: [],
     });
-    expect(check(mainLoad.acked, all.filter((s) => s.id.startsWith('lm-')))).toEqual({
+    expect(
+      check(
+        mainLoad.acked,
+        all.filter((s) => s.id.startsWith('lm-')),
+      ),
+    ).toEqual({
       lost: [],
       duplicated: [],
       unexpected: [],
