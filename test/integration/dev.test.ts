@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -158,6 +158,57 @@ describe('routemq dev', () => {
     // Both versions handled load: the swaps happened under traffic.
     expect(new Set(all.filter((s) => s.id.startsWith('lm-')).map((s) => s.version)).size).toBeGreaterThan(1);
     expect((await app.stop()).code).toBe(0);
+  });
+});
+
+describe('routemq reload', () => {
+  const f = useFixture();
+
+  it('reloads main-process routes and says so (a new filter is subscribed); a broken file exits 1 with its file and line and keeps the old code', async () => {
+    const root = f.mkdir('reloadapp');
+    const routers = join(root, 'routers');
+    mkdirSync(routers);
+    mkdirSync(join(root, 'lib'));
+    writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
+    const main = join(routers, 'main.ts');
+    writeFileSync(main, mainRoute('-a'));
+    writeFileSync(join(root, 'lib', 'version.ts'), lib('m1'));
+    const socket = join(root, 'control.sock');
+    const env = f.env({ ROUTEMQ_ROUTERS_DIR: routers, ROUTEMQ_CONTROL_SOCKET: socket });
+    await f.serve(env);
+    const publisher = await f.connect();
+    let marker = 0;
+    const probe = async (topic: string): Promise<string> => {
+      const id = `probe-${++marker}`;
+      await publisher.publishAsync(`${topic}/${id}`, '{}', { qos: 1 });
+      await waitUntil(() => readSeen(env.SEEN_FILE).some((s) => s.id === id), 20_000, `probe ${id} handled`);
+      return readSeen(env.SEEN_FILE).find((s) => s.id === id)?.version ?? '';
+    };
+    const reload = async (): Promise<{ code: number | null; out: string }> => {
+      const cli = f.spawn(['reload', '--socket', socket], env);
+      const { code } = await cli.exited;
+      return { code, out: cli.lines.join('\n') };
+    };
+    expect(await probe('dv/main')).toBe('m1-a');
+
+    writeFileSync(main, mainRoute('-b'));
+    writeFileSync(join(routers, 'extra.ts'), mainRoute('-x').replace("'dv/main/{id}'", "'dv/extra/{id}'"));
+    expect(await reload()).toEqual({ code: 0, out: 'reloaded main process: 2 route(s) (+dv/extra/+)' });
+    expect(await probe('dv/main')).toBe('m1-b');
+    expect(await probe('dv/extra')).toBe('m1-x');
+
+    writeFileSync(main, mainRoute('-c').replace('router.on(', 'router.on(;'));
+    const failed = await reload();
+    expect(failed.code).toBe(1);
+    expect(failed.out).toMatch(/^routemq: RMQ_ERR_ROUTE_FILE_INVALID: The route files failed to compile: /);
+    expect(failed.out).toContain(`${main}:7:`);
+    expect(await probe('dv/main')).toBe('m1-b');
+
+    // A route file removed: its filter is unsubscribed.
+    writeFileSync(main, mainRoute('-d'));
+    rmSync(join(routers, 'extra.ts'));
+    expect(await reload()).toEqual({ code: 0, out: 'reloaded main process: 1 route(s) (-dv/extra/+)' });
+    expect(await probe('dv/main')).toBe('m1-d');
   });
 });
 
