@@ -324,5 +324,10 @@ function subscriptionOf(
   r: RouteDefinition,
   atStart: boolean,
 ): { topic: string; qos: RouteDefinition['qos']; subscriptionId: number; retainHandling: 0 | 1 | 2 } {
-  return { topic: r.mqttTopic, qos: r.qos, subscriptionId: r.subscriptionId, retainHandling: retainHandlingFor(r, atStart) };
+  return {
+    topic: r.mqttTopic,
+    qos: r.qos,
+    subscriptionId: r.subscriptionId,
+    retainHandling: retainHandlingFor(r, atStart),
+  };
 }

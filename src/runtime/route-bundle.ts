@@ -45,7 +45,8 @@ const frameworkExternal: Plugin = {
     b.onResolve({ filter: /.*/ }, async (args) => {
       if (args.pluginData === NESTED || args.kind === 'entry-point') return undefined;
       const bare = /^[^./]/.test(args.path);
-      if (bare && args.path !== 'routemq' && !args.path.startsWith('routemq/')) return { path: args.path, external: true };
+      if (bare && args.path !== 'routemq' && !args.path.startsWith('routemq/'))
+        return { path: args.path, external: true };
       const found = await b.resolve(args.path, {
         kind: args.kind,
         resolveDir: args.resolveDir,

@@ -199,6 +199,8 @@ function compileMessage(err: unknown): string {
   if (!errors || errors.length === 0) return err instanceof Error ? err.message : String(err);
   return errors
     .slice(0, 3)
-    .map((e) => (e.location ? `${resolve(e.location.file)}:${e.location.line}:${e.location.column + 1}: ${e.text}` : e.text))
+    .map((e) =>
+      e.location ? `${resolve(e.location.file)}:${e.location.line}:${e.location.column + 1}: ${e.text}` : e.text,
+    )
     .join('; ');
 }

@@ -86,10 +86,7 @@ export function registerControlCommands(program: Command): void {
 /** The human form of `routemq reload`: what now runs the new code. */
 export function formatReload(result: ReloadResult): string {
   const { main } = result;
-  const changes = [
-    ...main.subscribed.map((topic) => `+${topic}`),
-    ...main.unsubscribed.map((topic) => `-${topic}`),
-  ];
+  const changes = [...main.subscribed.map((topic) => `+${topic}`), ...main.unsubscribed.map((topic) => `-${topic}`)];
   const lines = [
     `reloaded main process: ${main.routes.length} route(s)${changes.length > 0 ? ` (${changes.join(', ')})` : ''}`,
     ...(result.pools.length > 0 ? [`reloaded pools (rolling): ${result.pools.join(', ')}`] : []),
