@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { RouteWatcher } from '../../dev/route-watcher.js';
 import { errorCodeOf, errorMessageOf } from '../../errors.js';
-import { listRouteInputs } from '../../runtime/route-bundle.js';
 import { addCommonOptions } from '../common-options.js';
 import { serveFromCli } from './start.js';
 import type { ServeFlags } from './start.js';
@@ -22,6 +20,9 @@ export function registerDevCommand(program: Command): void {
       return serveFromCli(flags, {
         pretty: true,
         afterStart: async (service, logger) => {
+          // Loaded here, not with the CLI: other commands never pay for the watcher.
+          const { RouteWatcher } = await import('../../dev/route-watcher.js');
+          const { listRouteInputs } = await import('../../runtime/route-bundle.js');
           const routersDir = service.config.routemq.routersDir;
           const watcher = new RouteWatcher({
             routersDir,
