@@ -10,12 +10,12 @@
  * development process reloading thousands of times should be restarted now and then). Module-level state of the
  * app (a cache in a controller) starts empty in each reload, as it would in a restart.
  */
-import { mkdirSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Metafile, Plugin } from 'esbuild';
 import { RouteMQError, isRouteMQError } from '../errors.js';
 import { listRouteFiles, loadRouteFiles } from '../router/discovery.js';
+import { ensureWritableDir } from '../util/state-dir.js';
 import { Router } from '../router/router.js';
 import type { RouteDeclarationSource } from '../router/router.js';
 import { linkNodeModules, pruneOldBundles, routeCompileError, runEsbuild } from '../worker/worker-bundle.js';
@@ -65,12 +65,13 @@ const frameworkExternal: Plugin = {
  *
  * @throws RouteMQError `RMQ_ERR_ROUTE_FILE_INVALID` when a file does not compile (the message gives
  *   `file:line:column` of the first errors) or fails to load (the source file, and its line when source maps are
- *   on, as in `routemq dev`); `RMQ_ERR_ROUTES_NOT_FOUND`; the declaration codes of {@link loadRouteFiles}.
+ *   on, as in `routemq dev`); `RMQ_ERR_ROUTES_NOT_FOUND`; the declaration codes of {@link loadRouteFiles};
+ *   `RMQ_ERR_STATE_DIR_NOT_WRITABLE` when `cacheDir` cannot be written.
  */
 export async function loadRouteBundle(routersDir: string, cacheDir: string): Promise<LoadedRoutes> {
   const sources = await listRouteFiles(resolve(routersDir));
   const dir = join(cacheDir, `bundle-${Date.now()}-${process.pid}`);
-  mkdirSync(cacheDir, { recursive: true });
+  ensureWritableDir(cacheDir, "the main process's reload bundle");
   let metafile: Metafile;
   try {
     ({ metafile } = await runEsbuild({
