@@ -19,8 +19,9 @@ export interface RouteWatcherOptions {
   /** See {@link ReloadScheduler}. @defaultValue 100 */
   readonly debounceMs?: number;
   /**
-   * Reload after `changed` changed. Resolves with the files the new code imports (the watched set becomes those),
-   * or `undefined` when the reload failed (the watched set stays). Must not reject.
+   * Reload after `changed` changed. Resolves with the files to watch from now on (those the new code imports, or
+   * after a failure those watched before and those of the failure), or `undefined` to keep the watched set. Must
+   * not reject.
    */
   readonly reload: (changed: readonly string[]) => Promise<readonly string[] | undefined>;
   readonly logger: Logger;

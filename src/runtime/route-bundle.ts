@@ -93,7 +93,7 @@ export async function loadRouteBundle(routersDir: string, cacheDir: string): Pro
       logLevel: 'silent',
     }));
   } catch (err) {
-    throw routeCompileError(err);
+    throw remember(routeCompileError(err), filesOfBuildErrors(err));
   }
   linkNodeModules(cacheDir, routersDir);
   pruneOldBundles(cacheDir, dir);
@@ -106,7 +106,7 @@ export async function loadRouteBundle(routersDir: string, cacheDir: string): Pro
     });
     return { declarations: { declarations }, inputs: inputsOf(metafile) };
   } catch (err) {
-    throw inSources(err, dir, sources);
+    throw remember(inSources(err, dir, sources), inputsOf(metafile));
   }
 }
 
@@ -133,8 +133,30 @@ export async function listRouteInputs(routersDir: string): Promise<string[]> {
     });
     return inputsOf(metafile);
   } catch (err) {
-    throw routeCompileError(err);
+    throw remember(routeCompileError(err), filesOfBuildErrors(err));
   }
+}
+
+/** The files to watch after a failed {@link loadRouteBundle}, by error. */
+const failedInputs = new WeakMap<object, readonly string[]>();
+
+function remember(err: unknown, files: readonly string[]): unknown {
+  if (typeof err === 'object' && err !== null) failedInputs.set(err, files);
+  return err;
+}
+
+/**
+ * The source files a failed {@link loadRouteBundle} involved, so a watcher can follow them until the next success:
+ * the files of the compile errors, or every file the bundle compiled when loading failed. Empty for other errors.
+ */
+export function inputsOfFailure(err: unknown): readonly string[] {
+  return (typeof err === 'object' && err !== null && failedInputs.get(err)) || [];
+}
+
+/** The absolute files that an esbuild failure's errors point at. */
+function filesOfBuildErrors(err: unknown): string[] {
+  const errors = (err as { errors?: { location?: { file: string } | null }[] }).errors ?? [];
+  return errors.flatMap((e) => (e.location ? [resolve(e.location.file)] : []));
 }
 
 /** The absolute source files of a build (esbuild lists them relative to the working directory). */

@@ -107,17 +107,34 @@ describe('routemq dev', () => {
     expect(String(failures()[0]?.['msg'])).toContain(`${files.main}:7:`);
     expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
 
-    // 4. A pool-layout change is refused, naming what needs a restart; the old code goes on.
+    // 4. A new import that does not compile: reported; fixing that file alone (it is watched now) reloads.
+    const extra = join(root, 'lib', 'extra.ts');
+    writeFileSync(extra, 'export const EXTRA = ;\n');
+    writeFileSync(
+      files.main,
+      mainRoute('-b').replace(
+        "const SUFFIX = '-b';",
+        "import { EXTRA } from '../lib/extra.js';\nconst SUFFIX = EXTRA;",
+      ),
+    );
+    await waitUntil(() => failures().length >= 2, 60_000, 'the failed reload of the new import');
+    expect(String(failures()[1]?.['msg'])).toContain(`${extra}:1:`);
+    before = reloads();
+    writeFileSync(extra, "export const EXTRA = '-e';\n");
+    await waitForReload(app, before);
+    expect(await probe()).toEqual({ pool: 'p2', main: 'm2-e' });
+
+    // 5. A pool-layout change is refused, naming what needs a restart; the old code goes on.
     writeFileSync(files.main, mainRoute('-b'));
     writeFileSync(files.pool, poolRoute('p3', 2));
-    await waitUntil(() => failures().length >= 2, 60_000, 'the refused reload');
-    expect(failures()[1]).toMatchObject({ code: 'RMQ_ERR_RELOAD_NEEDS_RESTART' });
-    expect(String(failures()[1]?.['msg'])).toMatch(
+    await waitUntil(() => failures().length >= 3, 60_000, 'the refused reload');
+    expect(failures()[2]).toMatchObject({ code: 'RMQ_ERR_RELOAD_NEEDS_RESTART' });
+    expect(String(failures()[2]?.['msg'])).toMatch(
       /pool 'dv-pool-any' changes from .*workerCount 1.* to .*workerCount 2/,
     );
-    expect(await probe()).toEqual({ pool: 'p2', main: 'm2-b' });
+    expect(await probe()).toEqual({ pool: 'p2', main: 'm2-e' });
 
-    // 5. Fixed again: reloads.
+    // 6. Fixed again: reloads.
     before = reloads();
     writeFileSync(files.pool, poolRoute('p4'));
     await waitForReload(app, before);
@@ -158,7 +175,7 @@ describe('routemq dev', () => {
     // Both versions handled load: the swaps happened under traffic.
     expect(new Set(all.filter((s) => s.id.startsWith('lm-')).map((s) => s.version)).size).toBeGreaterThan(1);
     expect((await app.stop()).code).toBe(0);
-  });
+  }, 240_000);
 });
 
 describe('routemq reload', () => {
@@ -209,7 +226,7 @@ describe('routemq reload', () => {
     rmSync(join(routers, 'extra.ts'));
     expect(await reload()).toEqual({ code: 0, out: 'reloaded main process: 1 route(s) (-dv/extra/+)' });
     expect(await probe('dv/main')).toBe('m1-d');
-  });
+  }, 120_000);
 });
 
 async function waitForReload(app: SpawnedApp, before: number): Promise<void> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listRouteInputs, loadRouteBundle } from '../../src/runtime/route-bundle.js';
+import { inputsOfFailure, listRouteInputs, loadRouteBundle } from '../../src/runtime/route-bundle.js';
 
 // The main process's reload bundle: fresh app code each time, RouteMQ itself shared with the running process,
 // errors that name the source file and line, and what `routemq dev` watches.
@@ -58,6 +58,19 @@ describe('loadRouteBundle', () => {
       code: 'RMQ_ERR_ROUTE_FILE_INVALID',
       message: expect.stringContaining(`${a.route}:2:13:`),
     });
+  });
+
+  it('tells a watcher which files a failure involved: a new import that does not compile, or every compiled file', async () => {
+    const a = app('x');
+    const broken = join(a.root, 'lib', 'new.ts');
+    writeFileSync(broken, 'export const X = ;\n');
+    writeFileSync(a.lib, "export { X as NAME } from './new.js';\n");
+    const compile = await loadRouteBundle(a.routers, tempDir()).catch((e: unknown) => e);
+    expect(inputsOfFailure(compile)).toEqual([broken]);
+    writeFileSync(broken, "throw new Error('at load');\n");
+    const load = await loadRouteBundle(a.routers, tempDir()).catch((e: unknown) => e);
+    expect([...inputsOfFailure(load)].sort()).toEqual([a.lib, broken, a.route].sort());
+    expect(inputsOfFailure(new Error('other'))).toEqual([]);
   });
 
   it('names the source route file when a file throws while loading', async () => {

@@ -22,13 +22,20 @@ export function registerDevCommand(program: Command): void {
         afterStart: async (service, logger) => {
           // Loaded here, not with the CLI: other commands never pay for the watcher.
           const { RouteWatcher } = await import('../../dev/route-watcher.js');
-          const { listRouteInputs } = await import('../../runtime/route-bundle.js');
+          const { inputsOfFailure, listRouteInputs } = await import('../../runtime/route-bundle.js');
           const routersDir = service.config.routemq.routersDir;
+          const files = await listRouteInputs(routersDir).catch((err: unknown) => {
+            logger.warn(
+              { code: errorCodeOf(err) },
+              `watching only the routers directory until a reload succeeds: ${errorMessageOf(err)}`,
+            );
+            return inputsOfFailure(err);
+          });
           const watcher = new RouteWatcher({
             routersDir,
-            files: await listRouteInputs(routersDir),
+            files,
             logger,
-            reload: async (changed) => {
+            reload: async (changed): Promise<readonly string[]> => {
               logger.info({ changed }, 'file change: reloading');
               try {
                 return (await service.reload()).inputs;
@@ -37,7 +44,8 @@ export function registerDevCommand(program: Command): void {
                   { code: errorCodeOf(err) },
                   `reload failed; the running code stays: ${errorMessageOf(err)}`,
                 );
-                return undefined;
+                // Also watch the files of the failure (a new import that does not compile), to retry when it is fixed.
+                return [...watcher.files, ...inputsOfFailure(err)];
               }
             },
           });
