@@ -2,6 +2,8 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isPortOpen } from '../../src/dev/mosquitto.js';
+import { freePort } from '../helpers/broker.js';
 import { steadyPublisher } from '../helpers/load.js';
 import { useFixture } from '../helpers/fixture.js';
 import { waitUntil } from '../helpers/mqtt.js';
@@ -176,6 +178,45 @@ describe('routemq dev', () => {
     expect(new Set(all.filter((s) => s.id.startsWith('lm-')).map((s) => s.version)).size).toBeGreaterThan(1);
     expect((await app.stop()).code).toBe(0);
   }, 240_000);
+});
+
+describe('routemq dev without a broker', () => {
+  const f = useFixture({ broker: false });
+
+  it('starts a development broker when none answers, logs pretty lines, and stops both on SIGTERM', async () => {
+    const root = f.mkdir('devbroker');
+    const routers = join(root, 'routers');
+    mkdirSync(routers);
+    mkdirSync(join(root, 'lib'));
+    writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
+    writeFileSync(join(routers, 'main.ts'), mainRoute('-a'));
+    writeFileSync(join(root, 'lib', 'version.ts'), lib('m1'));
+    const port = await freePort();
+    const app = f.spawn(
+      ['dev', '--routers', routers],
+      {
+        MQTT_PORT: String(port),
+        MQTT_BROKER: '',
+        LOG_PRETTY: '',
+        ROUTEMQ_STATE_DIR: join(root, '.routemq'),
+        SEEN_FILE: join(root, 'seen'),
+      },
+      root,
+    );
+    await waitUntil(
+      () => app.lines.some((l) => l.includes('watching the route files for changes')),
+      60_000,
+      'the watcher',
+    );
+    // Pretty (pino-pretty), not JSON: a level name and the message on one line.
+    const serving = app.lines.find((l) => l.includes('RouteMQ is serving')) ?? '';
+    expect(serving).toMatch(/INFO.*RouteMQ is serving/);
+    expect(() => JSON.parse(serving) as unknown).toThrow();
+    expect(app.lines.some((l) => l.includes('DEVELOPMENT BROKER'))).toBe(true);
+    expect(await isPortOpen('127.0.0.1', port)).toBe(true);
+    expect((await app.stop()).code).toBe(0);
+    expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+  });
 });
 
 describe('routemq reload', () => {
