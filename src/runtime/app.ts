@@ -219,6 +219,7 @@ export class RouteMQApp {
    * @throws RouteMQError `RMQ_ERR_ROUTE_FILE_INVALID` (the message names the file and line) and the other route-file
    *   codes when the new files do not load: the running code stays. `RMQ_ERR_RELOAD_NEEDS_RESTART` when the change
    *   needs a restart (a pool layout, the main concurrency, or an app built from a compiled table): nothing changes.
+   *   `RMQ_ERR_MQTT_NOT_CONNECTED` when the main connection is down (nothing changes), or the pools' reload codes.
    *   `RMQ_ERR_NOT_STARTED` / `RMQ_ERR_STOPPED` outside `running`.
    */
   reload(): Promise<ReloadResult> {
@@ -247,6 +248,10 @@ export class RouteMQApp {
     const table = compileRoutes(loaded.declarations, { defaultGroup: this.#config.mqtt.groupName });
     const pooled = this.#options.workers ?? true;
     assertReloadable(before, table, { pooled, defaultConcurrency: r.concurrency });
+    // Checked before any pool rolls: the main swap below needs the connection.
+    if (!consumer.connected) {
+      throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'Not reloaded: the main MQTT connection is down');
+    }
     const pools = this.#workers?.poolNames ?? [];
     if (this.#workers) await this.#workers.reload();
     const routes = pooled ? table.routes.filter((route) => !route.shared) : table.routes;
