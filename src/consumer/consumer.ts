@@ -232,9 +232,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
    * Serve `routes` of `table` from now on (a reload of the main process's routes). The dispatcher swaps tables
    * between two packets: messages in hand finish on the old code and are acked after it; later ones run the new
    * code. Then the new subscriptions (a new filter, or a changed QoS or identifier) are made before the ones no
-   * longer served are dropped, so a filter served before and after never misses a message. A message that arrives
-   * on a dropped filter in between is acked without running, as no route serves it any more. The handler
-   * concurrency stays as it was started.
+   * longer served are dropped, so a filter served before and after never misses a message; until they are acked, a
+   * v5 copy of an old subscription runs by its topic (a copy arriving in the instant between the SUBACK and that
+   * switch may run twice: at least once). A message matching no new route is acked without running, as no route
+   * serves it any more. The handler concurrency stays as it was started.
    *
    * @returns the MQTT topics subscribed and unsubscribed.
    * @throws RouteMQError `RMQ_ERR_MQTT_SUBSCRIBE_REFUSED` when the broker refuses a new subscription (the old
@@ -261,11 +262,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       this.#dispatcher.replaceTable(next.table, (route) => served.has(route.id));
     };
     swap({ table, routes });
+    // Until the new subscriptions are acked, a changed filter's messages come only on its old subscription.
+    this.#dispatcher.runStaleCopies = added.length > 0;
     try {
       if (added.length > 0) await this.#connection.subscribe(added.map((r) => subscriptionOf(r, false)));
     } catch (err) {
       swap(before);
       throw err;
+    } finally {
+      this.#dispatcher.runStaleCopies = false;
     }
     if (dropped.length > 0) {
       await this.#connection

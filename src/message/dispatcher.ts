@@ -130,6 +130,10 @@ export class Dispatcher {
   /** `serves(route)` by route id, asked once per route (cleared when the table is replaced). */
   #serves: boolean[] = [];
   #table: RouteTable;
+  /** The subscription identifiers of `#table`'s routes, built when first needed. */
+  #knownIds: Set<number> | undefined;
+  /** See {@link runStaleCopies}. */
+  #runStaleCopies = false;
   #servesRoute: ((route: RouteDefinition) => boolean) | undefined;
 
   constructor(options: DispatcherOptions) {
@@ -188,6 +192,14 @@ export class Dispatcher {
   };
 
   /**
+   * While a reload's new subscriptions are on their way (true), a v5 copy tagged only with subscription identifiers
+   * that the table does not have runs by its topic instead of being acked unrun. @defaultValue false
+   */
+  set runStaleCopies(value: boolean) {
+    this.#runStaleCopies = value;
+  }
+
+  /**
    * Match the packets that arrive from now on against `table`, running the routes `serves` accepts (a reload).
    * Messages already in hand (running or waiting) keep the routes, and so the code, they were matched with, and
    * are acked after those handlers as before. Synchronous: the swap falls between two packets.
@@ -196,6 +208,7 @@ export class Dispatcher {
     this.#table = table;
     this.#servesRoute = serves;
     this.#serves = [];
+    this.#knownIds = undefined;
   }
 
   /** Counters so far. */
@@ -266,6 +279,20 @@ export class Dispatcher {
   #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
     const ids = packet.properties?.subscriptionIdentifier;
     if (this.#servesRoute === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
+    const here = this.#routesFor(routes, ids);
+    // While a reload's new subscriptions are not yet acked, a copy tagged only with identifiers the new table does
+    // not have (a changed filter's old subscription) is the only copy: run it by topic. Otherwise such a copy is a
+    // stale subscription's, and the current ones deliver their own (running it would run the message twice).
+    if (here === undefined && ids !== undefined && this.#runStaleCopies && this.#unknownIds(ids)) {
+      return this.#routesFor(routes, undefined);
+    }
+    return here;
+  }
+
+  #routesFor(
+    routes: readonly RouteDefinition[],
+    ids: number | number[] | undefined,
+  ): readonly RouteDefinition[] | undefined {
     // One route on the winning filter is the common case: no array to allocate.
     if (routes.length === 1) return this.#runsHere(routes[0] as RouteDefinition, ids) ? routes : undefined;
     const here: RouteDefinition[] = [];
@@ -274,6 +301,12 @@ export class Dispatcher {
       if (this.#runsHere(route, ids)) here.push(route);
     }
     return here.length > 0 ? here : undefined;
+  }
+
+  /** None of `ids` is the subscription identifier of a route of the current table. */
+  #unknownIds(ids: number | number[]): boolean {
+    const known = (this.#knownIds ??= new Set(this.#table.routes.map((r) => r.subscriptionId)));
+    return typeof ids === 'number' ? !known.has(ids) : ids.every((id) => !known.has(id));
   }
 
   /** {@link #routesHere}, less those that do not run this retained copy; `undefined` when none (it is acked unrun). */

@@ -96,6 +96,43 @@ describe('Dispatcher.replaceTable', () => {
     expect(acked).toContain(skipped.messageId);
     expect(dispatcher.stats().skipped).toBe(1);
   });
+
+  it('runs a v5 copy tagged only with a subscription the new table lacks by its topic while the new subscriptions are pending', async () => {
+    const ran: string[] = [];
+    const old = table([['a/b', () => undefined]]);
+    const next = table([
+      ['a/+', (ctx) => void ran.push(`a/+:${ctx.topic}`)],
+      ['a/#', (ctx) => void ran.push(`a/#:${ctx.topic}`)],
+    ]);
+    const acked: number[] = [];
+    const dispatcher = new Dispatcher({
+      table: old,
+      ack: (p) => (acked.push(p.messageId ?? -1), true),
+      publish: () => Promise.resolve(),
+      concurrency: 4,
+      limits: { maxBytes: 1024, maxDepth: 8 },
+      defaults: { timeoutMs: 1000, maxAttempts: 1, retryBaseMs: 10, retryMaxMs: 40, dlqPrefix: 'dlq' },
+      logger: silentLogger(),
+    });
+    dispatcher.replaceTable(next);
+    dispatcher.runStaleCopies = true;
+    const tagged = (id: number): IPublishPacket => ({ ...packet('a/b'), properties: { subscriptionIdentifier: id } });
+    const stale = tagged(old.routes[0]?.subscriptionId ?? 0);
+    // The copy of the 'a/#' subscription: the winning filter is 'a/+', so it is acked without running.
+    const loser = tagged(next.routes[1]?.subscriptionId ?? 0);
+    const winner = tagged(next.routes[0]?.subscriptionId ?? 0);
+    for (const p of [stale, loser, winner]) void dispatcher.onPacket(p, 1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ran).toEqual(['a/+:a/b', 'a/+:a/b']);
+    expect(acked).toEqual([stale.messageId, loser.messageId, winner.messageId]);
+    // Once the new subscriptions are acked, they deliver their own copies: an old subscription's copy is acked unrun.
+    dispatcher.runStaleCopies = false;
+    const late = tagged(old.routes[0]?.subscriptionId ?? 0);
+    void dispatcher.onPacket(late, 1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ran).toHaveLength(2);
+    expect(acked).toContain(late.messageId);
+  });
 });
 
 describe('changesNeedingRestart', () => {
