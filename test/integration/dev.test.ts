@@ -267,6 +267,33 @@ describe('routemq reload', () => {
     rmSync(join(routers, 'extra.ts'));
     expect(await reload()).toEqual({ code: 0, out: 'reloaded main process: 1 route(s) (-dv/extra/+)' });
     expect(await probe('dv/main')).toBe('m1-d');
+
+    // A changed filter under traffic (MQTT 5: copies carry subscription identifiers): the new filter is subscribed
+    // before the old one is dropped, and no message is lost. A message published in the instant between the new
+    // SUBACK and the switch back to strict identifiers may run twice (at least once): at most a couple.
+    const load = steadyPublisher(publisher, { topic: (id) => `dv/main/${id}`, ratePerSec: 1000, prefix: 'lf-' });
+    await waitUntil(() => load.acked.length >= 500, 20_000, '500 messages before the reload');
+    writeFileSync(main, mainRoute('-f').replace("'dv/main/{id}'", "'dv/+/{id}'"));
+    expect(await reload()).toEqual({
+      code: 0,
+      out: 'reloaded main process: 1 route(s) (+dv/+/+, -dv/main/+)',
+    });
+    await waitUntil(() => load.acked.length >= 1500, 20_000, '1000 messages after the reload');
+    await load.stop();
+    await waitUntil(
+      () => {
+        const seen = readSeen(env.SEEN_FILE);
+        return load.acked.every((id) => seen.some((s) => s.id === id));
+      },
+      20_000,
+      'every id handled',
+    );
+    const loaded = readSeen(env.SEEN_FILE).filter((s) => s.id.startsWith('lf-'));
+    const result = check(load.acked, loaded);
+    expect(result.lost).toEqual([]);
+    expect(result.unexpected).toEqual([]);
+    expect(result.duplicated.length).toBeLessThanOrEqual(2);
+    expect(new Set(loaded.map((s) => s.version))).toEqual(new Set(['m1-d', 'm1-f']));
   }, 120_000);
 });
 
