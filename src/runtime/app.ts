@@ -324,7 +324,11 @@ export class RouteMQApp {
       await Promise.all([this.#consumer?.stop(), this.#workers?.stopWorkers()]);
       await this.#deadLetters?.store.close();
       // Best effort: a leftover directory is pruned with the worker builds of dead processes at a later start.
-      rmSync(this.#mainBuildDir(), { recursive: true, force: true });
+      try {
+        rmSync(this.#mainBuildDir(), { recursive: true, force: true });
+      } catch (err) {
+        this.#logger.warn({ err, dir: this.#mainBuildDir() }, 'could not remove the reload bundles');
+      }
       this.#state = 'stopped';
       this.#logger.info('RouteMQ stopped');
     })();
