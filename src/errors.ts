@@ -138,6 +138,8 @@ export const ErrorCodes = {
   FILE_WRITE_FAILED: 'RMQ_ERR_FILE_WRITE_FAILED',
   /** `routemq new <dir>`: the directory exists and is not empty; nothing was written. */
   NEW_DIR_NOT_EMPTY: 'RMQ_ERR_NEW_DIR_NOT_EMPTY',
+  /** A reload was refused because what changed needs a restart (the pool layout); nothing was reloaded. */
+  RELOAD_NEEDS_RESTART: 'RMQ_ERR_RELOAD_NEEDS_RESTART',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

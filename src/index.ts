@@ -28,7 +28,7 @@ export type {
 export { RouteMQService, startRouteMQ } from './service/service.js';
 export type { RouteMQServiceOptions, ServiceState } from './service/service.js';
 export { RouteMQApp } from './runtime/app.js';
-export type { AppOptions, AppStatus } from './runtime/app.js';
+export type { AppOptions, AppStatus, ReloadResult } from './runtime/app.js';
 export { WorkerManager } from './worker/worker-manager.js';
 export type { WorkerManagerEvents, WorkerManagerOptions } from './worker/worker-manager.js';
 export type { SharedRouteInfo } from './router/route-table.js';

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { RouteMQError } from '../errors.js';
 import { registerControlCommands } from './commands/control.js';
+import { registerDevCommand } from './commands/dev.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerDocsCommand } from './commands/docs.js';
 import { registerDoctorCommand } from './commands/doctor.js';
@@ -15,6 +16,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerStartCommand(program);
+registerDevCommand(program);
 registerRoutesCommand(program);
 registerControlCommands(program);
 registerDoctorCommand(program);

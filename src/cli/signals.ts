@@ -1,3 +1,4 @@
+import { errorCodeOf, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Exit codes of `routemq start`. */
@@ -12,7 +13,7 @@ export const ExitCodes = { ok: 0, failed: 1, forced: 130 } as const;
 export function installShutdownSignals(
   shutdown: (signal: NodeJS.Signals) => Promise<void>,
   logger: Logger,
-  options: { reload?: () => Promise<void>; force?: () => void } = {},
+  options: { reload?: () => Promise<unknown>; force?: () => void } = {},
 ): { readonly trigger: (signal: NodeJS.Signals) => void } {
   const { reload, force } = options;
   let stopping = false;
@@ -36,8 +37,10 @@ export function installShutdownSignals(
   process.on('SIGTERM', onSignal);
   if (reload) {
     process.on('SIGHUP', () => {
-      logger.info('SIGHUP: rolling reload');
-      reload().catch((err: unknown) => logger.error({ err }, 'reload failed; the running workers stay'));
+      logger.info('SIGHUP: reload');
+      reload().catch((err: unknown) =>
+        logger.error({ err, code: errorCodeOf(err) }, `reload failed; the running code stays: ${errorMessageOf(err)}`),
+      );
     });
   }
   return { trigger: onSignal };

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ResolvedConfig } from '../config/schema.js';
-import { RouteMQError } from '../errors.js';
+import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Dispatcher } from '../message/dispatcher.js';
 import type { DispatcherOptions, InHandMessage } from '../message/dispatcher.js';
@@ -80,10 +80,15 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** A SUBSCRIBE of this process has succeeded: later ones are reconnects, not a start. */
   #subscribedOnce = false;
   #endedSession = false;
+  /** The routes served now, and the table they are matched in ({@link replaceRoutes} swaps both). */
+  #routes: readonly RouteDefinition[];
+  #table: RouteTable;
 
   constructor(options: ConsumerOptions) {
     super();
     this.#o = options;
+    this.#routes = options.routes;
+    this.#table = options.table;
     const { config, logger } = options;
     const served = new Set(options.routes.map((r) => r.id));
     const concurrency =
@@ -196,12 +201,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     // Until one SUBSCRIBE has gone through, this is still the start (a connection may drop mid-subscribe).
     const atStart = !this.#subscribedOnce;
     if (atStart) this.#startEpoch = epoch;
-    const subscriptions = this.#o.routes.map((r) => ({
-      topic: r.mqttTopic,
-      qos: r.qos,
-      subscriptionId: r.subscriptionId,
-      retainHandling: retainHandlingFor(r, atStart),
-    }));
+    const subscriptions = this.#routes.map((r) => subscriptionOf(r, atStart));
     try {
       if (sessionPresent) await this.#dropStaleSubscriptions();
       await this.#connection.subscribe(subscriptions);
@@ -224,11 +224,63 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
    * without running. So drop every subscription of the table that this consumer does not serve.
    */
   async #dropStaleSubscriptions(): Promise<void> {
-    const mine = new Set(this.#o.routes.map((r) => r.mqttTopic));
-    const stale = [...new Set(this.#o.table.routes.map((r) => r.mqttTopic))].filter((t) => !mine.has(t));
+    const mine = new Set(this.#routes.map((r) => r.mqttTopic));
+    const stale = [...new Set(this.#table.routes.map((r) => r.mqttTopic))].filter((t) => !mine.has(t));
     if (stale.length === 0) return;
     await this.#connection.unsubscribe(stale);
     this.#o.logger.debug({ stale }, 'dropped subscriptions this consumer no longer serves');
+  }
+
+  /**
+   * Serve `routes` of `table` from now on (a reload of the main process's routes). The dispatcher swaps tables
+   * between two packets: messages in hand finish on the old code and are acked after it; later ones run the new
+   * code. Then the new subscriptions (a new filter, or a changed QoS or identifier) are made before the ones no
+   * longer served are dropped, so a filter served before and after never misses a message; until they are acked, a
+   * v5 copy of an old subscription runs by its topic (a copy arriving in the instant between the SUBACK and that
+   * switch may run twice: at least once). A message matching no new route is acked without running, as no route
+   * serves it any more. The handler concurrency stays as it was started.
+   *
+   * @returns the MQTT topics subscribed and unsubscribed.
+   * @throws RouteMQError `RMQ_ERR_MQTT_SUBSCRIBE_REFUSED` when the broker refuses a new subscription (the old
+   *   routes are served again, and the old subscriptions stay); `RMQ_ERR_MQTT_NOT_CONNECTED` when not connected
+   *   (nothing changes).
+   */
+  async replaceRoutes(
+    table: RouteTable,
+    routes: readonly RouteDefinition[],
+  ): Promise<{ subscribed: string[]; unsubscribed: string[] }> {
+    if (!this.#connection.connected) {
+      throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'Cannot reload routes while the MQTT connection is down');
+    }
+    const key = (r: RouteDefinition): string => `${r.mqttTopic}\u0000${r.qos}\u0000${r.subscriptionId}`;
+    const before = { table: this.#table, routes: this.#routes };
+    const had = new Set(before.routes.map(key));
+    const keeps = new Set(routes.map((r) => r.mqttTopic));
+    const added = routes.filter((r) => !had.has(key(r)));
+    const dropped = [...new Set(before.routes.map((r) => r.mqttTopic))].filter((t) => !keeps.has(t));
+    const swap = (next: typeof before): void => {
+      const served = new Set(next.routes.map((r) => r.id));
+      this.#table = next.table;
+      this.#routes = next.routes;
+      this.#dispatcher.replaceTable(next.table, (route) => served.has(route.id));
+    };
+    swap({ table, routes });
+    // Until the new subscriptions are acked, a changed filter's messages come only on its old subscription.
+    this.#dispatcher.runStaleCopies = added.length > 0;
+    try {
+      if (added.length > 0) await this.#connection.subscribe(added.map((r) => subscriptionOf(r, false)));
+    } catch (err) {
+      swap(before);
+      throw err;
+    } finally {
+      this.#dispatcher.runStaleCopies = false;
+    }
+    if (dropped.length > 0) {
+      await this.#connection
+        .unsubscribe(dropped)
+        .catch((err: unknown) => this.#o.logger.warn({ err, dropped }, 'unsubscribe after a reload failed'));
+    }
+    return { subscribed: added.map((r) => r.mqttTopic), unsubscribed: dropped };
   }
 
   /**
@@ -249,7 +301,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       // Scale-down protocol (DELIVERY.md): leave the group first so new messages go to the other members, then
       // serve what the broker had already queued or sent to this session until it goes quiet.
       await this.#connection
-        .unsubscribe(this.#o.adopt?.filters ?? this.#o.routes.map((r) => r.mqttTopic))
+        .unsubscribe(this.#o.adopt?.filters ?? this.#routes.map((r) => r.mqttTopic))
         .catch((err: unknown) => this.#o.logger.warn({ err }, 'unsubscribe failed'));
       idle = await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, options.idleTimeoutMs ?? timeoutMs, options.signal);
       if (options.idleTimeoutMs !== undefined) deadline = Date.now() + timeoutMs;
@@ -273,4 +325,17 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** The SUBSCRIBE entry of a route; `atStart`: the first subscribe of the process (see {@link retainHandlingFor}). */
+function subscriptionOf(
+  r: RouteDefinition,
+  atStart: boolean,
+): { topic: string; qos: RouteDefinition['qos']; subscriptionId: number; retainHandling: 0 | 1 | 2 } {
+  return {
+    topic: r.mqttTopic,
+    qos: r.qos,
+    subscriptionId: r.subscriptionId,
+    retainHandling: retainHandlingFor(r, atStart),
+  };
 }

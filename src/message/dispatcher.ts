@@ -151,11 +151,19 @@ export class Dispatcher {
    * sends what it queued for this session), or later: a started job sets it, so the hot path reads the clock once.
    */
   #lastPacketAt = 0;
-  /** `serves(route)` by route id, asked once per route. */
-  readonly #serves: boolean[] = [];
+  /** `serves(route)` by route id, asked once per route (cleared when the table is replaced). */
+  #serves: boolean[] = [];
+  #table: RouteTable;
+  /** The subscription identifiers of `#table`'s routes, built when first needed. */
+  #knownIds: Set<number> | undefined;
+  /** See {@link runStaleCopies}. */
+  #runStaleCopies = false;
+  #servesRoute: ((route: RouteDefinition) => boolean) | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
+    this.#table = options.table;
+    this.#servesRoute = options.serves;
     this.#sequencer = new AckSequencer(options.ack);
     this.#runner = new RouteRunner<Job>({
       defaults: options.defaults,
@@ -179,7 +187,7 @@ export class Dispatcher {
     // While stopping, new arrivals stay unacked: the broker redelivers them to this session later.
     if (this.#stopping) return undefined;
     const ticket = packet.qos > 0 ? this.#sequencer.push(packet, epoch) : undefined;
-    const match = this.#o.table.match(packet.topic);
+    const match = this.#table.match(packet.topic);
     // Only copies sent because of a SUBSCRIBE carry the retain flag (and their redeliveries): rare, off the hot path.
     const routes = match
       ? packet.retain
@@ -207,6 +215,26 @@ export class Dispatcher {
     this.#drained ??= new Promise<void>((resolve) => (this.#resume = resolve));
     return this.#drained;
   };
+
+  /**
+   * While a reload's new subscriptions are on their way (true), a v5 copy tagged only with subscription identifiers
+   * that the table does not have runs by its topic instead of being acked unrun. @defaultValue false
+   */
+  set runStaleCopies(value: boolean) {
+    this.#runStaleCopies = value;
+  }
+
+  /**
+   * Match the packets that arrive from now on against `table`, running the routes `serves` accepts (a reload).
+   * Messages already in hand (running or waiting) keep the routes, and so the code, they were matched with, and
+   * are acked after those handlers as before. Synchronous: the swap falls between two packets.
+   */
+  replaceTable(table: RouteTable, serves?: (route: RouteDefinition) => boolean): void {
+    this.#table = table;
+    this.#servesRoute = serves;
+    this.#serves = [];
+    this.#knownIds = undefined;
+  }
 
   /** Counters so far. */
   stats(): MessageStatsSnapshot {
@@ -294,7 +322,21 @@ export class Dispatcher {
    */
   #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
     const ids = packet.properties?.subscriptionIdentifier;
-    if (this.#o.serves === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
+    if (this.#servesRoute === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
+    const here = this.#routesFor(routes, ids);
+    // While a reload's new subscriptions are not yet acked, a copy tagged only with identifiers the new table does
+    // not have (a changed filter's old subscription) is the only copy: run it by topic. Otherwise such a copy is a
+    // stale subscription's, and the current ones deliver their own (running it would run the message twice).
+    if (here === undefined && ids !== undefined && this.#runStaleCopies && this.#unknownIds(ids)) {
+      return this.#routesFor(routes, undefined);
+    }
+    return here;
+  }
+
+  #routesFor(
+    routes: readonly RouteDefinition[],
+    ids: number | number[] | undefined,
+  ): readonly RouteDefinition[] | undefined {
     // One route on the winning filter is the common case: no array to allocate.
     if (routes.length === 1) return this.#runsHere(routes[0] as RouteDefinition, ids) ? routes : undefined;
     const here: RouteDefinition[] = [];
@@ -303,6 +345,12 @@ export class Dispatcher {
       if (this.#runsHere(route, ids)) here.push(route);
     }
     return here.length > 0 ? here : undefined;
+  }
+
+  /** None of `ids` is the subscription identifier of a route of the current table. */
+  #unknownIds(ids: number | number[]): boolean {
+    const known = (this.#knownIds ??= new Set(this.#table.routes.map((r) => r.subscriptionId)));
+    return typeof ids === 'number' ? !known.has(ids) : ids.every((id) => !known.has(id));
   }
 
   /** {@link #routesHere}, less those that do not run this retained copy; `undefined` when none (it is acked unrun). */
@@ -327,7 +375,7 @@ export class Dispatcher {
 
   #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
     return (
-      (this.#serves[route.id] ??= this.#o.serves?.(route) ?? true) &&
+      (this.#serves[route.id] ??= this.#servesRoute?.(route) ?? true) &&
       (ids === undefined ||
         (typeof ids === 'number' ? ids === route.subscriptionId : ids.includes(route.subscriptionId)))
     );

@@ -16,6 +16,10 @@ import type { WorkerHealth } from '../worker/worker-health.js';
 import { DeadLetterOffice } from '../dlq/dead-letter-office.js';
 import type { DeadLetterStatus } from '../dlq/dead-letter-office.js';
 import { createDeadLetterStore } from '../dlq/create-store.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertReloadable } from './reload-layout.js';
+import { loadRouteBundle } from './route-bundle.js';
 
 /** Options of {@link RouteMQApp}. */
 export interface AppOptions {
@@ -49,6 +53,20 @@ export interface AppStatus {
   readonly deadLetters: DeadLetterStatus | undefined;
 }
 
+/** What {@link RouteMQApp.reload} did. */
+export interface ReloadResult {
+  /** The main process's routes: their patterns now, and the MQTT topics it subscribed and unsubscribed. */
+  readonly main: {
+    readonly routes: readonly string[];
+    readonly subscribed: readonly string[];
+    readonly unsubscribed: readonly string[];
+  };
+  /** The worker pools replaced one slot at a time (rolling). */
+  readonly pools: readonly string[];
+  /** Every source file the route files import now (route files included; packages and RouteMQ excluded). */
+  readonly inputs: readonly string[];
+}
+
 /** Lifecycle state of {@link RouteMQApp}. */
 export type AppState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -69,6 +87,8 @@ export class RouteMQApp {
   /** Lifecycle events (workers, pools, dead letters), for `/events` and the dashboard. */
   readonly events = new AppEvents();
   #stopPromise: Promise<void> | undefined;
+  /** Reloads run one at a time. */
+  #reloads: Promise<unknown> = Promise.resolve();
 
   constructor(options: AppOptions) {
     this.#config = options.config;
@@ -194,6 +214,68 @@ export class RouteMQApp {
     this.#logger.warn(`*** ${why}. ROUTEMQ_ALLOW_CLEAN_SESSION=true: at-least-once delivery is NOT guaranteed. ***`);
   }
 
+  /**
+   * Reload the route files: the main process's routes and every worker pool. The new files are compiled and loaded
+   * into a fresh bundle first (see `route-bundle.ts`); if they fail, nothing changes. Then each pool rolls (one slot
+   * at a time, see {@link WorkerManager.reload}), and the main process swaps its route table between two messages:
+   * messages in hand finish on the old code and are acked after it, new filters are subscribed before dropped ones
+   * are unsubscribed. Reloads run one at a time.
+   *
+   * @throws RouteMQError `RMQ_ERR_ROUTE_FILE_INVALID` (the message names the file and line) and the other route-file
+   *   codes when the new files do not load: the running code stays. `RMQ_ERR_RELOAD_NEEDS_RESTART` when the change
+   *   needs a restart (a pool layout, the main concurrency, or an app built from a compiled table): nothing changes.
+   *   `RMQ_ERR_MQTT_NOT_CONNECTED` when the main connection is down (nothing changes), or the pools' reload codes.
+   *   `RMQ_ERR_NOT_STARTED` / `RMQ_ERR_STOPPED` outside `running`.
+   */
+  reload(): Promise<ReloadResult> {
+    const run = (): Promise<ReloadResult> => this.#reload();
+    const next = this.#reloads.then(run, run);
+    this.#reloads = next.catch(() => undefined);
+    return next;
+  }
+
+  async #reload(): Promise<ReloadResult> {
+    const consumer = this.#consumer;
+    const before = this.#table;
+    if (this.#state !== 'running' || !consumer || !before) {
+      const code = this.#state === 'idle' || this.#state === 'starting' ? ErrorCodes.NOT_STARTED : ErrorCodes.STOPPED;
+      throw new RouteMQError(code, `Cannot reload an app that is ${this.#state}`);
+    }
+    if (this.#options.table) {
+      throw new RouteMQError(
+        ErrorCodes.RELOAD_NEEDS_RESTART,
+        'Not reloaded: this app was started with a compiled route table, not from route files; restart it to change ' +
+          'its routes',
+      );
+    }
+    const r = this.#config.routemq;
+    const loaded = await loadRouteBundle(r.routersDir, this.#mainBuildDir());
+    const table = compileRoutes(loaded.declarations, { defaultGroup: this.#config.mqtt.groupName });
+    const pooled = this.#options.workers ?? true;
+    assertReloadable(before, table, { pooled, defaultConcurrency: r.concurrency });
+    // Checked before any pool rolls: the main swap below needs the connection.
+    if (!consumer.connected) {
+      throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'Not reloaded: the main MQTT connection is down');
+    }
+    const pools = this.#workers?.poolNames ?? [];
+    if (this.#workers) await this.#workers.reload();
+    const routes = pooled ? table.routes.filter((route) => !route.shared) : table.routes;
+    const { subscribed, unsubscribed } = await consumer.replaceRoutes(table, routes);
+    this.#table = table;
+    const result: ReloadResult = {
+      main: { routes: routes.map((route) => route.pattern), subscribed, unsubscribed },
+      pools,
+      inputs: loaded.inputs,
+    };
+    this.#logger.info({ main: result.main, pools }, 'routes reloaded');
+    return result;
+  }
+
+  /** Where the main process's reload bundles go: beside the worker bundles of this process. */
+  #mainBuildDir(): string {
+    return join(this.#config.routemq.stateDir, 'build', String(process.pid), 'main');
+  }
+
   /** Publish through the main connection (resolves on the broker's ack at QoS≥1). */
   publish(topic: string, payload: OutgoingPayload, options?: PublishOptions): Promise<void> {
     if (!this.#consumer) throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'The app has not started');
@@ -247,6 +329,12 @@ export class RouteMQApp {
       this.#state = 'stopping';
       await Promise.all([this.#consumer?.stop(), this.#workers?.stopWorkers()]);
       await this.#deadLetters?.store.close();
+      // Best effort: a leftover directory is pruned with the worker builds of dead processes at a later start.
+      try {
+        rmSync(this.#mainBuildDir(), { recursive: true, force: true });
+      } catch (err) {
+        this.#logger.warn({ err, dir: this.#mainBuildDir() }, 'could not remove the reload bundles');
+      }
       this.#state = 'stopped';
       this.#logger.info('RouteMQ stopped');
     })();

@@ -1,16 +1,16 @@
 import type { ControlHandler } from '../control/control-server.js';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { HealthSnapshot } from '../health/health-monitor.js';
-import type { RouteMQApp } from '../runtime/app.js';
+import type { ReloadResult, RouteMQApp } from '../runtime/app.js';
 
 /**
- * Answer control-socket requests for a running app. `status` is the health monitor's fresh sample; `stop` starts
- * the same graceful shutdown as SIGTERM.
+ * Answer control-socket requests for a running app. `status` is the health monitor's fresh sample; `reload` answers
+ * with the {@link ReloadResult}; `stop` starts the same graceful shutdown as SIGTERM.
  */
 export function appControlHandler(
   app: RouteMQApp,
   status: () => Promise<HealthSnapshot>,
-  reload: () => Promise<void>,
+  reload: () => Promise<ReloadResult>,
   stop: (signal: NodeJS.Signals) => void,
 ): ControlHandler {
   const workers = (): NonNullable<RouteMQApp['workers']> => {
@@ -23,8 +23,8 @@ export function appControlHandler(
       case 'status':
         return status();
       case 'reload':
-        await reload();
-        return status();
+        // What was reloaded, so `routemq reload` can say it (or fail with the code when nothing was).
+        return reload();
       case 'stop':
         // Answer first; the shutdown closes the socket.
         setImmediate(() => stop('SIGTERM'));

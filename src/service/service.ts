@@ -19,7 +19,7 @@ import { RedisManager } from '../redis/redis-manager.js';
 import { provideSharedRedis } from '../redis/shared-redis.js';
 import type { RouteTable } from '../router/route-table.js';
 import { RouteMQApp } from '../runtime/app.js';
-import type { AppStatus } from '../runtime/app.js';
+import type { AppStatus, ReloadResult } from '../runtime/app.js';
 import { Autoscaler } from '../scaling/autoscaler.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { runStopSteps } from '../util/stop-steps.js';
@@ -221,9 +221,17 @@ export class RouteMQService {
     return this.health.monitor.sample();
   }
 
-  /** Rolling reload of every pool: one slot at a time, never below one ready worker. */
-  async reload(): Promise<void> {
-    await this.app.workers?.reload();
+  /**
+   * Reload the route files: every pool rolls (one slot at a time, never below one ready worker), and the main
+   * process swaps to the new code between two messages. See {@link RouteMQApp.reload}.
+   *
+   * @throws RouteMQError what {@link RouteMQApp.reload} throws; the running code then stays.
+   */
+  async reload(): Promise<ReloadResult> {
+    const result = await this.app.reload();
+    // The main session's filters may have changed: republish this process's session records.
+    this.#queueSessionSync();
+    return result;
   }
 
   /** Forced exit: SIGKILL every worker now. For a second signal; prefer {@link stop}. */

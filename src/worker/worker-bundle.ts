@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, stop as stopEsbuild } from 'esbuild';
-import type { Plugin } from 'esbuild';
+import type { BuildOptions, BuildResult, Plugin, SameShape } from 'esbuild';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import { listRouteFiles } from '../router/discovery.js';
 
@@ -43,9 +43,8 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
   const outbase = commonAncestor([dirname(WORKER_ENTRY), resolve(routersDir)]);
   const dir = join(cacheDir, `bundle-${Date.now()}-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
-  buildsInFlight++;
   try {
-    await build({
+    await runEsbuild({
       entryPoints: [WORKER_ENTRY, ...routeFiles],
       outdir: dir,
       outbase,
@@ -62,18 +61,33 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
     });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new RouteMQError(ErrorCodes.ROUTE_FILE_INVALID, `The route files failed to compile: ${compileMessage(err)}`, {
-      cause: err,
-    });
-  } finally {
-    // esbuild keeps a service child process between builds; builds are rare (start and reload), so end it once
-    // none is in flight rather than leave a child that outlives the app. The next build starts a new one.
-    if (--buildsInFlight === 0) await stopEsbuild();
+    throw routeCompileError(err);
   }
   linkNodeModules(cacheDir, routersDir);
   pruneOldBundles(cacheDir, dir);
   const toOut = (file: string): string => join(dir, relative(outbase, file)).replace(/\.(c|m)?[jt]s$/, '.mjs');
   return { entry: toOut(WORKER_ENTRY), routersDir: join(dir, relative(outbase, resolve(routersDir))), dir };
+}
+
+/**
+ * Run one esbuild build. esbuild keeps a service child process between builds; builds are rare (start and
+ * reload), so it is ended once none is in flight rather than left as a child that outlives the app. The next build
+ * starts a new one.
+ */
+export async function runEsbuild<O extends BuildOptions>(options: SameShape<BuildOptions, O>): Promise<BuildResult<O>> {
+  buildsInFlight++;
+  try {
+    return await build(options);
+  } finally {
+    if (--buildsInFlight === 0) await stopEsbuild();
+  }
+}
+
+/** `RMQ_ERR_ROUTE_FILE_INVALID` for a failed build, naming the first errors with their file and line. */
+export function routeCompileError(err: unknown): RouteMQError {
+  return new RouteMQError(ErrorCodes.ROUTE_FILE_INVALID, `The route files failed to compile: ${compileMessage(err)}`, {
+    cause: err,
+  });
 }
 
 /**
@@ -151,7 +165,7 @@ function nearestNodeModules(dir: string): string | undefined {
  * a `node_modules` further up (some monorepos) are not found from there; keep the state directory inside the
  * project, or install them next to the routes.
  */
-function linkNodeModules(cacheDir: string, routersDir: string): void {
+export function linkNodeModules(cacheDir: string, routersDir: string): void {
   const wanted = nearestNodeModules(routersDir);
   if (!wanted || nearestNodeModules(cacheDir) === wanted) return;
   const link = join(cacheDir, 'node_modules');
@@ -167,7 +181,7 @@ function commonAncestor(dirs: readonly string[]): string {
   return first.slice(0, i).join(sep) || sep;
 }
 
-function pruneOldBundles(cacheDir: string, current: string): void {
+export function pruneOldBundles(cacheDir: string, current: string): void {
   const bundles = readdirSync(cacheDir)
     .filter((name) => name.startsWith('bundle-'))
     .map((name) => join(cacheDir, name))
@@ -179,10 +193,14 @@ function pruneOldBundles(cacheDir: string, current: string): void {
 }
 
 function compileMessage(err: unknown): string {
-  const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors;
+  const errors = (
+    err as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }
+  ).errors;
   if (!errors || errors.length === 0) return err instanceof Error ? err.message : String(err);
   return errors
     .slice(0, 3)
-    .map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+    .map((e) =>
+      e.location ? `${resolve(e.location.file)}:${e.location.line}:${e.location.column + 1}: ${e.text}` : e.text,
+    )
     .join('; ');
 }

@@ -81,7 +81,10 @@ describe('control commands read only the control socket', () => {
       code: 0,
       stdout: 'worker pb-any-0 restarted\n',
     });
-    expect(await cli(['reload'], bad, f.dir)).toMatchObject({ code: 0, stdout: 'reloaded\n' });
+    expect(await cli(['reload'], bad, f.dir)).toMatchObject({
+      code: 0,
+      stdout: 'reloaded main process: 0 route(s)\nreloaded pools (rolling): pa-any, pb-any\n',
+    });
     const after = JSON.parse((await cli(['status', '--json'], bad, f.dir)).stdout) as HealthSnapshot;
     expect(after.pools.map((p) => [p.name, p.ready])).toEqual([
       ['pa-any', 2],

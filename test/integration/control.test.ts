@@ -52,5 +52,6 @@ describe('routemq control commands against a running instance', () => {
     await expect(cli('status')).rejects.toMatchObject({
       stderr: expect.stringContaining('RMQ_ERR_CONTROL_UNREACHABLE'),
     });
-  });
+    // Each CLI call starts a process (~3 s on a loaded machine) and a reload now also builds the main-process bundle.
+  }, 120_000);
 });

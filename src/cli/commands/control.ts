@@ -6,6 +6,7 @@ import { ErrorCodes, RouteMQError } from '../../errors.js';
 import type { HealthSnapshot } from '../../health/health-monitor.js';
 import { formatStatus } from '../status-view.js';
 import { watchStatus } from '../status-watch.js';
+import type { ReloadResult } from '../../runtime/app.js';
 import { envFileOption } from './routes.js';
 
 interface ControlFlags {
@@ -60,10 +61,13 @@ export function registerControlCommands(program: Command): void {
       if (!status.ready) process.exitCode = 1;
     });
   withSocket(program.command('reload'))
-    .description('rolling reload: re-read the route files and replace each worker in turn (same as SIGHUP)')
+    .description(
+      're-read the route files: the main process swaps to the new code, each pool replaces its workers in turn ' +
+        '(same as SIGHUP); exits 1, with the running code kept, when the files do not load or need a restart',
+    )
     .action(async (flags: ControlFlags) => {
-      await run(flags, { cmd: 'reload' });
-      if (!flags.json) process.stdout.write('reloaded\n');
+      const result = (await run(flags, { cmd: 'reload' })) as ReloadResult;
+      if (!flags.json) process.stdout.write(formatReload(result));
     });
   withSocket(program.command('stop'))
     .description('graceful stop of the running instance (same as SIGTERM)')
@@ -87,4 +91,15 @@ export function registerControlCommands(program: Command): void {
       await run(flags, { cmd: 'restart-worker', workerId });
       if (!flags.json) process.stdout.write(`worker ${workerId} restarted\n`);
     });
+}
+
+/** The human form of `routemq reload`: what now runs the new code. */
+export function formatReload(result: ReloadResult): string {
+  const { main } = result;
+  const changes = [...main.subscribed.map((topic) => `+${topic}`), ...main.unsubscribed.map((topic) => `-${topic}`)];
+  const lines = [
+    `reloaded main process: ${main.routes.length} route(s)${changes.length > 0 ? ` (${changes.join(', ')})` : ''}`,
+    ...(result.pools.length > 0 ? [`reloaded pools (rolling): ${result.pools.join(', ')}`] : []),
+  ];
+  return lines.join('\n') + '\n';
 }

@@ -19,38 +19,60 @@ export function registerStartCommand(program: Command): void {
   addCommonOptions(program.command('start'))
     .description('load the config and route files, connect, and serve until SIGINT/SIGTERM')
     .option('--traffic <module>', "after start-up, run this module's default export to publish sample traffic")
-    .action(async (flags: CommonFlags & { traffic?: string }) => {
-      const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
-      const logger = createLogger({
-        level: config.log.level,
-        ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
-      });
-      logger.debug({ config: describeConfig(config) }, 'configuration');
-      const traffic = new AbortController();
-      let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
-      const service = new RouteMQService({
-        config,
-        logger,
-        onStopRequest: () => stopRequested('SIGTERM'),
-        // The app cannot go on (its session was taken over, say): it has stopped; exit non-zero so a supervisor sees it.
-        onFatal: (err) => {
-          logger.fatal({ code: err.code }, `stopped: ${err.message}`);
-          process.exit(ExitCodes.failed);
-        },
-      });
-      const signals = installShutdownSignals(
-        async () => {
-          traffic.abort();
-          await service.stop();
-        },
-        logger,
-        { reload: () => service.reload(), force: () => service.kill() },
-      );
-      stopRequested = signals.trigger;
-      await service.start();
-      printStartupTable(service.app);
-      if (flags.traffic) void runTraffic(flags.traffic, service, traffic.signal, logger);
-    });
+    .action((flags: ServeFlags) => serveFromCli(flags));
+}
+
+/** Flags of `routemq start` and `routemq dev`. */
+export type ServeFlags = CommonFlags & { traffic?: string };
+
+/** What `routemq dev` adds to a start: pretty logs by default, and something to run once serving. */
+export interface ServeExtras {
+  /** Log pretty unless `LOG_PRETTY` says otherwise. @defaultValue false (pretty on a TTY) */
+  readonly pretty?: boolean;
+  /** Runs once the service serves; resolves with its cleanup, run before the service stops. */
+  readonly afterStart?: (service: RouteMQService, logger: Logger) => Promise<() => Promise<void>>;
+}
+
+/** Load the config, start the service, install signals, print the table (`routemq start`, `routemq dev`). */
+export async function serveFromCli(flags: ServeFlags, extras: ServeExtras = {}): Promise<void> {
+  const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
+  const pretty = config.log.pretty ?? (extras.pretty ? true : undefined);
+  const logger = createLogger({ level: config.log.level, ...(pretty !== undefined ? { pretty } : {}) });
+  logger.debug({ config: describeConfig(config) }, 'configuration');
+  const traffic = new AbortController();
+  let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
+  let cleanUp: () => Promise<void> = () => Promise.resolve();
+  const service = new RouteMQService({
+    config,
+    logger,
+    onStopRequest: () => stopRequested('SIGTERM'),
+    // The app cannot go on (its session was taken over, say): it has stopped; exit non-zero so a supervisor sees it.
+    onFatal: (err) => {
+      logger.fatal({ code: err.code }, `stopped: ${err.message}`);
+      process.exit(ExitCodes.failed);
+    },
+  });
+  const signals = installShutdownSignals(
+    async () => {
+      traffic.abort();
+      await cleanUp();
+      await service.stop();
+    },
+    logger,
+    { reload: () => service.reload(), force: () => service.kill() },
+  );
+  stopRequested = signals.trigger;
+  await service.start();
+  printStartupTable(service.app);
+  if (extras.afterStart) {
+    try {
+      cleanUp = await extras.afterStart(service, logger);
+    } catch (err) {
+      await service.stop();
+      throw err;
+    }
+  }
+  if (flags.traffic) void runTraffic(flags.traffic, service, traffic.signal, logger);
 }
 
 async function runTraffic(file: string, app: RouteMQService, signal: AbortSignal, logger: Logger): Promise<void> {
