@@ -1,9 +1,16 @@
 #!/usr/bin/env node
-// Entry point. tsx is registered first so route files (`routers/*.ts`) load without a build step. In a checkout
-// the CLI runs from src/; an installed package runs the compiled dist/.
+// Entry point. In a checkout the CLI runs from src/, through tsx; an installed package runs the compiled dist/ with
+// plain node, and registers tsx only for the commands that load route files (routemq start, routes, doctor,
+// sessions adopt), so `routemq --help` and the control commands start fast.
 import { existsSync } from 'node:fs';
-import { register } from 'tsx/esm/api';
 
-register();
 const source = new URL('../src/cli/bin.ts', import.meta.url);
-await import(existsSync(source) ? source.href : new URL('../dist/cli/bin.js', import.meta.url).href);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  // Read by src/cli/ts-loader.ts: tsx is registered already.
+  globalThis[Symbol.for('routemq.tsx-registered')] = true;
+  await import(source.href);
+} else {
+  await import(new URL('../dist/cli/bin.js', import.meta.url).href);
+}

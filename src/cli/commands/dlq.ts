@@ -1,13 +1,7 @@
 import type { Command } from 'commander';
-import mqtt from 'mqtt';
-import { loadConfig } from '../../config/load-config.js';
 import type { ResolvedConfig } from '../../config/schema.js';
-import { createDeadLetterStore } from '../../dlq/create-store.js';
 import type { DeadLetterFilter, DeadLetterStore } from '../../dlq/store.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
-import { silentLogger } from '../../logger.js';
-import { deadLetterPayload, originalProperties } from '../../message/dead-letter.js';
-import { connectionOptionsFromConfig } from '../../mqtt/connection-options.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
@@ -23,6 +17,9 @@ interface DlqFlags extends CommonFlags {
 }
 
 async function openStore(flags: DlqFlags): Promise<{ config: ResolvedConfig; store: DeadLetterStore }> {
+  const { loadConfig } = await import('../../config/load-config.js');
+  const { createDeadLetterStore } = await import('../../dlq/create-store.js');
+  const { silentLogger } = await import('../../logger.js');
   const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
   // Read only: beside a running app, the CLI only appends to the purge and replay logs.
   return { config, store: await createDeadLetterStore(config, silentLogger(), { readOnly: true }) };
@@ -128,6 +125,10 @@ async function replay(
   ids: readonly string[],
   toTopic: string | undefined,
 ): Promise<{ id: string; topic: string; previous: string | undefined }[]> {
+  const { default: mqtt } = await import('mqtt');
+  const { silentLogger } = await import('../../logger.js');
+  const { deadLetterPayload, originalProperties } = await import('../../message/dead-letter.js');
+  const { connectionOptionsFromConfig } = await import('../../mqtt/connection-options.js');
   const options = connectionOptionsFromConfig(config, 'dlq-replay', silentLogger());
   const { properties: _properties, ...base } = options.client;
   const client = await mqtt.connectAsync(options.url, {
