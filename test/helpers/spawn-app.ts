@@ -36,9 +36,18 @@ export interface SpawnedApp {
   kill(): Promise<void>;
 }
 
-/** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
-export function spawnRouteMQ(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * Run `routemq <args>` with the given env (added to a clean copy of process.env).
+ *
+ * @param bin - the CLI script to run with node. @defaultValue the repository's bin/routemq.js
+ */
+export function spawnRouteMQ(
+  args: readonly string[],
+  env: Record<string, string>,
+  cwd?: string,
+  bin: string = BIN,
+): SpawnedApp {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd,
     // Its own process group, so cleanup can kill the app and every worker it forked in one go.
     detached: true,
