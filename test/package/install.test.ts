@@ -37,6 +37,14 @@ export default (router: Router): void => {
     },
     { schema: Reading, qos: 1 },
   );
+  // A shared route: served by a worker process, which runs the route file bundled by esbuild.
+  router.on(
+    'meters/{meterId}/kwh',
+    async (ctx) => {
+      await ctx.publish(\`replies/\${ctx.params.meterId}\`, { wh: ctx.payload.kwh * 1000, pid: process.pid }, { qos: 1 });
+    },
+    { schema: z.object({ kwh: z.number() }), shared: true, workerCount: 1 },
+  );
 };
 `;
 
@@ -131,7 +139,7 @@ describe('routemq installed from its tarball into a fresh app', () => {
     const bin = join(app, 'node_modules/.bin/routemq');
     const version = await exec(bin, ['--version'], { cwd: app });
     expect(version.stdout.trim()).toBe(packed.version);
-    const routes = await exec(bin, ['routes', '--json'], { cwd: app, env: { ...process.env, MQTT_CLIENT_ID: 'x' } });
+    const routes = await exec(bin, ['routes', '--json'], { cwd: app, env: { ...process.env, MQTT_GROUP_NAME: 'grp' } });
     expect(JSON.parse(routes.stdout)).toEqual([
       {
         pattern: 'sensors/{sensorId}/reading',
@@ -142,11 +150,21 @@ describe('routemq installed from its tarball into a fresh app', () => {
         workers: null,
         file: 'routers/readings.ts',
       },
+      {
+        pattern: 'meters/{meterId}/kwh',
+        subscription: '$share/grp/meters/+/kwh',
+        qos: 1,
+        shared: true,
+        group: 'grp',
+        workers: 1,
+        file: 'routers/readings.ts',
+      },
     ]);
   });
 
-  it('starts with routemq start and handles a message', async () => {
+  it('starts with routemq start and handles a message in the main process and in a worker', async () => {
     const sensor = uniqueName('s');
+    const meter = uniqueName('m');
     const served = f.spawn(
       ['start'],
       f.env({ ROUTEMQ_ROUTERS_DIR: undefined }),
@@ -156,9 +174,17 @@ describe('routemq installed from its tarball into a fresh app', () => {
     await served.waitForLog((l) => l['msg'] === 'RouteMQ is serving', 60_000);
     const client = await f.connect();
     const replies = await collect(client, `replies/${sensor}`);
+    const meterReplies = await collect(client, `replies/${meter}`);
     await client.publishAsync(`sensors/${sensor}/reading`, JSON.stringify({ celsius: 100 }), { qos: 1 });
+    await client.publishAsync(`meters/${meter}/kwh`, JSON.stringify({ kwh: 1.5 }), { qos: 1 });
     await replies.waitFor(1);
+    await meterReplies.waitFor(1);
     expect(replies.messages.map((m) => JSON.parse(m.payload.toString()) as unknown)).toEqual([{ fahrenheit: 212 }]);
+    const fromWorker = meterReplies.messages.map(
+      (m) => JSON.parse(m.payload.toString()) as { wh: number; pid: number },
+    );
+    expect(fromWorker.map((r) => r.wh)).toEqual([1500]);
+    expect(fromWorker[0]?.pid).not.toBe(served.child.pid); // handled in the worker process, not the main one
     expect((await served.stop()).code).toBe(0);
   });
 });
