@@ -9,6 +9,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -18,6 +19,8 @@ import { promisify } from 'node:util';
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const CACHE = join(ROOT, 'node_modules/.cache/routemq-pack');
+/** Cached tarballs of other contents are removed once this old (each is ~0.5 MB): the cache holds the recent ones. */
+const CACHE_MAX_AGE_MS = 60 * 60 * 1000;
 
 /** What `npm pack` reads: the sources the build compiles and the files the package ships. */
 const INPUTS = [
@@ -50,7 +53,7 @@ let memo: Promise<PackedRouteMQ> | undefined;
  * build runs in a staging copy of the inputs (with the repository's node_modules linked in), so the checkout's own
  * `dist/` is never touched. The tarball is cached under node_modules/.cache by a hash of the inputs: once per
  * process (memoised) and once per content across test files and runs. Two files packing the same content at once
- * each build, and the first rename wins.
+ * each build, and the first rename wins. Tarballs of other contents older than an hour are removed at each pack.
  */
 export function packRouteMQ(): Promise<PackedRouteMQ> {
   memo ??= pack().catch((err: unknown) => {
@@ -82,11 +85,21 @@ async function pack(): Promise<PackedRouteMQ> {
       } catch (err) {
         if (!existsSync(tarball)) throw err; // another file packed the same content first: use its tarball
       }
+      pruneCache(done);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
   }
   return { tarball, version, files: await listTarball(tarball) };
+}
+
+/** Remove cached contents (and abandoned work dirs) other than `keep` that are older than CACHE_MAX_AGE_MS. */
+function pruneCache(keep: string): void {
+  const cutoff = Date.now() - CACHE_MAX_AGE_MS;
+  for (const entry of readdirSync(CACHE)) {
+    const path = join(CACHE, entry);
+    if (path !== keep && statSync(path).mtimeMs < cutoff) rmSync(path, { recursive: true, force: true });
+  }
 }
 
 async function listTarball(tarball: string): Promise<string[]> {

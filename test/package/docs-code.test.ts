@@ -66,7 +66,12 @@ describe('the TypeScript in README.md and docs/*.md', () => {
       join(dir, 'tsconfig.json'),
       JSON.stringify({
         extends: join(ROOT, 'tsconfig.json'),
-        compilerOptions: { noEmit: true, rootDir: ROOT, paths: { routemq: [join(ROOT, 'src/index.ts')] } },
+        compilerOptions: {
+          noEmit: true,
+          rootDir: ROOT,
+          // `routemq/internal` (and any later subpath export named after its file in src/) too.
+          paths: { routemq: [join(ROOT, 'src/index.ts')], 'routemq/*': [join(ROOT, 'src/*.ts')] },
+        },
         include: ['*.ts'],
         exclude: [],
       }),
