@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { typeScriptBlocks } from '../helpers/code-blocks.js';
 
 // Every TypeScript block of README.md and docs/*.md compiles against the package's source: each block becomes a
 // module in a temp directory where `routemq` maps to src/index.ts, and one tsc run checks them all under the
@@ -10,29 +11,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
-
-interface CodeBlock {
-  readonly file: string;
-  /** 1-based line of the opening fence. */
-  readonly line: number;
-  readonly code: string;
-}
-
-/** The ```ts / ```typescript blocks of a Markdown file, without the ones fenced `no-check`. */
-function typeScriptBlocks(file: string, text: string): CodeBlock[] {
-  const blocks: CodeBlock[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)```(ts|typescript)(\s.*)?$/.exec(lines[i] ?? '');
-    if (!open) continue;
-    const indent = open[1]?.length ?? 0;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i] ?? ''); i++) body.push((lines[i] ?? '').slice(indent));
-    if (!(open[3] ?? '').includes('no-check')) blocks.push({ file, line: start + 1, code: body.join('\n') });
-  }
-  return blocks;
-}
 
 function markdownFiles(): string[] {
   const docs = readdirSync(join(ROOT, 'docs'))
