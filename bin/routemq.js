@@ -1,19 +1,27 @@
 #!/usr/bin/env node
-// Entry point. tsx is registered first so route files (`routers/*.ts`) load without a build step. In a checkout
-// the CLI runs from src/; an installed package runs the compiled dist/.
+// Entry point. In a checkout the CLI runs from src/, through tsx; an installed package runs the compiled dist/ with
+// plain node, and registers tsx only for the commands that load route files (routemq start, routes, doctor,
+// sessions adopt), so `routemq --help` and the control commands start fast.
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 // tsx caches compiled files in <tmpdir>/tsx-<uid> and crashes with a raw EACCES/EROFS when it cannot create that
 // directory (a read-only root file system, where only ROUTEMQ_STATE_DIR is writable). Compile without the cache
-// then. tsx reads the variable when its module loads, so it is imported only after this check.
+// then. tsx reads the variable when its module loads, so this runs before anything imports tsx (here, or later in
+// src/cli/ts-loader.ts); forked workers inherit it.
 if (process.env.TSX_DISABLE_CACHE === undefined && !tsxCacheWritable()) process.env.TSX_DISABLE_CACHE = '1';
-const { register } = await import('tsx/esm/api');
 
-register();
 const source = new URL('../src/cli/bin.ts', import.meta.url);
-await import(existsSync(source) ? source.href : new URL('../dist/cli/bin.js', import.meta.url).href);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  // Read by src/cli/ts-loader.ts: tsx is registered already.
+  globalThis[Symbol.for('routemq.tsx-registered')] = true;
+  await import(source.href);
+} else {
+  await import(new URL('../dist/cli/bin.js', import.meta.url).href);
+}
 
 function tsxCacheWritable() {
   try {

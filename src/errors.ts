@@ -35,7 +35,7 @@ export const ErrorCodes = {
   PAYLOAD_FORBIDDEN_KEY: 'RMQ_ERR_PAYLOAD_FORBIDDEN_KEY',
   /** The payload is not valid JSON on a route that has a schema. */
   PAYLOAD_NOT_JSON: 'RMQ_ERR_PAYLOAD_NOT_JSON',
-  /** The payload failed the route's zod schema. */
+  /** The payload failed the route's schema (or its validator threw). */
   PAYLOAD_SCHEMA: 'RMQ_ERR_PAYLOAD_SCHEMA',
   /** No broker answers at the configured address. */
   BROKER_UNREACHABLE: 'RMQ_ERR_BROKER_UNREACHABLE',

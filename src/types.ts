@@ -34,7 +34,7 @@ export interface RouteInfo {
  * The context a handler and its middleware receive for one message.
  *
  * @typeParam Params - the named params of the route's pattern.
- * @typeParam Payload - the payload type: the schema's output when the route has a zod schema.
+ * @typeParam Payload - the payload type: the schema's output when the route has a schema.
  */
 export interface MessageContext<Params = Record<string, string>, Payload = unknown> {
   /** The concrete topic the message was published to. */

@@ -108,16 +108,17 @@ export function asyncApiDocument(routes: readonly RouteDefinition[], options: As
  * The JSON Schema (draft-07) of what a publisher sends to a route with `schema`: zod 4's `z.toJSONSchema` with
  * `io: 'input'`. Types JSON cannot carry (dates, bigints, functions) become `{}` (any value). Never throws.
  */
-export function payloadSchema(schema: ZodType | undefined): PayloadSchemaResult {
+export function payloadSchema(schema: unknown): PayloadSchemaResult {
   if (schema === undefined) return { ok: false, reason: 'the route has no schema' };
   if (typeof schema !== 'object' || schema === null || !('_zod' in schema)) {
     return { ok: false, reason: 'no JSON Schema available: the schema is not a zod 4 schema' };
   }
   try {
-    const json = z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<
-      string,
-      unknown
-    >;
+    const json = z.toJSONSchema(schema as ZodType, {
+      target: 'draft-7',
+      io: 'input',
+      unrepresentable: 'any',
+    }) as Record<string, unknown>;
     return { ok: true, schema: json };
   } catch (err) {
     return { ok: false, reason: `no JSON Schema available: ${errorMessageOf(err)}` };

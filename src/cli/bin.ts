@@ -9,10 +9,14 @@ import { registerNewCommand } from './commands/new.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerSessionsCommand } from './commands/sessions.js';
 import { registerStartCommand } from './commands/start.js';
+import { packageVersion } from './version.js';
 
+// Each command module imports only commander and light helpers at the top; what a command runs (the config, the
+// service, MQTT, Redis) is imported inside its action, so `routemq --help` and `--version` load almost nothing.
 const program = new Command()
   .name('routemq')
   .description('MQTT consumer framework: typed routes, worker pools on shared subscriptions, at-least-once delivery')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
 registerStartCommand(program);

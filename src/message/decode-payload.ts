@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import sjson from 'secure-json-parse';
-import type { ZodType } from 'zod';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ErrorCodes } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 
@@ -26,13 +26,22 @@ const BACKSLASH = 0x5c;
 
 /**
  * Decode a payload for one route, in the order DELIVERY.md gives: size cap, UTF-8 check, nesting-depth scan,
- * JSON parse with `__proto__`/`constructor.prototype` refused (secure-json-parse), then the route's zod schema.
+ * JSON parse with `__proto__`/`constructor.prototype` refused (secure-json-parse), then the route's schema (any
+ * [Standard Schema](https://standardschema.dev) validator: zod 3.24+ and 4, valibot, arktype…).
  *
  * Without a schema the payload is lenient: JSON when it parses, else the UTF-8 string, else the raw Buffer. The
  * size, depth and forbidden-key checks still apply, because they guard the process, not the format.
  * With a schema the payload must be UTF-8 JSON that the schema accepts.
+ *
+ * @returns the result, or a promise of it when the schema validates asynchronously (a Standard Schema `validate`
+ *   may return a promise; zod does for a schema with async refinements). The promise never rejects: a validator
+ *   that throws or rejects fails the payload with `RMQ_ERR_PAYLOAD_SCHEMA`.
  */
-export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodType | undefined): DecodeResult {
+export function decodePayload(
+  raw: Buffer,
+  limits: PayloadLimits,
+  schema: StandardSchemaV1 | undefined,
+): DecodeResult | Promise<DecodeResult> {
   if (raw.length > limits.maxBytes) {
     return fail(ErrorCodes.PAYLOAD_TOO_LARGE, `payload is ${raw.length} bytes; the limit is ${limits.maxBytes}`);
   }
@@ -58,7 +67,7 @@ export function decodePayload(raw: Buffer, limits: PayloadLimits, schema: ZodTyp
 // The rare outcomes live in functions of their own, so the per-message path above stays small (less for V8 to
 // interpret and to optimise in a worker's first seconds).
 
-function notJson(err: unknown, text: string, schema: ZodType | undefined): DecodeResult {
+function notJson(err: unknown, text: string, schema: StandardSchemaV1 | undefined): DecodeResult {
   if (err instanceof SyntaxError && err.message.includes('forbidden prototype property')) {
     return fail(ErrorCodes.PAYLOAD_FORBIDDEN_KEY, 'payload holds a __proto__ or constructor.prototype key');
   }
@@ -66,14 +75,37 @@ function notJson(err: unknown, text: string, schema: ZodType | undefined): Decod
   return { ok: true, value: text };
 }
 
-function applySchema(value: unknown, schema: ZodType): DecodeResult {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const issues = parsed.error.issues
+function applySchema(value: unknown, schema: StandardSchemaV1): DecodeResult | Promise<DecodeResult> {
+  let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+  try {
+    result = schema['~standard'].validate(value);
+  } catch (err) {
+    return validatorFailed(err);
+  }
+  return result instanceof Promise ? result.then(fromResult, validatorFailed) : fromResult(result);
+}
+
+function fromResult(result: StandardSchemaV1.Result<unknown>): DecodeResult {
+  if (!result.issues) return { ok: true, value: result.value };
+  // The first issues with their paths, as the validator words them (zod's messages reach the dead letter as they are).
+  const issues = result.issues
     .slice(0, 3)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map(
+      (issue) =>
+        `${issue.path && issue.path.length > 0 ? issue.path.map(pathKey).join('.') : '(root)'}: ${issue.message}`,
+    )
     .join('; ');
   return fail(ErrorCodes.PAYLOAD_SCHEMA, `payload failed the route's schema: ${issues}`);
+}
+
+function pathKey(segment: PropertyKey | StandardSchemaV1.PathSegment): string {
+  return String(typeof segment === 'object' ? segment.key : segment);
+}
+
+/** A validator that throws (or rejects) has no issues to report; retrying cannot change its verdict. */
+function validatorFailed(err: unknown): DecodeResult {
+  const reason = err instanceof Error ? err.message : String(err);
+  return fail(ErrorCodes.PAYLOAD_SCHEMA, `payload failed the route's schema: the validator threw: ${reason}`);
 }
 
 const SJSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;

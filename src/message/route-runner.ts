@@ -10,6 +10,7 @@ import { buildDeadLetter, deadLetterMessage } from './dead-letter.js';
 import type { DeadLetterEnvelope, DeadLetterOrigin, DeadLetterReason } from './dead-letter.js';
 import type { StoreResult } from '../dlq/store.js';
 import { decodePayload } from './decode-payload.js';
+import type { DecodeResult } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
 import type { DeadLetterInfo } from '../events.js';
@@ -127,6 +128,24 @@ export class RouteRunner<T> {
     const stats = (this.#statsById[route.id] ??= this.#o.stats.forRoute(route.pattern));
     stats.countReceived();
     const decoded = decodePayload(rawPayload(packet), this.#o.limits, route.schema);
+    if (decoded instanceof Promise) {
+      // An asynchronous validator (never rejects); the deadline starts when the handler does.
+      void decoded.then((d) => this.#decoded(token, route, stats, packet, captures, d, Date.now()));
+      return;
+    }
+    this.#decoded(token, route, stats, packet, captures, decoded, now);
+  }
+
+  /** After the payload is decoded: dead-letter it, or start the first try. */
+  #decoded(
+    token: T,
+    route: RouteDefinition,
+    stats: RouteStats,
+    packet: IPublishPacket,
+    captures: readonly string[],
+    decoded: DecodeResult,
+    now: number,
+  ): void {
     if (!decoded.ok) {
       void this.#deadLetterThenSettle(token, route, stats, packet, {
         code: decoded.code,

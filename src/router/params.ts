@@ -1,4 +1,4 @@
-import type { ZodType, output } from 'zod';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 
 /**
  * The levels of a pattern as a union of string literal types: `Levels<'a/{b}/c'>` is `'a' | '{b}' | 'c'`.
@@ -37,5 +37,10 @@ export type JoinPattern<A extends string, B extends string> = string extends A
       ? B
       : `${A}/${B}`;
 
-/** The payload type a handler sees: the schema's output type, or `unknown` without a schema. */
-export type PayloadOf<S extends ZodType | undefined> = S extends ZodType ? output<S> : unknown;
+/**
+ * The payload type a handler sees: the schema's output type (`StandardSchemaV1.InferOutput`, see
+ * https://standardschema.dev), or `unknown` without a schema.
+ */
+export type PayloadOf<S extends StandardSchemaV1 | undefined> = S extends StandardSchemaV1
+  ? StandardSchemaV1.InferOutput<S>
+  : unknown;

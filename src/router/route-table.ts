@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, MessageContext, Middleware, QoS } from '../types.js';
 import { compose } from './compose.js';
@@ -38,7 +38,7 @@ export interface RouteDefinition {
   /** The share group (default applied) when shared, else `undefined`. */
   readonly group: string | undefined;
   readonly pool: string | undefined;
-  readonly schema: ZodType | undefined;
+  readonly schema: StandardSchemaV1 | undefined;
   readonly timeoutMs?: number;
   readonly maxAttempts?: number;
   readonly deadLetterTopic?: string;

@@ -2,7 +2,7 @@
  * @module
  * The {@link Router}: where route files declare topic patterns, handlers, middleware, schemas and pools.
  */
-import type { ZodType } from 'zod';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Handler, Middleware, QoS } from '../types.js';
 import type { JoinPattern, ParamsOf, PayloadOf } from './params.js';
@@ -12,9 +12,9 @@ import type { ParsedPattern } from './topic-pattern.js';
 /**
  * Options of {@link Router.on}.
  *
- * @typeParam S - the zod schema type, which types `ctx.payload`.
+ * @typeParam S - the schema's type (any Standard Schema validator), which types `ctx.payload`.
  */
-export interface RouteOptions<S extends ZodType | undefined = ZodType | undefined> {
+export interface RouteOptions<S extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined> {
   /** Subscription QoS. @defaultValue 1 */
   qos?: QoS;
   /** Subscribe through a shared subscription (`$share/<group>/<filter>`), load-balanced across workers. @defaultValue false */
@@ -25,7 +25,11 @@ export interface RouteOptions<S extends ZodType | undefined = ZodType | undefine
   group?: string;
   /** Route middleware; runs after the group middleware. @defaultValue [] */
   middleware?: readonly Middleware[];
-  /** A zod schema the JSON payload must pass; `ctx.payload` is its output. @defaultValue undefined (no validation) */
+  /**
+   * A schema the JSON payload must pass; `ctx.payload` is its output. Any validator that implements
+   * [Standard Schema](https://standardschema.dev) v1 (zod 3.24+ and 4, valibot 1, arktype 2…). A payload it refuses
+   * is dead-lettered with `RMQ_ERR_PAYLOAD_SCHEMA` and the first three issues. @defaultValue undefined (no validation)
+   */
   schema?: S;
   /** Handler deadline in ms, a positive integer ≤ 2^31-1. @defaultValue the application-wide setting */
   timeoutMs?: number;
@@ -162,7 +166,7 @@ export class Router<Prefix extends string = ''> {
    * };
    * ```
    */
-  on<P extends string, S extends ZodType | undefined = undefined>(
+  on<P extends string, S extends StandardSchemaV1 | undefined = undefined>(
     pattern: P,
     handler: Handler<ParamsOf<JoinPattern<Prefix, P>>, PayloadOf<S>>,
     options?: RouteOptions<S>,
@@ -290,9 +294,12 @@ const OPTION_CHECKS: Readonly<Record<keyof RouteOptions, OptionCheck>> = {
       ? undefined
       : 'must be an array of middleware functions',
   schema: (value) =>
-    typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function'
+    // Some validators are functions with properties (arktype's types are), so both kinds are accepted.
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as Partial<StandardSchemaV1>)['~standard']?.validate === 'function'
       ? undefined
-      : 'must be a zod schema',
+      : 'must be a Standard Schema validator (zod 3.24+, valibot, arktype…)',
   timeoutMs: (value, options) =>
     positiveInteger(value, options) ??
     ((value as number) <= MAX_TIMEOUT_MS ? undefined : `must be <= ${MAX_TIMEOUT_MS}`),

@@ -65,8 +65,11 @@ export interface Fixture {
    * `extra`.
    */
   env(extra?: EnvPatch): TestEnv;
-  /** Run `routemq <args>` (killed with its process group after the test). */
-  spawn(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp;
+  /**
+   * Run `routemq <args>` (killed with its process group after the test); `bin` is the CLI script (default: the
+   * repository's bin/routemq.js; an installed app's `node_modules/.bin/routemq`, say).
+   */
+  spawn(args: readonly string[], env: Record<string, string>, cwd?: string, bin?: string): SpawnedApp;
   /** `routemq start` with `env`, resolved once it logs "RouteMQ is serving". */
   serve(env?: Record<string, string>): Promise<SpawnedApp>;
   /** A plain MQTT.js client to the broker (ended after the test). */
@@ -180,8 +183,8 @@ export function useFixture(options: FixtureOptions = {}): Fixture {
       ) as TestEnv;
       return env;
     },
-    spawn(args, env, cwd) {
-      const app = spawnRouteMQ(args, env, cwd);
+    spawn(args, env, cwd, bin) {
+      const app = spawnRouteMQ(args, env, cwd, bin);
       defer(() => app.kill());
       return app;
     },

@@ -36,11 +36,20 @@ export interface SpawnedApp {
   kill(): Promise<void>;
 }
 
-/** Run `routemq <args>` with the given env (added to a clean copy of process.env). */
-export function spawnRouteMQ(args: readonly string[], env: Record<string, string>, cwd?: string): SpawnedApp {
+/**
+ * Run `routemq <args>` with the given env (added to a clean copy of process.env).
+ *
+ * @param bin - the CLI script to run with node. @defaultValue the repository's bin/routemq.js
+ */
+export function spawnRouteMQ(
+  args: readonly string[],
+  env: Record<string, string>,
+  cwd?: string,
+  bin: string = BIN,
+): SpawnedApp {
   // No control socket unless the test asks for one: the default path is per working directory, and two test
   // files running at once would each find the other's app listening there.
-  return spawnProcess(process.execPath, [BIN, ...args], {
+  return spawnProcess(process.execPath, [bin, ...args], {
     env: {
       ...process.env,
       LOG_PRETTY: 'false',

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -21,9 +22,35 @@ describe('the CLI and the sample app', () => {
       /pa\/\{id\}\s+\$share\/grp\/pa\/\+\s+1\s+yes\s+grp\s+3\s+test\/fixtures\/apps\/pools\/routers\/pools\.ts/,
     );
     const { stdout: json } = await run(process.execPath, [BIN, 'routes', '--json', '--routers', POOLS_ROUTERS], {
-      env: process.env,
+      env: { ...process.env, MQTT_GROUP_NAME: 'grp', POOL_A_COUNT: '3' },
     });
-    expect((JSON.parse(json) as { pattern: string }[]).map((r) => r.pattern)).toEqual(['pa/{id}', 'pb/{id}']);
+    const rows = JSON.parse(json) as Record<string, unknown>[];
+    expect(rows.map((r) => r['pattern'])).toEqual(['pa/{id}', 'pb/{id}']);
+    // Typed values: numbers, a boolean, null where a column does not apply (not the table's display strings).
+    expect(rows[0]).toEqual({
+      pattern: 'pa/{id}',
+      subscription: '$share/grp/pa/+',
+      qos: 1,
+      shared: true,
+      group: 'grp',
+      workers: 3,
+      file: 'test/fixtures/apps/pools/routers/pools.ts',
+    });
+  });
+
+  it('prints its version (--version, -V) and its help', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const { stdout } = await run(process.execPath, [BIN, flag]);
+      expect(stdout).toBe(`${version}\n`);
+    }
+    const { stdout: help } = await run(process.execPath, [BIN, '--help']);
+    expect(help).toMatch(/-V, --version\s+print the version/);
+    for (const command of ['start', 'routes', 'status', 'doctor', 'dlq', 'sessions']) {
+      expect(help).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    }
   });
 
   it('fails start-up with the file and the cause when a route file throws', async () => {

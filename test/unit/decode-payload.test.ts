@@ -1,9 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import * as v from 'valibot';
 import { z } from 'zod';
-import { decodePayload, exceedsDepth } from '../../src/message/decode-payload.js';
+import * as z3 from 'zod/v3';
+import { decodePayload as decodeMaybeAsync, exceedsDepth } from '../../src/message/decode-payload.js';
+import type { DecodeResult } from '../../src/message/decode-payload.js';
 
 const limits = { maxBytes: 1024, maxDepth: 8 };
 const schema = z.object({ v: z.number() });
+
+/** decodePayload for a synchronous schema: the result is never a promise. */
+function decodePayload(raw: Buffer, l: typeof limits, s: StandardSchemaV1 | undefined): DecodeResult {
+  const result = decodeMaybeAsync(raw, l, s);
+  if (result instanceof Promise) throw new TypeError('expected a synchronous result');
+  return result;
+}
 
 describe('decodePayload', () => {
   it('parses JSON on a route without a schema', () => {
@@ -64,6 +75,76 @@ describe('decodePayload', () => {
     const result = decodePayload(raw, limits, routeSchema);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.code).toBe(code);
+  });
+
+  it('reports the first three issues with their paths, worded by the validator', () => {
+    const strict = z.object({ a: z.number(), b: z.object({ c: z.string() }), d: z.boolean(), e: z.number() });
+    expect(decodePayload(Buffer.from('{"b":{"c":1}}'), limits, strict)).toEqual({
+      ok: false,
+      code: 'RMQ_ERR_PAYLOAD_SCHEMA',
+      message:
+        "payload failed the route's schema: a: Invalid input: expected number, received undefined; " +
+        'b.c: Invalid input: expected string, received number; d: Invalid input: expected boolean, received undefined',
+    });
+    expect(decodePayload(Buffer.from('1'), limits, z.string())).toMatchObject({
+      message: "payload failed the route's schema: (root): Invalid input: expected string, received number",
+    });
+  });
+
+  it.each([
+    ['zod 3 (zod/v3)', z3.object({ v: z3.number() })],
+    ['valibot', v.object({ v: v.number() })],
+  ])('accepts any Standard Schema validator: %s', (_label, other) => {
+    expect(decodePayload(Buffer.from('{"v":2}'), limits, other)).toEqual({ ok: true, value: { v: 2 } });
+    const refused = decodePayload(Buffer.from('{"v":"x"}'), limits, other);
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.code).toBe('RMQ_ERR_PAYLOAD_SCHEMA');
+    expect(!refused.ok && refused.message).toMatch(/^payload failed the route's schema: v: /);
+  });
+
+  it('waits for an asynchronous validator', async () => {
+    const slow = z.object({ v: z.number() }).refine(async (p) => Promise.resolve(p.v > 0), 'must be positive');
+    const pending = decodeMaybeAsync(Buffer.from('{"v":2}'), limits, slow);
+    expect(pending).toBeInstanceOf(Promise);
+    await expect(pending).resolves.toEqual({ ok: true, value: { v: 2 } });
+    await expect(decodeMaybeAsync(Buffer.from('{"v":-1}'), limits, slow)).resolves.toEqual({
+      ok: false,
+      code: 'RMQ_ERR_PAYLOAD_SCHEMA',
+      message: "payload failed the route's schema: (root): must be positive",
+    });
+  });
+
+  it('fails the payload when the validator throws or rejects, with a path given as a segment object', async () => {
+    const throwing: StandardSchemaV1 = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () => {
+          throw new RangeError('boom');
+        },
+      },
+    };
+    expect(decodePayload(Buffer.from('{}'), limits, throwing)).toEqual({
+      ok: false,
+      code: 'RMQ_ERR_PAYLOAD_SCHEMA',
+      message: "payload failed the route's schema: the validator threw: boom",
+    });
+    const rejecting: StandardSchemaV1 = {
+      '~standard': { version: 1, vendor: 'test', validate: () => Promise.reject(new Error('down')) },
+    };
+    await expect(decodeMaybeAsync(Buffer.from('{}'), limits, rejecting)).resolves.toMatchObject({
+      message: "payload failed the route's schema: the validator threw: down",
+    });
+    const segments: StandardSchemaV1 = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () => ({ issues: [{ message: 'bad', path: [{ key: 'a' }, 0] }] }),
+      },
+    };
+    expect(decodePayload(Buffer.from('{}'), limits, segments)).toMatchObject({
+      message: "payload failed the route's schema: a.0: bad",
+    });
   });
 
   it('parses JSON after a BOM, and keeps harmless escapes and keys', () => {

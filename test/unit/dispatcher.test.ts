@@ -204,6 +204,32 @@ describe('Dispatcher', () => {
     expect(h.acked).toEqual([p.messageId]);
   });
 
+  it('waits for an asynchronous schema: acks in arrival order, dead-letters what it refuses in zod words', async () => {
+    const seen: unknown[] = [];
+    const gate = deferred();
+    // An async refinement makes zod's Standard Schema validate() return a promise.
+    const schema = z.object({ v: z.number() }).refine(async (p) => (await gate.promise, p.v > 0), 'v must be positive');
+    const h = harness((ctx) => void seen.push(ctx.payload), { schema });
+    const [good, bad, sync] = [packet('t/a', '{"v":1}'), packet('t/b', '{"v":-1}'), packet('t/c', '{"v":"x"}')];
+    void h.dispatcher.onPacket(good, 1);
+    void h.dispatcher.onPacket(bad, 1);
+    void h.dispatcher.onPacket(sync, 1); // fails the sync part of the schema: refused before the refinement runs
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([]);
+    expect(h.acked).toEqual([]); // the first two are still being validated: nothing after them is acked
+    gate.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([{ v: 1 }]);
+    expect(h.acked).toEqual([good.messageId, bad.messageId, sync.messageId]);
+    const letters = h.published.map((m) => JSON.parse(String(m.payload)) as { topic: string; error: unknown });
+    expect(letters.map((l) => l.topic).sort()).toEqual(['t/b', 't/c']);
+    expect(letters.find((l) => l.topic === 't/b')?.error).toMatchObject({
+      code: 'RMQ_ERR_PAYLOAD_SCHEMA',
+      message: "payload failed the route's schema: (root): v must be positive",
+    });
+    expect(h.dispatcher.stats().total).toMatchObject({ received: 3, handled: 1, deadLettered: 2 });
+  });
+
   it('leaves a message unacked when its dead letter cannot be published', async () => {
     const h = harness((ctx) => (ctx.topic === 't/a' ? Promise.reject(new Error('always')) : undefined), {
       maxAttempts: 1,

@@ -41,7 +41,7 @@ describe('route options', () => {
     [{ group: 'a/b' }, ErrorCodes.GROUP_INVALID, 'must match'],
     [{ middleware: noop }, ErrorCodes.ROUTE_OPTION_INVALID, 'array of middleware'],
     [{ middleware: [noop, 'x'] }, ErrorCodes.ROUTE_OPTION_INVALID, 'array of middleware'],
-    [{ schema: { type: 'object' } }, ErrorCodes.ROUTE_OPTION_INVALID, 'zod schema'],
+    [{ schema: { type: 'object' } }, ErrorCodes.ROUTE_OPTION_INVALID, 'Standard Schema'],
     [{ timeoutMs: 0 }, ErrorCodes.ROUTE_OPTION_INVALID, 'integer >= 1'],
     [{ timeoutMs: 2.5 }, ErrorCodes.ROUTE_OPTION_INVALID, 'integer >= 1'],
     [{ timeoutMs: 2 ** 31 }, ErrorCodes.ROUTE_OPTION_INVALID, '<= 2147483647'],

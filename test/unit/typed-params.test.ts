@@ -2,7 +2,10 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it, expect, expectTypeOf } from 'vitest';
+import * as v from 'valibot';
 import { z } from 'zod';
+import * as zm from 'zod/mini';
+import * as z3 from 'zod/v3';
 import type { JoinPattern, ParamNames, ParamsOf, PayloadOf } from '../../src/router/params.js';
 import { Router } from '../../src/router/router.js';
 
@@ -83,6 +86,41 @@ describe('router.on types', () => {
       { qos: 0 },
     );
     expect(router.declarations).toHaveLength(3);
+  });
+
+  it('types ctx.payload from any Standard Schema validator (zod 3, zod 4 mini, valibot)', () => {
+    const router = new Router();
+    router.on(
+      'v3/{id}',
+      (ctx) => {
+        expectTypeOf(ctx.payload).toEqualTypeOf<{ celsius: number; note?: string | undefined }>();
+      },
+      { schema: z3.object({ celsius: z3.number(), note: z3.string().optional() }) },
+    );
+    router.on(
+      'mini/{id}',
+      (ctx) => {
+        expectTypeOf(ctx.payload).toEqualTypeOf<{ celsius: number }>();
+      },
+      { schema: zm.object({ celsius: zm.number() }) },
+    );
+    router.on(
+      'valibot/{id}',
+      (ctx) => {
+        expectTypeOf(ctx.params.id).toBeString();
+        expectTypeOf(ctx.payload).toEqualTypeOf<{ celsius: number; at: Date }>();
+      },
+      {
+        schema: v.object({
+          celsius: v.number(),
+          at: v.pipe(
+            v.string(),
+            v.transform((s) => new Date(s)),
+          ),
+        }),
+      },
+    );
+    expect(router.declarations.map((d) => d.options.schema?.['~standard'].vendor)).toEqual(['zod', 'zod', 'valibot']);
   });
 
   it('includes the params of group prefixes', () => {

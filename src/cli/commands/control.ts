@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { loadControlSocketPath } from '../../config/load-config.js';
-import { sendControlRequest } from '../../control/control-client.js';
 import type { ControlRequest } from '../../control/protocol.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
 import type { HealthSnapshot } from '../../health/health-monitor.js';
@@ -17,8 +15,9 @@ interface ControlFlags {
 }
 
 /** The socket from `--socket`, else `ROUTEMQ_CONTROL_SOCKET` (environment, then `.env`), else its default. */
-function socketPath(flags: ControlFlags): string {
+async function socketPath(flags: ControlFlags): Promise<string> {
   if (flags.socket) return flags.socket;
+  const { loadControlSocketPath } = await import('../../config/load-config.js');
   // Only this one variable: the rest of the config is the running instance's business, not this command's.
   const path = loadControlSocketPath({ ...envFileOption(flags) });
   if (!path) {
@@ -38,7 +37,8 @@ function withSocket(command: Command): Command {
 }
 
 async function run(flags: ControlFlags, request: ControlRequest): Promise<unknown> {
-  const result = await sendControlRequest(socketPath(flags), request);
+  const { sendControlRequest } = await import('../../control/control-client.js');
+  const result = await sendControlRequest(await socketPath(flags), request);
   if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   return result;
 }
@@ -50,7 +50,8 @@ export function registerControlCommands(program: Command): void {
     .option('--watch', 'redraw the table in place every second until Ctrl-C (then exit 0)')
     .action(async (flags: ControlFlags) => {
       if (flags.watch) {
-        const path = socketPath(flags);
+        const path = await socketPath(flags);
+        const { sendControlRequest } = await import('../../control/control-client.js');
         return watchStatus({
           fetch: async () => (await sendControlRequest(path, { cmd: 'status' })) as HealthSnapshot,
           write: (text) => process.stdout.write(text),

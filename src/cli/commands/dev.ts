@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { errorCodeOf, errorMessageOf } from '../../errors.js';
 import { addCommonOptions } from '../common-options.js';
+import { registerTypeScriptLoader } from '../ts-loader.js';
 import { serveFromCli } from './start.js';
 import type { ServeFlags } from './start.js';
 
@@ -14,6 +15,7 @@ export function registerDevCommand(program: Command): void {
   addCommonOptions(program.command('dev'))
     .description('start, then watch the route files and what they import, and reload on change')
     .option('--traffic <module>', "after start-up, run this module's default export to publish sample traffic")
+    .hook('preAction', registerTypeScriptLoader)
     .action((flags: ServeFlags) => {
       // Stack traces of handlers and of a route file that throws while loading name the source file and line.
       process.setSourceMapsEnabled(true);

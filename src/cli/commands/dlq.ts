@@ -1,20 +1,7 @@
 import type { Command } from 'commander';
-import mqtt from 'mqtt';
-import { loadConfig } from '../../config/load-config.js';
 import type { ResolvedConfig } from '../../config/schema.js';
-import { createDeadLetterStore } from '../../dlq/create-store.js';
-import {
-  listDeadLetters,
-  parseDeadLetterFilter,
-  purgeDeadLetters,
-  replayDeadLetters,
-  selectForReplay,
-  showDeadLetter,
-} from '../../dlq/dead-letter-actions.js';
 import type { DeadLetterFilterInput, ReplayOutcome } from '../../dlq/dead-letter-actions.js';
 import type { DeadLetterStore } from '../../dlq/store.js';
-import { silentLogger } from '../../logger.js';
-import { connectionOptionsFromConfig } from '../../mqtt/connection-options.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
@@ -29,7 +16,14 @@ interface DlqFlags extends CommonFlags {
   readonly toTopic?: string;
 }
 
+// The store, the actions and MQTT load inside the actions, so `routemq --help` does not pay for them.
+const actions = (): Promise<typeof import('../../dlq/dead-letter-actions.js')> =>
+  import('../../dlq/dead-letter-actions.js');
+
 async function openStore(flags: DlqFlags): Promise<{ config: ResolvedConfig; store: DeadLetterStore }> {
+  const { loadConfig } = await import('../../config/load-config.js');
+  const { createDeadLetterStore } = await import('../../dlq/create-store.js');
+  const { silentLogger } = await import('../../logger.js');
   const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
   // Read only: beside a running app, the CLI only appends to the purge and replay logs.
   return { config, store: await createDeadLetterStore(config, silentLogger(), { readOnly: true }) };
@@ -54,6 +48,7 @@ export function registerDlqCommand(program: Command): void {
     .description('list the dead letters in the store')
     .action(async (flags: DlqFlags) => {
       const { store } = await openStore(flags);
+      const { listDeadLetters, parseDeadLetterFilter } = await actions();
       const { items: list } = await listDeadLetters(store, parseDeadLetterFilter(filterInput(flags))).finally(() =>
         store.close(),
       );
@@ -74,6 +69,7 @@ export function registerDlqCommand(program: Command): void {
     .description('print one dead letter (its JSON envelope: the original bytes, properties and failure)')
     .action(async (id: string, flags: DlqFlags) => {
       const { store } = await openStore(flags);
+      const { showDeadLetter } = await actions();
       const envelope = await showDeadLetter(store, id).finally(() => store.close());
       process.stdout.write(JSON.stringify(envelope, null, 2) + '\n');
     });
@@ -85,7 +81,7 @@ export function registerDlqCommand(program: Command): void {
       const { config, store } = await openStore(flags);
       try {
         const selection = { ...filterInput(flags), id, all: flags.all, toTopic: flags.toTopic };
-        const ids = await selectForReplay(store, selection);
+        const ids = await (await actions()).selectForReplay(store, selection);
         const replayed = await replay(config, store, ids, flags.toTopic);
         for (const r of replayed) {
           if (r.previous)
@@ -104,6 +100,7 @@ export function registerDlqCommand(program: Command): void {
     .action(async (flags: DlqFlags) => {
       const { store } = await openStore(flags);
       const selection = { ...filterInput(flags), all: flags.all };
+      const { purgeDeadLetters } = await actions();
       const purged = await purgeDeadLetters(store, selection).finally(() => store.close());
       process.stdout.write(flags.json ? JSON.stringify({ purged }) + '\n' : `purged ${purged}\n`);
     });
@@ -117,6 +114,10 @@ async function replay(
   toTopic: string | undefined,
 ): Promise<ReplayOutcome[]> {
   if (ids.length === 0) return [];
+  const { default: mqtt } = await import('mqtt');
+  const { silentLogger } = await import('../../logger.js');
+  const { connectionOptionsFromConfig } = await import('../../mqtt/connection-options.js');
+  const { replayDeadLetters } = await actions();
   const options = connectionOptionsFromConfig(config, 'dlq-replay', silentLogger());
   const { properties: _properties, ...base } = options.client;
   const client = await mqtt.connectAsync(options.url, {

@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load-config.js';
-import { runDoctor } from '../../doctor/doctor.js';
-import { silentLogger } from '../../logger.js';
-import { loadRouteFiles } from '../../router/discovery.js';
-import { compileRoutes } from '../../router/route-table.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
+import { registerTypeScriptLoader } from '../ts-loader.js';
 import { envFileOption } from './routes.js';
 
 /** `routemq doctor`: check the broker against the app before any traffic. Exits 1 when a check fails. */
@@ -14,7 +10,13 @@ export function registerDoctorCommand(program: Command): void {
   addCommonOptions(program.command('doctor'))
     .description('check connection, credentials, $share balancing and read access to every route topic')
     .option('--json', 'print JSON')
+    .hook('preAction', registerTypeScriptLoader)
     .action(async (flags: CommonFlags & { json?: boolean }) => {
+      const { loadConfig } = await import('../../config/load-config.js');
+      const { runDoctor } = await import('../../doctor/doctor.js');
+      const { silentLogger } = await import('../../logger.js');
+      const { loadRouteFiles } = await import('../../router/discovery.js');
+      const { compileRoutes } = await import('../../router/route-table.js');
       const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
       const table = compileRoutes(await loadRouteFiles(config.routemq.routersDir), {
         defaultGroup: config.mqtt.groupName,

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { loadConfig, loadConfigSubset } from '../../config/load-config.js';
 import type { ConfigVariable, ResolvedConfig } from '../../config/schema.js';
-import { createLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
-import { adoptSessionCommand, endSessionCommand, listSessionsCommand } from '../../service/session-commands.js';
 import type { SessionEntry } from '../../sessions/session-list.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
+import { registerTypeScriptLoader } from '../ts-loader.js';
 import { envFileOption } from './routes.js';
 
 /**
@@ -54,8 +52,9 @@ export function registerSessionsCommand(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(async (flags: SessionsFlags) => {
-      const config = registryConfig(flags);
-      const list = await listSessionsCommand(config, logger(config));
+      const { listSessionsCommand } = await import('../../service/session-commands.js');
+      const config = await registryConfig(flags);
+      const list = await listSessionsCommand(config, await logger(config));
       if (flags.json) {
         const out = { app: config.routemq.appName, group: config.mqtt.groupName, sessions: list };
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -76,12 +75,15 @@ export function registerSessionsCommand(program: Command): void {
     )
     .option('--dry-run', 'check and print what it would do; change nothing')
     .option('--json', 'print JSON')
+    .hook('preAction', registerTypeScriptLoader)
     .action(async (clientId: string, flags: SessionsFlags) => {
+      const { loadConfig } = await import('../../config/load-config.js');
+      const { adoptSessionCommand } = await import('../../service/session-commands.js');
       // The messages run through the app's routes, with its retries, timeouts and dead-letter topic: all of it.
       const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
       const report = await adoptSessionCommand({
         config,
-        logger: logger(config),
+        logger: await logger(config),
         clientId,
         dryRun: flags.dryRun ?? false,
       });
@@ -116,10 +118,11 @@ export function registerSessionsCommand(program: Command): void {
     .option('--force', 'end it even though its owner is live or another instance adopts it')
     .option('--json', 'print JSON')
     .action(async (clientId: string, flags: SessionsFlags) => {
-      const config = registryConfig(flags);
+      const { endSessionCommand } = await import('../../service/session-commands.js');
+      const config = await registryConfig(flags);
       const report = await endSessionCommand({
         config,
-        logger: logger(config),
+        logger: await logger(config),
         clientId,
         dryRun: flags.dryRun ?? false,
         force: flags.force ?? false,
@@ -148,12 +151,14 @@ export function registerSessionsCommand(program: Command): void {
     });
 }
 
-function registryConfig(flags: SessionsFlags): ResolvedConfig {
+async function registryConfig(flags: SessionsFlags): Promise<ResolvedConfig> {
+  const { loadConfigSubset } = await import('../../config/load-config.js');
   return loadConfigSubset(REGISTRY_VARIABLES, { overrides: overridesFromFlags(flags), ...envFileOption(flags) });
 }
 
 /** Logs go to stderr: stdout is the command's answer (a table or JSON). */
-function logger(config: ResolvedConfig): Logger {
+async function logger(config: ResolvedConfig): Promise<Logger> {
+  const { createLogger } = await import('../../logger.js');
   return createLogger({
     level: config.log.level,
     stderr: true,

@@ -1,17 +1,16 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { describeConfig, loadConfig } from '../../config/load-config.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
-import { createLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import type { TrafficTools } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
 import { ExitCodes, installShutdownSignals } from '../signals.js';
+import { registerTypeScriptLoader } from '../ts-loader.js';
 import type { RouteMQApp } from '../../runtime/app.js';
-import { RouteMQService } from '../../service/service.js';
+import type { RouteMQService } from '../../service/service.js';
 import { envFileOption } from './routes.js';
 
 /** `routemq start`: load the config, start the service, install signals, print the table. */
@@ -19,6 +18,7 @@ export function registerStartCommand(program: Command): void {
   addCommonOptions(program.command('start'))
     .description('load the config and route files, connect, and serve until SIGINT/SIGTERM')
     .option('--traffic <module>', "after start-up, run this module's default export to publish sample traffic")
+    .hook('preAction', registerTypeScriptLoader)
     .action((flags: ServeFlags) => serveFromCli(flags));
 }
 
@@ -35,6 +35,10 @@ export interface ServeExtras {
 
 /** Load the config, start the service, install signals, print the table (`routemq start`, `routemq dev`). */
 export async function serveFromCli(flags: ServeFlags, extras: ServeExtras = {}): Promise<void> {
+  // Loaded here, not at the top, so that `routemq --help` and the control commands do not pay for them.
+  const { describeConfig, loadConfig } = await import('../../config/load-config.js');
+  const { createLogger } = await import('../../logger.js');
+  const { RouteMQService } = await import('../../service/service.js');
   const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
   const pretty = config.log.pretty ?? (extras.pretty ? true : undefined);
   const logger = createLogger({ level: config.log.level, ...(pretty !== undefined ? { pretty } : {}) });
