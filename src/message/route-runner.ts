@@ -1,3 +1,5 @@
+import { context } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { IPublishPacket } from 'mqtt';
 import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf, isFinalCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -13,6 +15,9 @@ import { decodePayload } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
 import type { DeadLetterInfo } from '../events.js';
+import type { TryOutcome } from './trace-attributes.js';
+import { TracedMessageContext } from './traced-context.js';
+import { activeTracer, endTrySpan, startProcessSpan, traceCarrier } from './tracing.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -74,6 +79,8 @@ class Try<T> {
      * bias on average (the histogram's sum stays right).
      */
     readonly startedAt: number,
+    /** The try's CONSUMER span while it is open; `undefined` when no tracing SDK is registered, or once ended. */
+    public span: Span | undefined,
   ) {}
 }
 
@@ -127,11 +134,15 @@ export class RouteRunner<T> {
     stats.countReceived();
     const decoded = decodePayload(rawPayload(packet), this.#o.limits, route.schema);
     if (!decoded.ok) {
-      void this.#deadLetterThenSettle(token, route, stats, packet, {
-        code: decoded.code,
-        message: decoded.message,
-        attempts: 0,
-      });
+      const tracer = activeTracer(now);
+      void this.#deadLetterThenSettle(
+        token,
+        route,
+        stats,
+        packet,
+        { code: decoded.code, message: decoded.message, attempts: 0 },
+        tracer ? startProcessSpan(tracer, route, packet, 0).span : undefined,
+      );
       return;
     }
     this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
@@ -148,11 +159,47 @@ export class RouteRunner<T> {
     attempt: number,
     now: number,
   ): void {
+    const tracer = activeTracer(now);
+    if (tracer !== undefined) {
+      this.#attemptTraced(tracer, token, route, stats, packet, captures, payload, attempt, now);
+      return;
+    }
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
-    const t = new Try(token, ctx, stats, packet, captures, now + (route.timeoutMs ?? this.#o.defaults.timeoutMs), now);
+    const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
+    const t = new Try(token, ctx, stats, packet, captures, deadline, now, undefined);
     this.#tries.push(t);
     if (!this.#sweeping) this.#startSweeper();
     void this.#watch(t, route.run(ctx));
+  }
+
+  /** {@link #attempt} with a tracing SDK registered: the try gets a CONSUMER span, and the handler runs in it. */
+  #attemptTraced(
+    tracer: Tracer,
+    token: T,
+    route: RouteDefinition,
+    stats: RouteStats,
+    packet: IPublishPacket,
+    captures: readonly string[],
+    payload: unknown,
+    attempt: number,
+    now: number,
+  ): void {
+    const started = startProcessSpan(tracer, route, packet, attempt);
+    const { publish, logger } = this.#o;
+    const ctx = new TracedMessageContext(packet, route, captures, payload, attempt, publish, logger, tracer, started.span);
+    const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
+    const t = new Try(token, ctx, stats, packet, captures, deadline, now, started.span);
+    this.#tries.push(t);
+    if (!this.#sweeping) this.#startSweeper();
+    void this.#watch(t, context.with(started.context, route.run, route, ctx));
+  }
+
+  /** End the try's span, once, with `outcome` (and the failure, if any). */
+  #endSpan(t: Try<T>, outcome: TryOutcome, error?: unknown): void {
+    const span = t.span;
+    if (span === undefined) return;
+    t.span = undefined;
+    endTrySpan(span, outcome, error === undefined ? undefined : { code: errorCodeOf(error), error });
   }
 
   /**
@@ -178,6 +225,7 @@ export class RouteRunner<T> {
     t.stats.observe(Math.max(0, now - t.startedAt) / 1000); // the wall clock may step back
     if (error === undefined) {
       t.stats.countHandled();
+      if (t.span !== undefined) this.#endSpan(t, 'handled');
       this.#o.onSettled(t.token, 'ack', now);
     } else {
       void this.#failed(t, error);
@@ -194,6 +242,8 @@ export class RouteRunner<T> {
       this.#o.logger.error({ err, topic: t.packet.topic }, 'route runner error; message left unacked');
       outcome = 'hold';
     }
+    // A retry ended its span before the backoff; a dead letter after it was stored (or refused).
+    this.#endSpan(t, outcome === 'ack' ? 'dead_lettered' : 'unacked', error);
     if (outcome !== undefined) this.#o.onSettled(t.token, outcome, Date.now());
   }
 
@@ -209,12 +259,13 @@ export class RouteRunner<T> {
     const code = errorCodeOf(error);
     const maxAttempts = route.maxAttempts ?? this.#o.defaults.maxAttempts;
     if (attempt >= maxAttempts || isFinalCode(code)) {
-      return this.#deadLetter(route, stats, packet, {
-        code,
-        message: errorMessageOf(error),
-        attempts: attempt,
-        error,
-      });
+      return this.#deadLetter(
+        route,
+        stats,
+        packet,
+        { code, message: errorMessageOf(error), attempts: attempt, error },
+        t.span,
+      );
     }
     const delayMs = backoffDelayMs(attempt - 1, {
       baseMs: this.#o.defaults.retryBaseMs,
@@ -225,6 +276,7 @@ export class RouteRunner<T> {
       'handler failed; retrying',
     );
     stats.add('retried');
+    this.#endSpan(t, 'retried', error);
     try {
       await sleep(delayMs, this.#o.forceSignal);
     } catch {
@@ -270,11 +322,15 @@ export class RouteRunner<T> {
     stats: RouteStats,
     packet: IPublishPacket,
     reason: DeadLetterReason,
+    span: Span | undefined,
   ): Promise<void> {
     let outcome: RunOutcome = 'hold';
     try {
-      outcome = await this.#deadLetter(route, stats, packet, reason);
+      outcome = await this.#deadLetter(route, stats, packet, reason, span);
     } finally {
+      if (span !== undefined) {
+        endTrySpan(span, outcome === 'ack' ? 'dead_lettered' : 'unacked', { code: reason.code, error: reason.message });
+      }
       this.#o.onSettled(token, outcome, Date.now());
     }
   }
@@ -284,10 +340,13 @@ export class RouteRunner<T> {
     stats: RouteStats,
     packet: IPublishPacket,
     reason: DeadLetterReason,
+    span: Span | undefined,
   ): Promise<RunOutcome> {
+    const traceContext = span ? traceCarrier(span) : undefined;
     const envelope = buildDeadLetter(packet, route, reason, {
       dlqPrefix: this.#o.defaults.dlqPrefix,
       ...(this.#o.origin ? { origin: this.#o.origin } : {}),
+      ...(traceContext ? { traceContext } : {}),
     });
     const dlq = envelope.dlq ?? '';
     const stored = this.#o.deadLetters ? await this.#store(envelope, route) : await this.#publishOnly(envelope);
