@@ -186,7 +186,17 @@ export class RouteRunner<T> {
   ): void {
     const started = startProcessSpan(tracer, route, packet, attempt);
     const { publish, logger } = this.#o;
-    const ctx = new TracedMessageContext(packet, route, captures, payload, attempt, publish, logger, tracer, started.span);
+    const ctx = new TracedMessageContext(
+      packet,
+      route,
+      captures,
+      payload,
+      attempt,
+      publish,
+      logger,
+      tracer,
+      started.span,
+    );
     const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
     const t = new Try(token, ctx, stats, packet, captures, deadline, now, started.span);
     this.#tries.push(t);

@@ -101,7 +101,10 @@ export function traceCarrier(span: Span, parent: Context = ROOT_CONTEXT): Record
 }
 
 /** `options` with `carrier` added to its user properties (a copy: the caller's object is not changed). */
-export function withUserProperties(options: PublishOptions | undefined, carrier: Record<string, string>): PublishOptions {
+export function withUserProperties(
+  options: PublishOptions | undefined,
+  carrier: Record<string, string>,
+): PublishOptions {
   const properties = options?.properties;
   return { ...options, properties: { ...properties, userProperties: { ...properties?.userProperties, ...carrier } } };
 }
