@@ -119,6 +119,8 @@ export const ErrorCodes = {
   SESSION_BEING_ADOPTED: 'RMQ_ERR_SESSION_BEING_ADOPTED',
   /** An adoption by `routemq sessions adopt` stopped before the session was drained and ended; the session is kept. */
   ADOPTION_INCOMPLETE: 'RMQ_ERR_ADOPTION_INCOMPLETE',
+  /** The instrumentation module (`ROUTEMQ_INSTRUMENTATION`) was not found, did not compile, or threw while loading. */
+  INSTRUMENTATION_FAILED: 'RMQ_ERR_INSTRUMENTATION_FAILED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -11,6 +11,8 @@ import { resetTracingCheck } from '../../src/message/tracing.js';
 import { useFixture } from '../helpers/fixture.js';
 import { collect, uniqueName, waitUntil } from '../helpers/mqtt.js';
 
+const idOf = (params: Readonly<Record<string, string>>): string => params['id'] ?? '';
+
 // Main-process routes of an in-process app, with the SDK registered in this (the test) process: an in-memory
 // exporter, the W3C propagator and the AsyncLocalStorage context manager, as an app's tracing set-up would.
 describe('OpenTelemetry tracing (main-process routes)', () => {
@@ -31,13 +33,13 @@ describe('OpenTelemetry tracing (main-process routes)', () => {
     await f.app(
       (router) => {
         router.on(`${run}/{id}/a`, async (ctx) => {
-          await ctx.publish(`${run}/${ctx.params.id}/b`, { from: 'a' }, { qos: 1 });
+          await ctx.publish(`${run}/${idOf(ctx.params)}/b`, { from: 'a' }, { qos: 1 });
         });
         router.on(`${run}/{id}/b`, (ctx) => {
           // A span the handler starts itself is a child of the try's span (the handler runs in its context).
           testTracer().startActiveSpan('b work', (span) => {
             seenByB.push({
-              id: ctx.params.id,
+              id: idOf(ctx.params),
               traceparent: ctx.properties?.userProperties?.['traceparent'],
               appSpanParent: (span as unknown as ReadableSpan).parentSpanContext?.spanId,
             });

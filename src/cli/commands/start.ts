@@ -9,6 +9,7 @@ import type { TrafficTools } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
+import { importInstrumentation } from '../../util/instrumentation.js';
 import { ExitCodes, installShutdownSignals } from '../signals.js';
 import type { RouteMQApp } from '../../runtime/app.js';
 import { RouteMQService } from '../../service/service.js';
@@ -26,6 +27,9 @@ export function registerStartCommand(program: Command): void {
         ...(config.log.pretty !== undefined ? { pretty: config.log.pretty } : {}),
       });
       logger.debug({ config: describeConfig(config) }, 'configuration');
+      // Usually imported already by bin/routemq.js (from the environment, before any other module); this covers a
+      // value from .env or a flag, and is a no-op otherwise.
+      if (config.routemq.instrumentation !== undefined) await importInstrumentation(config.routemq.instrumentation);
       const traffic = new AbortController();
       let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
       const service = new RouteMQService({
