@@ -145,7 +145,11 @@ export class RouteRunner<T> {
       );
       return;
     }
-    this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
+    // The tracing check here rather than in #attempt: that keeps #attempt as small as before tracing (callgrind:
+    // a branch inside it cost ~3% of the cold dispatch path's instructions, though never taken).
+    const tracer = activeTracer(now);
+    if (tracer === undefined) this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
+    else this.#attemptTraced(tracer, token, route, stats, packet, captures, decoded.value, 1, now);
   }
 
   /** Start one try; {@link #settle} follows when the handler settles or the sweeper times the try out. */
@@ -159,11 +163,6 @@ export class RouteRunner<T> {
     attempt: number,
     now: number,
   ): void {
-    const tracer = activeTracer(now);
-    if (tracer !== undefined) {
-      this.#attemptTraced(tracer, token, route, stats, packet, captures, payload, attempt, now);
-      return;
-    }
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
     const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
     const t = new Try(token, ctx, stats, packet, captures, deadline, now, undefined);
@@ -292,7 +291,11 @@ export class RouteRunner<T> {
     } catch {
       return 'hold';
     }
-    this.#attempt(t.token, route, stats, packet, t.captures, t.ctx.payload, attempt + 1, Date.now());
+    const now = Date.now();
+    const tracer = activeTracer(now);
+    const { token, captures, ctx } = t;
+    if (tracer === undefined) this.#attempt(token, route, stats, packet, captures, ctx.payload, attempt + 1, now);
+    else this.#attemptTraced(tracer, token, route, stats, packet, captures, ctx.payload, attempt + 1, now);
     return undefined;
   }
 
