@@ -17,7 +17,8 @@ import type { MessageStats, RouteStats } from './stats.js';
 import type { DeadLetterInfo } from '../events.js';
 import type { TryOutcome } from './trace-attributes.js';
 import { TracedMessageContext } from './traced-context.js';
-import { activeTracer, endTrySpan, startProcessSpan, traceCarrier } from './tracing.js';
+import { activeTracer, endTrySpan, refreshTracing, startProcessSpan, traceCarrier, tracingState } from './tracing.js';
+import type { TRACING_RECHECK_MS } from './tracing.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -79,9 +80,30 @@ class Try<T> {
      * bias on average (the histogram's sum stays right).
      */
     readonly startedAt: number,
-    /** The try's CONSUMER span while it is open; `undefined` when no tracing SDK is registered, or once ended. */
-    public span: Span | undefined,
   ) {}
+
+  /**
+   * The try's CONSUMER span while it is open (a {@link TracedTry}); `undefined` once ended, and always on a plain
+   * Try. Declared only, so a plain Try has no such field: one fewer store per message on the untraced path.
+   */
+  declare span: Span | undefined;
+}
+
+/** A try with a span (a tracing SDK is registered). */
+class TracedTry<T> extends Try<T> {
+  constructor(
+    token: T,
+    ctx: MessageContextImpl,
+    stats: RouteStats,
+    packet: IPublishPacket,
+    captures: readonly string[],
+    deadline: number,
+    startedAt: number,
+    span: Span,
+  ) {
+    super(token, ctx, stats, packet, captures, deadline, startedAt);
+    this.span = span;
+  }
 }
 
 /** Stores a dead letter durably (see {@link RouteRunnerOptions.deadLetters}). Never rejects. */
@@ -118,6 +140,7 @@ export class RouteRunner<T> {
 
   constructor(options: RouteRunnerOptions<T>) {
     this.#o = options;
+    refreshTracing(Date.now());
     const force = options.forceSignal;
     force.addEventListener('abort', () => {
       for (let t = this.#tries.first; t; t = t.next) t.ctx.abort(force.reason);
@@ -145,9 +168,10 @@ export class RouteRunner<T> {
       );
       return;
     }
-    // The tracing check here rather than in #attempt: that keeps #attempt as small as before tracing (callgrind:
-    // a branch inside it cost ~3% of the cold dispatch path's instructions, though never taken).
-    const tracer = activeTracer(now);
+    // One load and a branch here, with no clock check: the sweeper looks at the tracer provider again (see
+    // #startSweeper). A time check here cost ~2% of the cold dispatch path's instructions (callgrind), most likely
+    // as a deoptimisation the first time it came true in optimised code; a branch inside #attempt cost ~3%.
+    const tracer = tracingState.tracer;
     if (tracer === undefined) this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
     else this.#attemptTraced(tracer, token, route, stats, packet, captures, decoded.value, 1, now);
   }
@@ -165,7 +189,7 @@ export class RouteRunner<T> {
   ): void {
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
     const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
-    const t = new Try(token, ctx, stats, packet, captures, deadline, now, undefined);
+    const t = new Try(token, ctx, stats, packet, captures, deadline, now);
     this.#tries.push(t);
     if (!this.#sweeping) this.#startSweeper();
     void this.#watch(t, route.run(ctx));
@@ -197,10 +221,10 @@ export class RouteRunner<T> {
       started.span,
     );
     const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
-    const t = new Try(token, ctx, stats, packet, captures, deadline, now, started.span);
+    const t = new TracedTry(token, ctx, stats, packet, captures, deadline, now, started.span);
     this.#tries.push(t);
     if (!this.#sweeping) this.#startSweeper();
-    void this.#watch(t, context.with(started.context, route.run, route, ctx));
+    void this.#watchTraced(t, context.with(started.context, route.run, route, ctx));
   }
 
   /** End the try's span, once, with `outcome` (and the failure, if any). */
@@ -225,6 +249,18 @@ export class RouteRunner<T> {
     this.#settle(t, error);
   }
 
+  /** {@link #watch} of a traced try: a handled try ends its span before it settles. */
+  async #watchTraced(t: TracedTry<T>, handled: Promise<void>): Promise<void> {
+    let error: unknown;
+    try {
+      await handled;
+    } catch (err) {
+      error = err ?? rejectedWithoutReason();
+    }
+    if (error === undefined && t.live) this.#endSpan(t, 'handled');
+    this.#settle(t, error);
+  }
+
   /** The first of "handler settled" and "timed out" ends the try; the second is ignored. */
   #settle(t: Try<T>, error: unknown): void {
     if (!t.live) return; // settled already (timed out, then finished)
@@ -234,7 +270,6 @@ export class RouteRunner<T> {
     t.stats.observe(Math.max(0, now - t.startedAt) / 1000); // the wall clock may step back
     if (error === undefined) {
       t.stats.countHandled();
-      if (t.span !== undefined) this.#endSpan(t, 'handled');
       this.#o.onSettled(t.token, 'ack', now);
     } else {
       void this.#failed(t, error);
@@ -306,13 +341,14 @@ export class RouteRunner<T> {
   /**
    * One timer for every try in flight, instead of a setTimeout and a Promise.race per message (measurable at tens
    * of thousands of messages a second). Deadlines are checked every {@link SWEEP_MS}, so a timeout fires up to that
-   * much late.
+   * much late. It also looks at the global tracer provider again every {@link TRACING_RECHECK_MS}, off the hot path.
    */
   #startSweeper(): void {
     this.#sweeping = true;
     const sweeper = setInterval(() => {
-      if (!this.#tries.first) return;
       const now = Date.now();
+      if (now >= tracingState.checkAt) refreshTracing(now);
+      if (!this.#tries.first) return;
       let next: Try<T> | undefined;
       for (let t: Try<T> | undefined = this.#tries.first; t; t = next) {
         next = t.next;
