@@ -1,7 +1,7 @@
 // OpenTelemetry spans of message handling, through @opentelemetry/api only: the app registers an SDK (or none).
 // With none registered, the API hands out no-op spans, but even those cost a context, a closure and property
-// lookups per message on the tuned QoS1 path. So the runner asks activeTracer() once per try, which looks at the
-// global tracer provider at most once a second, and with no SDK takes a path that does no tracing work at all.
+// lookups per message on the tuned QoS1 path. So the runner reads the last look at the global tracer provider (taken
+// again at most once a second, off the hot path) and, with no SDK, takes a path that does no tracing work at all.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, TextMapGetter, Tracer } from '@opentelemetry/api';
 import type { IPublishPacket } from 'mqtt';
@@ -38,8 +38,8 @@ export const TRACING_RECHECK_MS = 1000;
 
 /**
  * The last look at the global tracer provider: the registered SDK's tracer (`undefined`: none), and the
- * `Date.now()` from which to look again. An object the hot path reads directly (see {@link RouteRunner.run}): a
- * function call there cost ~2% of the cold dispatch path's instructions (callgrind), even with nothing to trace.
+ * `Date.now()` from which to look again. The hot path (`RouteRunner.run`) reads `tracer` only; the runner's sweeper
+ * calls {@link refreshTracing} when `checkAt` has passed (BENCHMARKS.md, finding 20).
  */
 export const tracingState: { tracer: Tracer | undefined; checkAt: number } = { tracer: undefined, checkAt: 0 };
 
