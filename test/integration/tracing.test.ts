@@ -179,4 +179,22 @@ describe('OpenTelemetry tracing (main-process routes)', () => {
     expect(seenByB.find((s) => s.id === '4')?.traceparent).toBeUndefined();
     expect(spans().length).toBe(before);
   });
+
+  it('notices an SDK registered while it runs, once messages flow (it looks again once a second)', async () => {
+    // No reset of the last look here: the runner's sweeper must find the provider by itself.
+    trace.setGlobalTracerProvider(provider);
+    const count = (): number => spans().filter((s) => s.name === `process ${run}/{id}/a`).length;
+    const before = count();
+    let sent = 0;
+    await waitUntil(
+      async () => {
+        if (count() > before) return true;
+        await client.publishAsync(`${run}/late-${sent++}/a`, '{"v":5}', { qos: 1 });
+        return false;
+      },
+      20_000,
+      'a span after the SDK was registered again',
+    );
+    expect(sent).toBeGreaterThan(0);
+  });
 });
