@@ -18,7 +18,6 @@ import type { DeadLetterInfo } from '../events.js';
 import type { TryOutcome } from './trace-attributes.js';
 import { TracedMessageContext } from './traced-context.js';
 import { activeTracer, endTrySpan, refreshTracing, startProcessSpan, traceCarrier, tracingState } from './tracing.js';
-import type { TRACING_RECHECK_MS } from './tracing.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -341,7 +340,8 @@ export class RouteRunner<T> {
   /**
    * One timer for every try in flight, instead of a setTimeout and a Promise.race per message (measurable at tens
    * of thousands of messages a second). Deadlines are checked every {@link SWEEP_MS}, so a timeout fires up to that
-   * much late. It also looks at the global tracer provider again every {@link TRACING_RECHECK_MS}, off the hot path.
+   * much late. It also looks at the global tracer provider again once `tracingState.checkAt` has passed (every
+   * `TRACING_RECHECK_MS`), off the hot path.
    */
   #startSweeper(): void {
     this.#sweeping = true;
