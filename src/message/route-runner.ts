@@ -7,6 +7,7 @@ import type { RouteDefinition } from '../router/route-table.js';
 import { backoffDelayMs, sleep } from '../util/backoff.js';
 import { IntrusiveList } from '../util/intrusive-list.js';
 import { MessageContextImpl, rawPayload } from './context.js';
+import { TracedTry, Try } from './handler-try.js';
 import type { Publisher } from './context.js';
 import { buildDeadLetter, deadLetterMessage } from './dead-letter.js';
 import type { DeadLetterEnvelope, DeadLetterOrigin, DeadLetterReason } from './dead-letter.js';
@@ -52,57 +53,6 @@ export interface RouteRunnerOptions<T> {
    * when it settled (so the caller needs no clock read of its own). Must not throw.
    */
   readonly onSettled: (token: T, outcome: RunOutcome, now: number) => void;
-}
-
-/**
- * One try of one route for one message. Also the node of the runner's list of tries in flight (for the deadline
- * sweeper and a forced stop): an intrusive list costs two field writes per try where a Set costs two hash-table
- * operations.
- */
-class Try<T> {
-  prev: Try<T> | undefined = undefined;
-  next: Try<T> | undefined = undefined;
-  /** In the list of tries in flight; false once settled (finished, failed or timed out). */
-  live = true;
-  constructor(
-    readonly token: T,
-    /** The try's context: it also holds the route, payload and attempt number a retry needs. */
-    readonly ctx: MessageContextImpl,
-    readonly stats: RouteStats,
-    readonly packet: IPublishPacket,
-    readonly captures: readonly string[],
-    /** `Date.now()` past which the try times out. */
-    readonly deadline: number,
-    /**
-     * `Date.now()` at its start, for the duration histogram. A millisecond clock: `performance.now()` twice per
-     * message was ~6% of the dispatch path's instructions. Sub-millisecond tries are rounded to 0 or 1 ms, without
-     * bias on average (the histogram's sum stays right).
-     */
-    readonly startedAt: number,
-  ) {}
-
-  /**
-   * The try's CONSUMER span while it is open (a {@link TracedTry}); `undefined` once ended, and always on a plain
-   * Try. Declared only, so a plain Try has no such field: one fewer store per message on the untraced path.
-   */
-  declare span: Span | undefined;
-}
-
-/** A try with a span (a tracing SDK is registered). */
-class TracedTry<T> extends Try<T> {
-  constructor(
-    token: T,
-    ctx: MessageContextImpl,
-    stats: RouteStats,
-    packet: IPublishPacket,
-    captures: readonly string[],
-    deadline: number,
-    startedAt: number,
-    span: Span,
-  ) {
-    super(token, ctx, stats, packet, captures, deadline, startedAt);
-    this.span = span;
-  }
 }
 
 /** Stores a dead letter durably (see {@link RouteRunnerOptions.deadLetters}). Never rejects. */
