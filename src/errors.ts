@@ -140,6 +140,8 @@ export const ErrorCodes = {
   NEW_DIR_NOT_EMPTY: 'RMQ_ERR_NEW_DIR_NOT_EMPTY',
   /** A reload was refused because what changed needs a restart (the pool layout); nothing was reloaded. */
   RELOAD_NEEDS_RESTART: 'RMQ_ERR_RELOAD_NEEDS_RESTART',
+  /** The instrumentation module (`ROUTEMQ_INSTRUMENTATION`) was not found, did not compile, or threw while loading. */
+  INSTRUMENTATION_FAILED: 'RMQ_ERR_INSTRUMENTATION_FAILED',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -91,6 +91,7 @@ export function assemble(v: ParsedConfigValues, cwd: string): ResolvedConfig {
       controlSocket: controlSocketPath(v.ROUTEMQ_CONTROL_SOCKET, v.ROUTEMQ_STATE_DIR, cwd),
       registryPrefix: v.ROUTEMQ_REGISTRY_PREFIX ?? d.ROUTEMQ_REGISTRY_PREFIX,
       orphanGraceS: v.ROUTEMQ_ORPHAN_GRACE_S ?? d.ROUTEMQ_ORPHAN_GRACE_S,
+      instrumentation: v.ROUTEMQ_INSTRUMENTATION === undefined ? undefined : resolve(cwd, v.ROUTEMQ_INSTRUMENTATION),
     },
     redis: {
       enabled: v.ENABLE_REDIS ?? d.ENABLE_REDIS,

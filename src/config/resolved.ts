@@ -116,6 +116,11 @@ export interface ResolvedRouteMQConfig {
   readonly registryPrefix: string;
   /** A session whose owner has been away this long is adopted by a live instance. @defaultValue 30 */
   readonly orphanGraceS: number;
+  /**
+   * Absolute path of the app's instrumentation module (its OpenTelemetry SDK set-up), imported first by the main
+   * process (`routemq start`) and by every worker, or `undefined` for none. @defaultValue undefined
+   */
+  readonly instrumentation: string | undefined;
 }
 
 /** Redis (`ENABLE_REDIS`, `REDIS_*`, `ROUTEMQ_REDIS_PREFIX`). Defaults are in `CONFIG_DEFAULTS`. */

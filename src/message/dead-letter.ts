@@ -69,6 +69,13 @@ export interface DeadLetterEnvelope {
   readonly payloadTruncated: boolean;
   /** The original's v5 properties, when it had any. */
   readonly properties?: DeadLetterProperties;
+  /**
+   * The trace context of the span of the try that dead-lettered the message, as the app's OpenTelemetry propagator
+   * wrote it (W3C: `traceparent`, and `tracestate` if any). Only when a tracing SDK was registered. The MQTT copy
+   * carries the same fields as user properties, so a dead-letter consumer's span joins the trace. (The original's
+   * own `traceparent`, if it had one, stays in `properties.userProperties`, and a replay sends that one.)
+   */
+  readonly traceContext?: Readonly<Record<string, string>>;
 }
 
 /** Longest stack kept in an envelope, in characters. */
@@ -89,7 +96,13 @@ export function buildDeadLetter(
   packet: IPublishPacket,
   route: RouteInfo & { readonly deadLetterTopic?: string },
   reason: DeadLetterReason,
-  options: { readonly dlqPrefix: string; readonly origin?: DeadLetterOrigin; readonly now?: Date },
+  options: {
+    readonly dlqPrefix: string;
+    readonly origin?: DeadLetterOrigin;
+    readonly now?: Date;
+    /** See {@link DeadLetterEnvelope.traceContext}. */
+    readonly traceContext?: Readonly<Record<string, string>>;
+  },
 ): DeadLetterEnvelope {
   const raw = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
   const now = options.now ?? new Date();
@@ -116,6 +129,7 @@ export function buildDeadLetter(
     payloadBytes: raw.length,
     payloadTruncated: false,
     ...(properties ? { properties } : {}),
+    ...(options.traceContext ? { traceContext: options.traceContext } : {}),
   };
 }
 
@@ -158,7 +172,7 @@ export interface DeadLetterMessage {
 
 /**
  * The MQTT copy of `envelope` on `topic`: the JSON envelope, plus the same facts as v5 user properties so a
- * consumer can route on them without parsing. When the packet would exceed `maxPacketBytes`, the error's stack
+ * consumer can route on them without parsing, and the envelope's `traceContext` fields (`traceparent`, …). When the packet would exceed `maxPacketBytes`, the error's stack
  * is left out and the payload in the envelope is cut (and `payloadTruncated` set) until it fits; `undefined` when not even an empty payload fits.
  */
 export function deadLetterMessage(
@@ -177,6 +191,7 @@ export function deadLetterMessage(
         'routemq-error-code': envelope.error.code,
         'routemq-error-message': envelope.error.message.slice(0, 512),
         'routemq-attempts': String(envelope.attempts),
+        ...envelope.traceContext,
       },
     },
   };

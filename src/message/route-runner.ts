@@ -1,3 +1,5 @@
+import { context } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { IPublishPacket } from 'mqtt';
 import { ErrorCodes, RouteMQError, errorCodeOf, errorMessageOf, isFinalCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -5,6 +7,7 @@ import type { RouteDefinition } from '../router/route-table.js';
 import { backoffDelayMs, sleep } from '../util/backoff.js';
 import { IntrusiveList } from '../util/intrusive-list.js';
 import { MessageContextImpl, rawPayload } from './context.js';
+import { TracedTry, Try } from './handler-try.js';
 import type { Publisher } from './context.js';
 import { buildDeadLetter, deadLetterMessage } from './dead-letter.js';
 import type { DeadLetterEnvelope, DeadLetterOrigin, DeadLetterReason } from './dead-letter.js';
@@ -14,6 +17,9 @@ import type { DecodeResult } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
 import type { DeadLetterInfo } from '../events.js';
+import type { TryOutcome } from './trace-attributes.js';
+import { TracedMessageContext } from './traced-context.js';
+import { activeTracer, endTrySpan, refreshTracing, startProcessSpan, traceCarrier, tracingState } from './tracing.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -48,34 +54,6 @@ export interface RouteRunnerOptions<T> {
    * when it settled (so the caller needs no clock read of its own). Must not throw.
    */
   readonly onSettled: (token: T, outcome: RunOutcome, now: number) => void;
-}
-
-/**
- * One try of one route for one message. Also the node of the runner's list of tries in flight (for the deadline
- * sweeper and a forced stop): an intrusive list costs two field writes per try where a Set costs two hash-table
- * operations.
- */
-class Try<T> {
-  prev: Try<T> | undefined = undefined;
-  next: Try<T> | undefined = undefined;
-  /** In the list of tries in flight; false once settled (finished, failed or timed out). */
-  live = true;
-  constructor(
-    readonly token: T,
-    /** The try's context: it also holds the route, payload and attempt number a retry needs. */
-    readonly ctx: MessageContextImpl,
-    readonly stats: RouteStats,
-    readonly packet: IPublishPacket,
-    readonly captures: readonly string[],
-    /** `Date.now()` past which the try times out. */
-    readonly deadline: number,
-    /**
-     * `Date.now()` at its start, for the duration histogram. A millisecond clock: `performance.now()` twice per
-     * message was ~6% of the dispatch path's instructions. Sub-millisecond tries are rounded to 0 or 1 ms, without
-     * bias on average (the histogram's sum stays right).
-     */
-    readonly startedAt: number,
-  ) {}
 }
 
 /** Stores a dead letter durably (see {@link RouteRunnerOptions.deadLetters}). Never rejects. */
@@ -113,6 +91,7 @@ export class RouteRunner<T> {
 
   constructor(options: RouteRunnerOptions<T>) {
     this.#o = options;
+    refreshTracing(Date.now());
     const force = options.forceSignal;
     force.addEventListener('abort', () => {
       for (let t = this.#tries.first; t; t = t.next) t.ctx.abort(force.reason);
@@ -147,16 +126,30 @@ export class RouteRunner<T> {
     now: number,
   ): void {
     if (!decoded.ok) {
-      void this.#deadLetterThenSettle(token, route, stats, packet, {
-        code: decoded.code,
-        message: decoded.message,
-        // The decode was this message's one try: it arrived, was read and refused (never retried: a payload does
-        // not change). Logged and enveloped as 1, so a dead-letter line never says 0 tries for a message it tried.
-        attempts: 1,
-      });
+      const tracer = activeTracer(now);
+      void this.#deadLetterThenSettle(
+        token,
+        route,
+        stats,
+        packet,
+        {
+          code: decoded.code,
+          message: decoded.message,
+          // The decode was this message's one try: it arrived, was read and refused (never retried: a payload does
+          // not change). Logged and enveloped as 1, so a dead-letter line never says 0 tries for a message it tried.
+          // Its span keeps attempt 0: no handler ran.
+          attempts: 1,
+        },
+        tracer ? startProcessSpan(tracer, route, packet, 0).span : undefined,
+      );
       return;
     }
-    this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
+    // One load and a branch here, with no clock check: the sweeper looks at the tracer provider again (see
+    // #startSweeper). A time check here cost ~2% of the cold dispatch path's instructions (callgrind), most likely
+    // as a deoptimisation the first time it came true in optimised code; a branch inside #attempt cost ~3%.
+    const tracer = tracingState.tracer;
+    if (tracer === undefined) this.#attempt(token, route, stats, packet, captures, decoded.value, 1, now);
+    else this.#attemptTraced(tracer, token, route, stats, packet, captures, decoded.value, 1, now);
   }
 
   /**
@@ -166,7 +159,15 @@ export class RouteRunner<T> {
   reject(route: RouteDefinition, packet: IPublishPacket, token: T, reason: DeadLetterReason): void {
     const stats = (this.#statsById[route.id] ??= this.#o.stats.forRoute(route.pattern));
     stats.countReceived();
-    void this.#deadLetterThenSettle(token, route, stats, packet, reason);
+    const tracer = activeTracer(Date.now());
+    void this.#deadLetterThenSettle(
+      token,
+      route,
+      stats,
+      packet,
+      reason,
+      tracer ? startProcessSpan(tracer, route, packet, reason.attempts).span : undefined,
+    );
   }
 
   /** Start one try; {@link #settle} follows when the handler settles or the sweeper times the try out. */
@@ -181,10 +182,51 @@ export class RouteRunner<T> {
     now: number,
   ): void {
     const ctx = new MessageContextImpl(packet, route, captures, payload, attempt, this.#o.publish, this.#o.logger);
-    const t = new Try(token, ctx, stats, packet, captures, now + (route.timeoutMs ?? this.#o.defaults.timeoutMs), now);
+    const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
+    const t = new Try(token, ctx, stats, packet, captures, deadline, now);
     this.#tries.push(t);
     if (!this.#sweeping) this.#startSweeper();
     void this.#watch(t, route.run(ctx));
+  }
+
+  /** {@link #attempt} with a tracing SDK registered: the try gets a CONSUMER span, and the handler runs in it. */
+  #attemptTraced(
+    tracer: Tracer,
+    token: T,
+    route: RouteDefinition,
+    stats: RouteStats,
+    packet: IPublishPacket,
+    captures: readonly string[],
+    payload: unknown,
+    attempt: number,
+    now: number,
+  ): void {
+    const started = startProcessSpan(tracer, route, packet, attempt);
+    const { publish, logger } = this.#o;
+    const ctx = new TracedMessageContext(
+      packet,
+      route,
+      captures,
+      payload,
+      attempt,
+      publish,
+      logger,
+      tracer,
+      started.span,
+    );
+    const deadline = now + (route.timeoutMs ?? this.#o.defaults.timeoutMs);
+    const t = new TracedTry(token, ctx, stats, packet, captures, deadline, now, started.span);
+    this.#tries.push(t);
+    if (!this.#sweeping) this.#startSweeper();
+    void this.#watchTraced(t, context.with(started.context, route.run, route, ctx));
+  }
+
+  /** End the try's span, once, with `outcome` (and the failure, if any). */
+  #endSpan(t: Try<T>, outcome: TryOutcome, error?: unknown): void {
+    const span = t.span;
+    if (span === undefined) return;
+    t.span = undefined;
+    endTrySpan(span, outcome, error === undefined ? undefined : { code: errorCodeOf(error), error });
   }
 
   /**
@@ -198,6 +240,18 @@ export class RouteRunner<T> {
     } catch (err) {
       error = err ?? rejectedWithoutReason();
     }
+    this.#settle(t, error);
+  }
+
+  /** {@link #watch} of a traced try: a handled try ends its span before it settles. */
+  async #watchTraced(t: TracedTry<T>, handled: Promise<void>): Promise<void> {
+    let error: unknown;
+    try {
+      await handled;
+    } catch (err) {
+      error = err ?? rejectedWithoutReason();
+    }
+    if (error === undefined && t.live) this.#endSpan(t, 'handled');
     this.#settle(t, error);
   }
 
@@ -226,6 +280,8 @@ export class RouteRunner<T> {
       this.#o.logger.error({ err, topic: t.packet.topic }, 'route runner error; message left unacked');
       outcome = 'hold';
     }
+    // A retry ended its span before the backoff; a dead letter after it was stored (or refused).
+    this.#endSpan(t, outcome === 'ack' ? 'dead_lettered' : 'unacked', error);
     if (outcome !== undefined) this.#o.onSettled(t.token, outcome, Date.now());
   }
 
@@ -241,12 +297,13 @@ export class RouteRunner<T> {
     const code = errorCodeOf(error);
     const maxAttempts = route.maxAttempts ?? this.#o.defaults.maxAttempts;
     if (attempt >= maxAttempts || isFinalCode(code)) {
-      return this.#deadLetter(route, stats, packet, {
-        code,
-        message: errorMessageOf(error),
-        attempts: attempt,
-        error,
-      });
+      return this.#deadLetter(
+        route,
+        stats,
+        packet,
+        { code, message: errorMessageOf(error), attempts: attempt, error },
+        t.span,
+      );
     }
     const delayMs = backoffDelayMs(attempt - 1, {
       baseMs: this.#o.defaults.retryBaseMs,
@@ -257,12 +314,17 @@ export class RouteRunner<T> {
       'handler failed; retrying',
     );
     stats.add('retried');
+    this.#endSpan(t, 'retried', error);
     try {
       await sleep(delayMs, this.#o.forceSignal);
     } catch {
       return 'hold';
     }
-    this.#attempt(t.token, route, stats, packet, t.captures, t.ctx.payload, attempt + 1, Date.now());
+    const now = Date.now();
+    const tracer = activeTracer(now);
+    const { token, captures, ctx } = t;
+    if (tracer === undefined) this.#attempt(token, route, stats, packet, captures, ctx.payload, attempt + 1, now);
+    else this.#attemptTraced(tracer, token, route, stats, packet, captures, ctx.payload, attempt + 1, now);
     return undefined;
   }
 
@@ -273,13 +335,15 @@ export class RouteRunner<T> {
   /**
    * One timer for every try in flight, instead of a setTimeout and a Promise.race per message (measurable at tens
    * of thousands of messages a second). Deadlines are checked every {@link SWEEP_MS}, so a timeout fires up to that
-   * much late.
+   * much late. It also looks at the global tracer provider again once `tracingState.checkAt` has passed (every
+   * `TRACING_RECHECK_MS`), off the hot path.
    */
   #startSweeper(): void {
     this.#sweeping = true;
     const sweeper = (this.#sweeper = setInterval(() => {
-      if (!this.#tries.first) return;
       const now = Date.now();
+      if (now >= tracingState.checkAt) refreshTracing(now);
+      if (!this.#tries.first) return;
       let next: Try<T> | undefined;
       for (let t: Try<T> | undefined = this.#tries.first; t; t = next) {
         next = t.next;
@@ -312,11 +376,15 @@ export class RouteRunner<T> {
     stats: RouteStats,
     packet: IPublishPacket,
     reason: DeadLetterReason,
+    span: Span | undefined,
   ): Promise<void> {
     let outcome: RunOutcome = 'hold';
     try {
-      outcome = await this.#deadLetter(route, stats, packet, reason);
+      outcome = await this.#deadLetter(route, stats, packet, reason, span);
     } finally {
+      if (span !== undefined) {
+        endTrySpan(span, outcome === 'ack' ? 'dead_lettered' : 'unacked', { code: reason.code, error: reason.message });
+      }
       this.#o.onSettled(token, outcome, Date.now());
     }
   }
@@ -326,10 +394,13 @@ export class RouteRunner<T> {
     stats: RouteStats,
     packet: IPublishPacket,
     reason: DeadLetterReason,
+    span: Span | undefined,
   ): Promise<RunOutcome> {
+    const traceContext = span ? traceCarrier(span) : undefined;
     const envelope = buildDeadLetter(packet, route, reason, {
       dlqPrefix: this.#o.defaults.dlqPrefix,
       ...(this.#o.origin ? { origin: this.#o.origin } : {}),
+      ...(traceContext ? { traceContext } : {}),
     });
     const dlq = envelope.dlq ?? '';
     const stored = this.#o.deadLetters ? await this.#store(envelope, route) : await this.#publishOnly(envelope);

@@ -8,16 +8,20 @@ import type { WorkerAssignment } from './ipc.js';
  * Load the compiled route files in a throwaway worker process, as a reload's pre-flight: the new bundle must load
  * and compile into a route table before any running worker is replaced. Resolves with the route patterns.
  *
- * @throws RouteMQError the code of the load failure (`RMQ_ERR_ROUTE_FILE_INVALID`, `RMQ_ERR_PATTERN_INVALID`, …).
+ * @param execArgv - Node flags of the checker (the `--import` of the app's instrumentation module, so a broken one
+ *   fails here, before any worker is replaced). @defaultValue none
+ * @throws RouteMQError the code of the load failure (`RMQ_ERR_ROUTE_FILE_INVALID`, `RMQ_ERR_PATTERN_INVALID`,
+ *   `RMQ_ERR_INSTRUMENTATION_FAILED`, …).
  */
 export function checkRouteFiles(
   entry: string,
   assignment: Omit<WorkerAssignment, 'checkOnly'>,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  execArgv: readonly string[] = [],
 ): Promise<readonly string[]> {
   return new Promise((resolve, reject) => {
-    const child = fork(entry, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(entry, [], { execArgv: [...execArgv], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let routes: readonly string[] | undefined;
     let failure: { code: string; message: string } | undefined;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -36,7 +40,9 @@ export function checkRouteFiles(
       reject(
         new RouteMQError(
           (failure?.code as ErrorCode | undefined) ?? ErrorCodes.ROUTE_FILE_INVALID,
-          `The route files failed to load: ${failure?.message ?? `checker exited with ${signal ?? String(code)}`}`,
+          failure?.code === ErrorCodes.INSTRUMENTATION_FAILED
+            ? failure.message
+            : `The route files failed to load: ${failure?.message ?? `checker exited with ${signal ?? String(code)}`}`,
         ),
       );
     });

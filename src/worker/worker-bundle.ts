@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, stop as stopEsbuild } from 'esbuild';
 import type { BuildOptions, BuildResult, Plugin, SameShape } from 'esbuild';
-import { ErrorCodes, RouteMQError } from '../errors.js';
+import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import { listRouteFiles } from '../router/discovery.js';
 
 /** The worker's main module, as this copy of RouteMQ has it (TypeScript in a checkout, JavaScript in dist/). */
@@ -20,6 +20,12 @@ export interface WorkerBundle {
   readonly routersDir: string;
   /** The bundle's directory. */
   readonly dir: string;
+  /**
+   * The `file:` URL of the module a worker loads with `--import` before its own modules, when the app has an
+   * instrumentation module (`ROUTEMQ_INSTRUMENTATION`): it imports the compiled module, and reports a failure to
+   * the parent as `RMQ_ERR_INSTRUMENTATION_FAILED`.
+   */
+  readonly instrumentation?: string;
 }
 
 /** Bundles kept next to the newest (a reload in progress may still start workers from the previous one). */
@@ -36,13 +42,41 @@ let buildsInFlight = 0;
  * from node_modules at run time), except `routemq` itself, so route files and the worker share one framework copy.
  * The framework's own CommonJS dependencies are loaded with `require` (see {@link requireFrameworkPackages}).
  *
- * @throws RouteMQError `RMQ_ERR_ROUTE_FILE_INVALID` when a route file does not compile, or the routers codes.
+ * With `instrumentation` (the app's OpenTelemetry set-up), that module is compiled the same way (its relative
+ * imports bundled, packages external) into `instrumentation.mjs`, beside a hook that workers `--import`.
+ *
+ * @throws RouteMQError `RMQ_ERR_ROUTE_FILE_INVALID` when a route file does not compile, or the routers codes;
+ *   `RMQ_ERR_INSTRUMENTATION_FAILED` when the instrumentation module is missing or does not compile.
  */
-export async function buildWorkerBundle(routersDir: string, cacheDir: string): Promise<WorkerBundle> {
+export async function buildWorkerBundle(
+  routersDir: string,
+  cacheDir: string,
+  instrumentation?: string,
+): Promise<WorkerBundle> {
   const routeFiles = await listRouteFiles(routersDir);
   const outbase = commonAncestor([dirname(WORKER_ENTRY), resolve(routersDir)]);
   const dir = join(cacheDir, `bundle-${Date.now()}-${process.pid}`);
   mkdirSync(cacheDir, { recursive: true });
+  try {
+    await buildRoutes(routeFiles, dir, outbase);
+    if (instrumentation !== undefined) await buildInstrumentation(instrumentation, dir);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  linkNodeModules(cacheDir, routersDir);
+  pruneOldBundles(cacheDir, dir);
+  const toOut = (file: string): string => join(dir, relative(outbase, file)).replace(/\.(c|m)?[jt]s$/, '.mjs');
+  return {
+    entry: toOut(WORKER_ENTRY),
+    routersDir: join(dir, relative(outbase, resolve(routersDir))),
+    dir,
+    ...(instrumentation !== undefined ? { instrumentation: pathToFileURL(join(dir, INSTRUMENTATION_HOOK)).href } : {}),
+  };
+}
+
+/** The worker entry and the route files, into `dir`. */
+async function buildRoutes(routeFiles: readonly string[], dir: string, outbase: string): Promise<void> {
   try {
     await runEsbuild({
       entryPoints: [WORKER_ENTRY, ...routeFiles],
@@ -60,13 +94,8 @@ export async function buildWorkerBundle(routersDir: string, cacheDir: string): P
       logLevel: 'silent',
     });
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
     throw routeCompileError(err);
   }
-  linkNodeModules(cacheDir, routersDir);
-  pruneOldBundles(cacheDir, dir);
-  const toOut = (file: string): string => join(dir, relative(outbase, file)).replace(/\.(c|m)?[jt]s$/, '.mjs');
-  return { entry: toOut(WORKER_ENTRY), routersDir: join(dir, relative(outbase, resolve(routersDir))), dir };
 }
 
 /**
@@ -90,6 +119,51 @@ export function routeCompileError(err: unknown): RouteMQError {
   });
 }
 
+/** The compiled instrumentation module, and the hook workers `--import` (both in the bundle's directory). */
+const INSTRUMENTATION_OUT = 'instrumentation.mjs';
+const INSTRUMENTATION_HOOK = 'instrumentation-hook.mjs';
+
+/**
+ * Compile the app's instrumentation module into `dir`, and write the hook that imports it. The hook runs before the
+ * worker's modules (`--import`); if the module throws, it tells the parent over IPC (a `failed` message with
+ * `RMQ_ERR_INSTRUMENTATION_FAILED`, as a route file's error would be) and exits 1 before the worker starts.
+ */
+async function buildInstrumentation(file: string, dir: string): Promise<void> {
+  const refused = (why: string, cause?: unknown): RouteMQError =>
+    new RouteMQError(ErrorCodes.INSTRUMENTATION_FAILED, `The instrumentation module '${file}' ${why}`, { cause });
+  if (!existsSync(file)) throw refused('does not exist (ROUTEMQ_INSTRUMENTATION is relative to the working directory)');
+  try {
+    await runEsbuild({
+      entryPoints: [file],
+      outfile: join(dir, INSTRUMENTATION_OUT),
+      bundle: true,
+      packages: 'external',
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    throw refused(`failed to compile: ${compileMessage(err)}`, err);
+  }
+  const failed = JSON.stringify(`The instrumentation module '${file}' failed to load: `);
+  const hook = [
+    '// Written by RouteMQ: the app instrumentation module, loaded before the worker (node --import).',
+    'try {',
+    `  await import('./${INSTRUMENTATION_OUT}');`,
+    '} catch (err) {',
+    `  const message = ${failed} + (err instanceof Error ? err.message : String(err));`,
+    `  process.stderr.write('worker ' + process.pid + ': ${ErrorCodes.INSTRUMENTATION_FAILED}: ' + message + '\\n');`,
+    '  const exit = () => process.exit(1);',
+    `  if (process.send && process.connected) process.send({ type: 'failed', code: '${ErrorCodes.INSTRUMENTATION_FAILED}', message }, exit);`,
+    '  else exit();',
+    '  await new Promise(() => undefined); // the worker must not start',
+    '}',
+    '',
+  ];
+  writeFileSync(join(dir, INSTRUMENTATION_HOOK), hook.join('\n'));
+}
+
 /**
  * The CommonJS packages the worker itself imports, with the named exports RouteMQ's source takes from each. The
  * worker loads them with `require`, from the copy this RouteMQ resolves. An ESM `import` of a CommonJS package makes
@@ -98,11 +172,13 @@ export function routeCompileError(err: unknown): RouteMQError {
  * thread, which four workers starting at once on two cores pay in their start-up and first second of traffic
  * (BENCHMARKS.md, finding 13).
  */
-const FRAMEWORK_CJS_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+export const FRAMEWORK_CJS_PACKAGES: Readonly<Record<string, readonly string[]>> = {
   mqtt: [],
   'secure-json-parse': [],
   pino: ['pino'],
   ioredis: ['Redis'],
+  // Also the copy the app's instrumentation module gets (its ESM import of this CommonJS build is the same instance).
+  '@opentelemetry/api': ['ROOT_CONTEXT', 'SpanKind', 'SpanStatusCode', 'context', 'propagation', 'trace'],
 };
 
 const requireFromHere = createRequire(import.meta.url);
@@ -196,7 +272,7 @@ function compileMessage(err: unknown): string {
   const errors = (
     err as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }
   ).errors;
-  if (!errors || errors.length === 0) return err instanceof Error ? err.message : String(err);
+  if (!errors || errors.length === 0) return errorMessageOf(err);
   return errors
     .slice(0, 3)
     .map((e) =>

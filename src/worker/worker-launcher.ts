@@ -88,9 +88,15 @@ export class WorkerLauncher {
     ensureWritableDir(this.#buildDir(), 'the worker build');
     if (this.#o.buildDir === undefined) pruneDeadBuilds(this.#buildRoot());
     const routersDir = this.#o.routerDirectory ?? this.#o.config.routemq.routersDir;
-    const bundle = await buildWorkerBundle(routersDir, this.#buildDir());
+    const bundle = await buildWorkerBundle(routersDir, this.#buildDir(), this.#o.config.routemq.instrumentation);
     if (pool) {
-      await checkRouteFiles(bundle.entry, this.#assignment(pool, 0, bundle), this.#env(), this.#timings.startTimeoutMs);
+      await checkRouteFiles(
+        bundle.entry,
+        this.#assignment(pool, 0, bundle),
+        this.#env(),
+        this.#timings.startTimeoutMs,
+        instrumentationArgv(bundle),
+      );
     }
     this.#bundle = bundle;
   }
@@ -109,7 +115,7 @@ export class WorkerLauncher {
       this.#timings,
       this.#o.logger,
       this.#env(),
-      this.#execArgv(),
+      [...this.#execArgv(), ...instrumentationArgv(bundle)],
       this.#o.deadLetters,
     );
   }
@@ -152,6 +158,11 @@ export class WorkerLauncher {
   #execArgv(): readonly string[] {
     return withoutFlagsIn(this.#o.workerExecArgv ?? DEFAULT_WORKER_EXEC_ARGV, this.#env()['NODE_OPTIONS'] ?? '');
   }
+}
+
+/** The flag that loads the app's instrumentation module before a worker's own modules, if it has one. */
+function instrumentationArgv(bundle: WorkerBundle): readonly string[] {
+  return bundle.instrumentation === undefined ? [] : [`--import=${bundle.instrumentation}`];
 }
 
 /** `flags` less those whose name (`--name` of `--name=value`) `nodeOptions` also sets: NODE_OPTIONS wins. */

@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildWorkerBundle } from '../../src/worker/worker-bundle.js';
+import { FRAMEWORK_CJS_PACKAGES, buildWorkerBundle } from '../../src/worker/worker-bundle.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -42,5 +43,44 @@ describe('worker bundle', () => {
     const route = readFileSync(join(bundle.routersDir, 'app.mjs'), 'utf8');
     expect(route).toMatch(/import \{ Cluster \} from "ioredis"/);
     expect(route).toMatch(/from "pino"/);
+  });
+
+  it('exports from @opentelemetry/api every name RouteMQ imports from it', () => {
+    const src = fileURLToPath(new URL('../../src/', import.meta.url));
+    const imported = new Set<string>();
+    for (const file of filesUnder(src).filter((f) => f.endsWith('.ts'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^import \{([^}]*)\} from '@opentelemetry\/api';/gm)) {
+        for (const name of (m[1] ?? '').split(',').map((n) => n.trim())) if (name) imported.add(name);
+      }
+    }
+    expect(imported.size).toBeGreaterThan(0);
+    expect(FRAMEWORK_CJS_PACKAGES['@opentelemetry/api']).toEqual(expect.arrayContaining([...imported]));
+  });
+
+  it('compiles the instrumentation module beside a hook that imports it, and refuses a missing or broken one', async () => {
+    const routers = tempDir();
+    writeFileSync(join(routers, 'app.ts'), 'export default () => undefined;\n');
+    const app = tempDir();
+    writeFileSync(join(app, 'helper.ts'), 'export const where = (): string => "helper-marker";\n');
+    writeFileSync(
+      join(app, 'tracing.ts'),
+      "import { trace } from '@opentelemetry/api';\nimport { where } from './helper';\n(globalThis as Record<string, unknown>).t = [trace, where()];\n",
+    );
+    const bundle = await buildWorkerBundle(routers, tempDir(), join(app, 'tracing.ts'));
+    const hook = readFileSync(fileURLToPath(bundle.instrumentation ?? ''), 'utf8');
+    expect(hook).toContain("await import('./instrumentation.mjs')");
+    const compiled = readFileSync(join(bundle.dir, 'instrumentation.mjs'), 'utf8');
+    expect(compiled).toMatch(/from "@opentelemetry\/api"/); // packages stay external: the app's copy
+    expect(compiled).toContain('helper-marker'); // its relative imports are bundled
+
+    await expect(buildWorkerBundle(routers, tempDir(), join(app, 'missing.ts'))).rejects.toMatchObject({
+      code: 'RMQ_ERR_INSTRUMENTATION_FAILED',
+    });
+    writeFileSync(join(app, 'broken.ts'), 'export const = ;\n');
+    await expect(buildWorkerBundle(routers, tempDir(), join(app, 'broken.ts'))).rejects.toMatchObject({
+      code: 'RMQ_ERR_INSTRUMENTATION_FAILED',
+      message: expect.stringContaining('failed to compile'),
+    });
   });
 });

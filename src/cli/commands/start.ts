@@ -7,6 +7,7 @@ import type { TrafficTools } from '../../types.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
 import { formatTable } from '../format-table.js';
+import { importInstrumentation } from '../../util/instrumentation.js';
 import { ExitCodes, installShutdownSignals } from '../signals.js';
 import { registerTypeScriptLoader } from '../ts-loader.js';
 import type { RouteMQApp } from '../../runtime/app.js';
@@ -43,6 +44,9 @@ export async function serveFromCli(flags: ServeFlags, extras: ServeExtras = {}):
   const pretty = config.log.pretty ?? (extras.pretty ? true : undefined);
   const logger = createLogger({ level: config.log.level, ...(pretty !== undefined ? { pretty } : {}) });
   logger.debug({ config: describeConfig(config) }, 'configuration');
+  // Usually imported already by bin/routemq.js (from the environment, before any other module); this covers a
+  // value from .env or a flag, and is a no-op otherwise.
+  if (config.routemq.instrumentation !== undefined) await importInstrumentation(config.routemq.instrumentation);
   const traffic = new AbortController();
   let stopRequested: (signal: NodeJS.Signals) => void = () => undefined;
   let cleanUp: () => Promise<void> = () => Promise.resolve();
