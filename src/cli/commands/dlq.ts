@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ResolvedConfig } from '../../config/schema.js';
 import type { DeadLetterFilterInput, ReplayOutcome } from '../../dlq/dead-letter-actions.js';
+import type * as DeadLetterActions from '../../dlq/dead-letter-actions.js';
 import type { DeadLetterStore } from '../../dlq/store.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
@@ -17,8 +18,7 @@ interface DlqFlags extends CommonFlags {
 }
 
 // The store, the actions and MQTT load inside the actions, so `routemq --help` does not pay for them.
-const actions = (): Promise<typeof import('../../dlq/dead-letter-actions.js')> =>
-  import('../../dlq/dead-letter-actions.js');
+const actions = (): Promise<typeof DeadLetterActions> => import('../../dlq/dead-letter-actions.js');
 
 async function openStore(flags: DlqFlags): Promise<{ config: ResolvedConfig; store: DeadLetterStore }> {
   const { loadConfig } = await import('../../config/load-config.js');
