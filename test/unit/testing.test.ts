@@ -35,7 +35,7 @@ describe('routemq/testing with the sample routers', () => {
     ]);
     // The timing middleware's line, from ctx.log (bound to the route and topic).
     expect(r.logs).toContainEqual(
-      expect.objectContaining({ level: 'info', msg: 'handled', route: r.route, topic: 'sensors/attic/telemetry' }),
+      expect.objectContaining({ level: 'debug', msg: 'handled', route: r.route, topic: 'sensors/attic/telemetry' }),
     );
   });
 

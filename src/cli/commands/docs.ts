@@ -1,13 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { appAsyncApiDocument } from '../../asyncapi/for-app.js';
-import { loadConfig } from '../../config/load-config.js';
 import { ErrorCodes, RouteMQError } from '../../errors.js';
-import { loadRouteFiles } from '../../router/discovery.js';
-import { compileRoutes } from '../../router/route-table.js';
 import { addCommonOptions, overridesFromFlags } from '../common-options.js';
 import type { CommonFlags } from '../common-options.js';
+import { registerTypeScriptLoader } from '../ts-loader.js';
 import { envFileOption } from './routes.js';
 
 interface DocsFlags extends CommonFlags {
@@ -26,7 +23,13 @@ export function registerDocsCommand(program: Command): void {
         'json',
       ]),
     )
+    .hook('preAction', registerTypeScriptLoader)
     .action(async (flags: DocsFlags) => {
+      // Loaded here, not with the CLI, so that `routemq --help` does not pay for them.
+      const { appAsyncApiDocument } = await import('../../asyncapi/for-app.js');
+      const { loadConfig } = await import('../../config/load-config.js');
+      const { loadRouteFiles } = await import('../../router/discovery.js');
+      const { compileRoutes } = await import('../../router/route-table.js');
       const config = loadConfig({ overrides: overridesFromFlags(flags), ...envFileOption(flags) });
       const table = compileRoutes(await loadRouteFiles(config.routemq.routersDir), {
         defaultGroup: config.mqtt.groupName,
