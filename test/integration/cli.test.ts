@@ -65,7 +65,8 @@ describe('the CLI and the sample app', () => {
 
   it('runs the sample app (npm start) and shows its traffic in the logs', async () => {
     // A stopped app's persistent sessions stay in their share group (by design): each env has its own group.
-    const app = f.spawn(['start', '--traffic', 'app/sample-traffic.ts'], f.env(), ROOT);
+    // The sample app logs each message at debug (one line at info per message would flood a real deployment).
+    const app = f.spawn(['start', '--traffic', 'app/sample-traffic.ts'], f.env({ LOG_LEVEL: 'debug' }), ROOT);
     await app.waitForLog((l) => l['msg'] === 'handled' && l['route'] === 'sensors/{sensorId}/telemetry', 20_000);
     await app.waitForLog((l) => l['msg'] === 'command received', 20_000);
     await app.waitForLog((l) => l['code'] === 'RMQ_ERR_PAYLOAD_SCHEMA', 20_000);
@@ -75,7 +76,11 @@ describe('the CLI and the sample app', () => {
   });
 
   it('works on MQTT 3.1.1: handles, dead-letters and redelivers like v5', async () => {
-    const app = f.spawn(['start', '--traffic', 'app/sample-traffic.ts'], f.env({ MQTT_PROTOCOL_VERSION: '4' }), ROOT);
+    const app = f.spawn(
+      ['start', '--traffic', 'app/sample-traffic.ts'],
+      f.env({ MQTT_PROTOCOL_VERSION: '4', LOG_LEVEL: 'debug' }),
+      ROOT,
+    );
     await app.waitForLog((l) => l['msg'] === 'handled' && l['route'] === 'sensors/{sensorId}/telemetry', 20_000);
     await app.waitForLog((l) => l['code'] === 'RMQ_ERR_PAYLOAD_SCHEMA' && l['msg'] !== undefined, 20_000);
     expect(app.logs().filter((l) => l['code'] === 'RMQ_ERR_DLQ_PUBLISH_FAILED')).toEqual([]);
