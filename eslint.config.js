@@ -26,6 +26,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
+        // packages/create-routemq is a plain-JS package with no build: its own tsconfig.json (checkJs) types it.
         projectService: { allowDefaultProject: ['eslint.config.js'] },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,8 +7,7 @@ import { promisify, stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { useFixture } from '../helpers/fixture.js';
 import { collect, uniqueName } from '../helpers/mqtt.js';
-import { writeOfflineLock } from '../helpers/offline-install.js';
-import { packRouteMQ } from '../helpers/pack-tarball.js';
+import { packRouteMQ, writeAppLockfile } from '../helpers/pack.js';
 import { spawnProcess } from '../helpers/spawn-app.js';
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
@@ -39,7 +38,10 @@ describe('routemq new', () => {
       // Outside the repository, so nothing resolves from the repo's node_modules.
       const tmp = mkdtempSync(join(tmpdir(), 'routemq-new-'));
       f.defer(() => rmSync(tmp, { recursive: true, force: true }));
-      const tarball = await packRouteMQ(tmp);
+      // The tarball test/package/install.test.ts installs too (cached by content: one pack per run).
+      const packed = await packRouteMQ();
+      const tarball = join(tmp, basename(packed.tarball));
+      copyFileSync(packed.tarball, tarball);
       const appDir = join(tmp, 'my-app');
       const spec = `file:../${basename(tarball)}`;
       const created = await sh(process.execPath, [BIN, 'new', 'my-app', '--routemq', spec], tmp);
@@ -48,7 +50,7 @@ describe('routemq new', () => {
       const manifest = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as Record<string, unknown>;
       expect(manifest).toMatchObject({ name: 'my-app', dependencies: { routemq: spec } });
 
-      writeOfflineLock(appDir, tarball);
+      writeAppLockfile(appDir, { ...packed, tarball });
       const install = await sh('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], appDir);
       expect(install.code, install.out).toBe(0);
 
