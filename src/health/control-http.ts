@@ -17,6 +17,8 @@ export const HTTP_CONTROL_COMMANDS: ReadonlySet<string> = new Set(['scale', 'res
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.CONTROL_INVALID]: 400,
+  // A worker count below 1 (`scaleTo`'s check).
+  [ErrorCodes.ROUTE_OPTION_INVALID]: 400,
   [ErrorCodes.POOL_NOT_FOUND]: 404,
   [ErrorCodes.WORKER_NOT_FOUND]: 404,
 };
@@ -25,8 +27,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * Answer one `POST /control` (already authorised). The body is a control-socket request:
  * `{ "cmd": "scale", "pool": "orders", "count": 3 }`, `{ "cmd": "restart-worker", "workerId": "orders-0" }` or
  * `{ "cmd": "reload" }`. Answers 200 with the fresh health snapshot once the action is done; 400
- * `RMQ_ERR_CONTROL_INVALID` for another body; 404 `RMQ_ERR_POOL_NOT_FOUND` / `RMQ_ERR_WORKER_NOT_FOUND`; 409 with
- * the code for any other refusal (e.g. a count out of range); 500 for anything else. Never rejects.
+ * `RMQ_ERR_CONTROL_INVALID` for another body, `RMQ_ERR_ROUTE_OPTION_INVALID` for a count below 1; 404 `RMQ_ERR_POOL_NOT_FOUND` / `RMQ_ERR_WORKER_NOT_FOUND`; 409 with
+ * the code for any other refusal (e.g. a reload whose route files fail to load); 500 for anything else. Never rejects.
  */
 export async function handleControlRequest(
   req: IncomingMessage,

@@ -49,8 +49,8 @@ function renderHealth(h) {
   $('pools').tBodies[0].innerHTML = h.pools.map((p) =>
     '<tr data-pool="' + esc(p.name) + '"><td>' + esc(p.name) + '</td><td>' + esc(p.routes.join(', ')) + '</td><td class="count">' + p.ready + ' / ' + p.desired +
     '</td><td class="busy">' + Math.round((p.load ? p.load.busyRatio : 0) * 100) + '%</td><td>' + dash(p.load && p.load.messagesPerSecond, round1) + '</td><td>' +
-    dash(p.load && p.load.p95Ms) + '</td><td>' + (p.degraded ? '<span class="badge bad">degraded</span>' : 'no') + '</td><td>' + p.totalRestarts +
-    '</td><td><button class="scale-down" data-pool="' + esc(p.name) + '" data-count="' + (p.desired - 1) + '">−</button> <button class="scale-up" data-pool="' +
+    dash(p.load && p.load.p95Ms, round1) + '</td><td>' + (p.degraded ? '<span class="badge bad">degraded</span>' : 'no') + '</td><td>' + p.totalRestarts +
+    '</td><td><button class="scale-down" data-pool="' + esc(p.name) + '" data-count="' + (p.desired - 1) + '"' + (p.desired <= 1 ? ' disabled' : '') + '>−</button> <button class="scale-up" data-pool="' +
     esc(p.name) + '" data-count="' + (p.desired + 1) + '">+</button></td></tr>').join('');
   const m = h.main;
   const mainRow = '<tr data-worker="main" data-state="' + esc(h.state) + '"><td>main</td><td>' + esc(m.pid) + '</td><td class="state"><span class="badge ' +

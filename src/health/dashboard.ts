@@ -37,6 +37,7 @@ const STYLE = `
   input { background: var(--bg); color: var(--text); border: 1px solid #334155; border-radius: 4px; padding: 3px 6px; }
   button { background: #334155; color: var(--text); border: 0; border-radius: 4px; padding: 2px 8px; cursor: pointer; }
   button:hover { background: #475569; }
+  button:disabled { opacity: .4; cursor: default; }
   .badge { padding: 2px 10px; border-radius: 999px; font-weight: 600; font-size: 12px; }
   .ok { background: var(--ok); color: #052e16; } .bad { background: var(--bad); color: #450a0a; } .warn { background: var(--warn); color: #451a03; }
   .bad-text { color: var(--bad); }

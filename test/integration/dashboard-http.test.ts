@@ -96,6 +96,10 @@ describe("the dashboard's HTTP endpoints", () => {
       status: 404,
       body: { code: 'RMQ_ERR_POOL_NOT_FOUND' },
     });
+    expect(await post({ cmd: 'scale', pool: 'work', count: 0 })).toMatchObject({
+      status: 400,
+      body: { code: 'RMQ_ERR_ROUTE_OPTION_INVALID' },
+    });
     expect(await post({ cmd: 'restart-worker', workerId: 'work-9' })).toMatchObject({
       status: 404,
       body: { code: 'RMQ_ERR_WORKER_NOT_FOUND' },
