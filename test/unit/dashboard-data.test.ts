@@ -81,7 +81,7 @@ const silent = { warn: () => undefined } as unknown as Logger;
 
 describe('routeFigures', () => {
   it('sums a route over its workers, lists the main connection as pool main, and gives the error rate and p95', () => {
-    const worker = (n: number): MonitoredWorker =>
+    const worker = (): MonitoredWorker =>
       ({
         pool: 'work',
         stats: stats({ 'work/{id}': { received: 5, handled: 4, failed: 1 } }, 0.004),
@@ -89,7 +89,7 @@ describe('routeFigures', () => {
     const figures = routeFigures(
       snapshot(T0, {
         main: { pid: 1, cpuPercent: 0, memoryMb: 1, uptimeMs: 0, stats: stats({ 'orders/{id}': { received: 2 } }) },
-        workers: [worker(0), worker(1)],
+        workers: [worker(), worker()],
       }),
     );
     expect(figures).toEqual([
