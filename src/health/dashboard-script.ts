@@ -19,7 +19,8 @@ const readQuery = () => (token ? '?token=' + encodeURIComponent(token) : '');
 const withToken = (path) => path + (token ? (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : '');
 async function getJson(path) {
   const r = await fetch(withToken(path), { cache: 'no-store' });
-  if (!r.ok) throw new Error(path + ': ' + r.status);
+  // A string, shown as is next to the token field by every(): a read that failed (401 without the token).
+  if (!r.ok) throw path + ': ' + r.status;
   return r.json();
 }
 /** Changes send the token in the header only (the server refuses it in the URL). */

@@ -208,8 +208,27 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard v2 in headless Chromium, under
       { timeout: 30_000 },
     );
 
-    // A bounded DOM: the event list is capped, and the whole page stays small.
-    expect(await page.locator('#events .event').count()).toBeLessThanOrEqual(200);
+    // Purge another from the page (after its confirmation dialog): it leaves the list and the store.
+    page.once('dialog', (dialog) => void dialog.accept());
+    const last = page.locator('tr[data-dead-letter]').last();
+    const purged = (await last.getAttribute('data-dead-letter')) as string;
+    await last.locator('button.purge').click();
+    await page.waitForFunction(
+      (gone) =>
+        document.querySelectorAll('tr[data-dead-letter]').length === 2 &&
+        document.querySelector(`tr[data-dead-letter="${gone}"]`) === null,
+      purged,
+      { timeout: 15_000 },
+    );
+
+    // A bounded DOM: a storm of 1000 events (as a poison-message storm sends) leaves the newest 200 on the page.
+    await page.evaluate(() => {
+      const add = (window as unknown as { addEvent: (e: unknown) => void }).addEvent;
+      for (let i = 0; i < 1000; i++)
+        add({ type: 'message.dead_lettered', at: Date.now() + i, data: { topic: `s/${i}` } });
+    });
+    expect(await page.locator('#events .event').count()).toBe(200);
+    expect(await page.locator('#events .event').first().textContent()).toContain('s/999');
     expect(await page.evaluate(() => document.getElementsByTagName('*').length)).toBeLessThan(3000);
 
     // Every message of the load was handled: none lost, none twice, none unknown.
