@@ -1,7 +1,8 @@
 /**
  * The dashboard page's script (plain browser JavaScript in a string; `dashboard.ts` puts it in the page). It
- * follows `/events` (health samples and lifecycle events), polls `/dashboard/data` (routes, chart history, event
- * history) every 2 s, and `/dead-letters` and `/status` (sessions) every 5 s. Every list it draws is capped
+ * follows `/events` (health samples and lifecycle events), polls `/dashboard/data` (routes, sessions, chart
+ * history, event history) every 2 s, and `/dead-letters` every 5 s. It never reads `/status`: each read of it takes
+ * a fresh sample, which resets the workers' msg/s (until the live figures are reworked). Every list it draws is capped
  * (`CAP`), so the page's DOM stays bounded whatever the app does.
  */
 export const DASHBOARD_SCRIPT = String.raw`
@@ -45,6 +46,7 @@ function renderHeader(h) {
     esc(info.group) + '</b> · v' + esc(info.version) + ' · ' : '') + 'up ' + secs(up) + ' · ' + h.activeWorkers + '/' + h.totalWorkers +
     ' workers ready · mqtt ' + (h.mqttConnected ? 'connected' : 'down');
 }
+/** A worker's msg/s and p95: its own load over its last stats interval (what the pool row sums), else the monitor's. */
 function renderHealth(h) {
   renderHeader(h);
   $('pools').tBodies[0].innerHTML = h.pools.map((p) =>
@@ -60,7 +62,8 @@ function renderHealth(h) {
   $('workers').tBodies[0].innerHTML = mainRow + h.workers.slice(0, CAP.workers).map((w) =>
     '<tr data-worker="' + esc(w.workerId) + '" data-state="' + esc(w.status) + '"><td>' + esc(w.workerId) + '</td><td>' + esc(w.pid) + '</td><td class="state"><span class="badge ' +
     (w.status === 'ready' ? 'ok' : w.status === 'starting' || w.status === 'draining' ? 'warn' : 'bad') + '">' + esc(w.status) + '</span></td><td>' + w.cpuPercent +
-    '</td><td>' + w.memoryMb + '</td><td>' + secs(w.uptimeMs) + '</td><td>' + w.restarts + '</td><td>' + dash(w.ratePerSec) + '</td><td>' + dash(w.latencyP95Ms) +
+    '</td><td>' + w.memoryMb + '</td><td>' + secs(w.uptimeMs) + '</td><td>' + w.restarts + '</td><td>' + dash(w.load ? w.load.messagesPerSecond : w.ratePerSec, round1) + '</td><td>' +
+    dash(w.load && w.load.p95Ms !== undefined ? w.load.p95Ms : w.latencyP95Ms, round1) +
     '</td><td><button class="restart" data-worker="' + esc(w.workerId) + '">restart</button></td></tr>').join('');
 }
 document.addEventListener('click', async (e) => {
@@ -115,6 +118,8 @@ function renderRoutes(routes) {
 
 const COLORS = ['#38bdf8', '#f472b6', '#a3e635', '#fbbf24', '#c084fc', '#f87171', '#2dd4bf', '#fb923c'];
 const charts = {};
+/** One colour per name in every chart and whenever the chart is built: main white, a pool by a hash of its name. */
+const colour = (name) => name === 'main' ? '#e2e8f0' : COLORS[[...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % COLORS.length];
 function drawChart(id, title, series, index) {
   const el = $(id);
   if (typeof uPlot === 'undefined') { el.textContent = 'charts unavailable (the chart library did not load)'; return; }
@@ -129,8 +134,7 @@ function drawChart(id, title, series, index) {
   const opts = { title, width: Math.max(300, el.clientWidth || 360), height: 180, spanGaps: true,
     axes: [{ stroke: '#94a3b8', grid: { stroke: '#334155' } }, { stroke: '#94a3b8', grid: { stroke: '#334155' } }],
     legend: { live: false },
-    // Colours by the name's place among every series, so a pool has one colour in all three charts.
-    series: [{}, ...names.map((n) => ({ label: n, stroke: COLORS[Object.keys(series).sort().indexOf(n) % COLORS.length], width: 2 }))] };
+    series: [{}, ...names.map((n) => ({ label: n, stroke: colour(n), width: 2 }))] };
   charts[id] = { signature, plot: new uPlot(opts, data, el) };
   el.dataset.points = String(times.length);
 }
@@ -139,6 +143,7 @@ async function refreshData() {
   const d = await getJson('dashboard/data');
   info = d.info;
   renderRoutes(d.routes);
+  renderSessions(d.sessions || []);
   for (const e of d.events) addEvent(e);
   drawChart('chart-rate', 'msg/s (15 min)', d.series, 1);
   drawChart('chart-p95', 'p95 ms (15 min)', d.series, 2);
@@ -155,9 +160,7 @@ async function refreshDeadLetters() {
     esc(d.id) + '">purge</button></td></tr>').join('');
 }
 
-async function refreshSessions() {
-  const s = await getJson('status');
-  const list = s.sessions || [];
+function renderSessions(list) {
   $('sessions').tBodies[0].innerHTML = list.slice(0, CAP.sessions).map((x) =>
     '<tr data-session="' + esc(x.clientId) + '"><td>' + esc(x.clientId) + '</td><td>' + esc(x.instance) + '</td><td>' + esc(x.pool) + '</td><td>' + esc(x.slot) +
     '</td><td>' + esc(x.state) + '</td><td>' + dash(x.ageS) + '</td></tr>').join('');
@@ -167,7 +170,6 @@ async function refreshSessions() {
 const every = (fn, ms) => { const run = () => fn().catch((err) => note(String(err), true)); void run(); setInterval(run, ms); };
 every(refreshData, 2000);
 every(refreshDeadLetters, 5000);
-every(refreshSessions, 5000);
 const source = new EventSource('events' + readQuery());
 source.addEventListener('health', (m) => renderHealth(JSON.parse(m.data)));
 source.addEventListener('lifecycle', (m) => {

@@ -119,7 +119,9 @@ export class HealthHttpServer {
       const history = options.dashboard;
       if (history) {
         this.#routes.set('/dashboard/data', async (_req, res) => {
-          json(res, 200, history.data(options.monitor.latest ?? (await options.monitor.sample())));
+          // The latest sample, not a fresh one: a fresh sample per page poll would reset the workers' rates.
+          const snapshot = options.monitor.latest ?? (await options.monitor.sample());
+          json(res, 200, { ...history.data(snapshot), sessions: options.sessions?.() ?? [] });
         });
       }
     }

@@ -3,12 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DashboardData } from '../../src/health/dashboard-data.js';
 import type { HealthSnapshot } from '../../src/health/health-monitor.js';
+import type { SessionEntry } from '../../src/sessions/session-list.js';
 import { freePort } from '../helpers/broker.js';
 import { useFixture } from '../helpers/fixture.js';
 import { waitUntil } from '../helpers/mqtt.js';
 
 const ROUTERS = fileURLToPath(new URL('../fixtures/apps/dashboard/routers', import.meta.url));
 const TOKEN = 'dashboard-http-token-s3cret';
+
+/** The body of `GET /dashboard/data`: the history's data plus the registry's sessions. */
+type DataBody = DashboardData & { readonly sessions: readonly SessionEntry[] };
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -50,10 +54,10 @@ describe("the dashboard's HTTP endpoints", () => {
     const client = await f.connect();
     await client.publishAsync('work/w1', '{}', { qos: 1 });
     await client.publishAsync('orders/o1', '{}', { qos: 1 });
-    let data: DashboardData | undefined;
+    let data: DataBody | undefined;
     await waitUntil(
       async () => {
-        data = (await call<DashboardData>(`${base}/dashboard/data`)).body;
+        data = (await call<DataBody>(`${base}/dashboard/data`)).body;
         const routes = new Map(data.routes.map((r) => [r.route, r]));
         return (
           routes.get('work/{id}')?.handled === 1 &&
@@ -64,10 +68,11 @@ describe("the dashboard's HTTP endpoints", () => {
       20_000,
       'both routes counted and chart points of pool work',
     );
-    const d = data as DashboardData;
+    const d = data as DataBody;
     expect(d.info).toMatchObject({ instance: 'test', broker: `mqtt://127.0.0.1:${f.broker.port}`, version: VERSION });
     expect(d.routes.find((r) => r.route === 'orders/{id}')).toMatchObject({ pool: 'main', failed: 1, errorRate: 1 });
     expect(d.events.map((e) => e.type)).toEqual(expect.arrayContaining(['worker.started', 'message.dead_lettered']));
+    expect(d.sessions.map((x) => `${x.pool}/${x.slot}/${x.state}`).sort()).toEqual(['main/0/live', 'work/0/live']);
     expect(d.limits).toMatchObject({ pointsPerSeries: 900, events: 200 });
   });
 
