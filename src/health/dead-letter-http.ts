@@ -133,8 +133,13 @@ async function replay(
   return { replayed, warnings, remaining };
 }
 
-/** The JSON body of a POST: `{}` when empty; `application/json` and at most {@link MAX_DEAD_LETTER_BODY_BYTES}. */
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+/**
+ * The JSON body of a POST: `{}` when empty; `application/json` and at most {@link MAX_DEAD_LETTER_BODY_BYTES}
+ * (shared with `POST /control`).
+ *
+ * @throws HttpRouteMQError `RMQ_ERR_DLQ_REQUEST_INVALID` with status 413 (too large), 415 (not JSON's type) or 400.
+ */
+export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_DEAD_LETTER_BODY_BYTES) throw tooLarge();
   const body = await new Promise<Buffer>((resolve, reject) => {
@@ -190,7 +195,7 @@ function decodeSegment(segment: string): string {
 }
 
 /** A RouteMQError with the HTTP status to answer it with. */
-class HttpRouteMQError extends RouteMQError {
+export class HttpRouteMQError extends RouteMQError {
   readonly status: number;
 
   constructor(code: ErrorCode, message: string, status: number) {

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/schema.js';
+import type { ControlHandler } from '../control/control-server.js';
 import type { Logger } from '../logger.js';
 import type { RouteMQApp } from '../runtime/app.js';
+import { DashboardHistory } from './dashboard-data.js';
 import { HealthMonitor } from './health-monitor.js';
 import { appAsyncApiDocument } from '../asyncapi/for-app.js';
 import { HealthHttpServer } from './http-server.js';
@@ -30,6 +33,7 @@ export class HealthService {
   readonly #server: HealthHttpServer | undefined;
   readonly #replacing = new Set<string>();
   readonly #reporter: RedisHealthReporter | undefined;
+  readonly #history: DashboardHistory | undefined;
   #stopping = false;
   #stopPromise: Promise<void> | undefined;
 
@@ -40,6 +44,7 @@ export class HealthService {
     redis?: RedisManager,
     scaling?: () => ScalingView | undefined,
     sessions?: () => readonly SessionEntry[],
+    control?: ControlHandler,
   ) {
     this.#app = app;
     this.#config = config;
@@ -77,6 +82,18 @@ export class HealthService {
       });
     }
     const h = config.health;
+    if (h.httpEnabled) {
+      this.#history = new DashboardHistory({
+        monitor: this.monitor,
+        events: app.events,
+        info: {
+          instance: config.routemq.instanceId,
+          broker: config.mqtt.url,
+          group: config.mqtt.groupName,
+          version: routemqVersion(),
+        },
+      });
+    }
     if (h.httpEnabled || h.metricsEnabled) {
       this.#server = new HealthHttpServer({
         host: h.host,
@@ -99,6 +116,8 @@ export class HealthService {
           logger,
         },
         asyncapi: () => (app.table ? appAsyncApiDocument(config, app.table) : undefined),
+        ...(this.#history ? { dashboard: this.#history } : {}),
+        ...(control ? { control } : {}),
         logger,
       });
     }
@@ -128,6 +147,7 @@ export class HealthService {
 
   /** Start sampling and, when enabled, serving HTTP. */
   async start(): Promise<void> {
+    this.#history?.start();
     this.monitor.start();
     this.#reporter?.start();
     await this.#server?.start();
@@ -151,6 +171,7 @@ export class HealthService {
     this.#stopping = true;
     this.#stopPromise ??= (async () => {
       this.monitor.stop();
+      this.#history?.stop();
       this.#reporter?.stop();
       await this.#server?.stop();
     })();
@@ -169,5 +190,17 @@ export class HealthService {
     } finally {
       this.#replacing.delete(workerId);
     }
+  }
+}
+
+/** RouteMQ's own version, from its package.json (`src/health` and `dist/health` are both two levels down). */
+function routemqVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
   }
 }

@@ -7,7 +7,10 @@ import type { Secret } from '../config/secret.js';
 import { ErrorCodes } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppEvent, AppEvents } from '../runtime/app-events.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import type { ControlHandler } from '../control/control-server.js';
+import { handleControlRequest } from './control-http.js';
+import { dashboardPage } from './dashboard.js';
+import type { DashboardHistory } from './dashboard-data.js';
 import { handleDeadLetterRequest, isDeadLetterPath, isStateChanging, sendJson as json } from './dead-letter-http.js';
 import type { DeadLetterHttpOptions } from './dead-letter-http.js';
 import { backlogOf } from './route-figures.js';
@@ -43,6 +46,10 @@ export interface HealthHttpOptions {
   readonly deadLetters?: DeadLetterHttpOptions;
   /** The AsyncAPI document of the routes, for `/asyncapi.json` (404 while there is none). */
   readonly asyncapi?: () => unknown;
+  /** Serve `GET /dashboard/data` (with `healthEnabled`) from this history. */
+  readonly dashboard?: DashboardHistory;
+  /** Serve `POST /control` (with `healthEnabled`): scale, restart-worker and reload, through this handler. */
+  readonly control?: ControlHandler;
   readonly logger: Logger;
 }
 
@@ -53,11 +60,12 @@ type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void
 
 /**
  * The HTTP face of a running app (node:http, no framework): probes for orchestrators, Prometheus metrics, the full
- * health JSON, Server-Sent Events of lifecycle events, a self-contained dashboard page, and the `/dead-letters` API.
- * Binds to 127.0.0.1 by default; an optional bearer token protects everything but `/health` and the status of
- * `/ready` (its details need the token: probes cannot send a secret). Requests that change something (replaying or
- * purging dead letters) need the token, sent as `Authorization: Bearer`, always: with no `HEALTH_HTTP_TOKEN` set they
- * are refused (403, `RMQ_ERR_HTTP_TOKEN_REQUIRED`).
+ * health JSON, Server-Sent Events of lifecycle events, a self-contained dashboard page with its data
+ * (`/dashboard/data`), the `/dead-letters` API and the page's actions (`POST /control`). Binds to 127.0.0.1 by
+ * default; an optional bearer token protects everything but `/health` and the status of `/ready` (its details need
+ * the token: probes cannot send a secret). Requests that change something (replaying or purging dead letters,
+ * scaling, restarting a worker, reloading) need the token, sent as `Authorization: Bearer`, always: with no
+ * `HEALTH_HTTP_TOKEN` set they are refused (403, `RMQ_ERR_HTTP_TOKEN_REQUIRED`).
  */
 export class HealthHttpServer {
   readonly #o: HealthHttpOptions;
@@ -132,8 +140,16 @@ export class HealthHttpServer {
       });
       this.#routes.set('/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(DASHBOARD_HTML);
+        res.end(dashboardPage(options.logger));
       });
+      const history = options.dashboard;
+      if (history) {
+        this.#routes.set('/dashboard/data', async (_req, res) => {
+          // The latest sample, not a fresh one: a fresh sample per page poll would reset the workers' rates.
+          const snapshot = options.monitor.latest ?? (await options.monitor.sample());
+          json(res, 200, { ...history.data(snapshot), sessions: options.sessions?.() ?? [] });
+        });
+      }
     }
     if (!options.metricsEnabled && !this.#routes.has(options.metricsPath)) {
       // The health server runs without metrics: say what to set instead of a bare 404.
@@ -196,6 +212,15 @@ export class HealthHttpServer {
       if (!this.#authorizedFor(req, res)) return;
       return handleDeadLetterRequest(req, res, url, deadLetters);
     }
+    const control = this.#o.healthEnabled ? this.#o.control : undefined;
+    if (control && path === '/control') {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        return json(res, 405, { error: 'method not allowed', method: req.method });
+      }
+      if (!this.#authorizedFor(req, res)) return;
+      return handleControlRequest(req, res, control, this.#o.logger);
+    }
     const route = this.#routes.get(path);
     if (!route) return json(res, 404, { error: 'not found', path });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -224,7 +249,9 @@ export class HealthHttpServer {
     }
     if (!this.#o.token) {
       json(res, 403, {
-        error: 'Replaying and purging dead letters over HTTP needs HEALTH_HTTP_TOKEN set (and sent as a bearer token)',
+        error:
+          'Changes over HTTP (replaying or purging dead letters, scaling, restarting a worker, reloading) need ' +
+          'HEALTH_HTTP_TOKEN set (and sent as a bearer token)',
         code: ErrorCodes.HTTP_TOKEN_REQUIRED,
       });
       return false;

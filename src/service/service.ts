@@ -118,6 +118,14 @@ export class RouteMQService {
       events: app.events,
       logger: this.#log,
     });
+    const onStop = options.onStopRequest ?? (() => void this.stop());
+    // One handler for the control socket and the dashboard's `POST /control` (which refuses `stop`).
+    const control = appControlHandler(
+      app,
+      () => this.health.monitor.sample(),
+      () => this.reload(),
+      onStop,
+    );
     this.health = new HealthService(
       app,
       config,
@@ -125,22 +133,13 @@ export class RouteMQService {
       this.#redis,
       () => (app.workers ? this.#autoscaler.view() : undefined),
       () => this.sessionList(),
+      control,
     );
-    const onStop = options.onStopRequest ?? (() => void this.stop());
     this.#onFatal = options.onFatal ?? (() => undefined);
     app.events.on('fatal', (err) => void this.stop().then(() => this.#onFatal(err)));
     app.events.on('event', () => this.#queueSessionSync());
     this.#control = config.routemq.controlSocket
-      ? new ControlServer(
-          config.routemq.controlSocket,
-          appControlHandler(
-            app,
-            () => this.health.monitor.sample(),
-            () => this.reload(),
-            onStop,
-          ),
-          this.#log,
-        )
+      ? new ControlServer(config.routemq.controlSocket, control, this.#log)
       : undefined;
   }
 
