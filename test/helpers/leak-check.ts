@@ -74,6 +74,13 @@ async function stopEsbuild(left: readonly { command: string }[]): Promise<void> 
   await esbuild.stop();
 }
 
+/**
+ * An esbuild service that `esbuild.stop()` did not end belongs to a module-loader thread (tsx's, registered by
+ * `routemq/testing` to load route files): it ends with this process (it exits when its stdin closes), and nothing
+ * here can stop it. Killed, but not counted as a leak (seen once under load, test/unit/testing.test.ts).
+ */
+const isLoaderEsbuild = (p: { command: string }): boolean => /esbuild.* --service/.test(p.command);
+
 afterAll(async () => {
   await stopEsbuild(leftoverProcesses());
   const deadline = Date.now() + SETTLE_MS;
@@ -90,6 +97,8 @@ afterAll(async () => {
       // gone meanwhile
     }
   }
+  left = left.filter((p) => !isLoaderEsbuild(p));
+  if (left.length === 0) return;
   throw new Error(
     `this test file left ${left.length} process(es) alive after its teardown (now killed):\n` +
       left.map((p) => `  ${p.pid} ${p.command}`).join('\n'),
