@@ -18,7 +18,13 @@ import { listRouteFiles, loadRouteFiles } from '../router/discovery.js';
 import { ensureWritableDir } from '../util/state-dir.js';
 import { Router } from '../router/router.js';
 import type { RouteDeclarationSource } from '../router/router.js';
-import { linkNodeModules, pruneOldBundles, routeCompileError, runEsbuild } from '../worker/worker-bundle.js';
+import {
+  ROUTE_BUNDLE_OPTIONS,
+  linkNodeModules,
+  pruneOldBundles,
+  routeCompileError,
+  runEsbuild,
+} from '../worker/worker-bundle.js';
 
 /** RouteMQ's own source (src/ in a checkout, dist/ in a package): imports that resolve into it stay external. */
 const FRAMEWORK_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..') + sep;
@@ -75,22 +81,14 @@ export async function loadRouteBundle(routersDir: string, cacheDir: string): Pro
   let metafile: Metafile;
   try {
     ({ metafile } = await runEsbuild({
+      ...ROUTE_BUNDLE_OPTIONS,
       entryPoints: sources,
       outdir: dir,
       outbase: resolve(routersDir),
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      entryNames: '[dir]/[name]',
-      chunkNames: '_chunks/[name]-[hash]',
-      outExtension: { '.js': '.mjs' },
       sourcemap: 'inline',
       sourcesContent: false,
       metafile: true,
       plugins: [frameworkExternal],
-      logLevel: 'silent',
     }));
   } catch (err) {
     throw remember(routeCompileError(err), filesOfBuildErrors(err));

@@ -79,24 +79,32 @@ export async function buildWorkerBundle(
 async function buildRoutes(routeFiles: readonly string[], dir: string, outbase: string): Promise<void> {
   try {
     await runEsbuild({
+      ...ROUTE_BUNDLE_OPTIONS,
       entryPoints: [WORKER_ENTRY, ...routeFiles],
       outdir: dir,
       outbase,
-      bundle: true,
-      splitting: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      entryNames: '[dir]/[name]',
-      chunkNames: '_chunks/[name]-[hash]',
-      outExtension: { '.js': '.mjs' },
       plugins: [requireFrameworkPackages, externalPackages],
-      logLevel: 'silent',
     });
   } catch (err) {
     throw routeCompileError(err);
   }
 }
+
+/**
+ * How route files are bundled, for the workers and for a reload of the main process: ESM for Node, one `.mjs` per
+ * entry under its own directory, shared code split into `_chunks/`.
+ */
+export const ROUTE_BUNDLE_OPTIONS = {
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  entryNames: '[dir]/[name]',
+  chunkNames: '_chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  logLevel: 'silent',
+} as const satisfies BuildOptions;
 
 /**
  * Run one esbuild build. esbuild keeps a service child process between builds; builds are rare (start and
