@@ -129,15 +129,20 @@ function parseJson(text: string): unknown {
 }
 
 /**
+ * What {@link mayHoldForbiddenKey} looks for, in one scan: one regular expression (V8 compiles it to native code)
+ * instead of three `includes`, each a call and a scan (callgrind: -1.1% instructions per message on the cold
+ * dispatch path).
+ */
+const FORBIDDEN_KEY_HINT = /__proto__|constructor|\\u/;
+
+/**
  * Whether secure-json-parse has anything to look at. It refuses `"__proto__":` and `"constructor":` keys, any of
  * whose letters may be written as a `\uXXXX` escape, and it strips a leading BOM. Text with none of `__proto__`,
  * `constructor`, `\u` or a BOM parses the same with plain `JSON.parse`, which skips its two regular expressions
  * and its `Error.stackTraceLimit` juggling (together about as costly as the parse itself for small payloads).
  */
 function mayHoldForbiddenKey(text: string): boolean {
-  return (
-    text.charCodeAt(0) === 0xfeff || text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')
-  );
+  return text.charCodeAt(0) === 0xfeff || FORBIDDEN_KEY_HINT.test(text);
 }
 
 function fail(code: ErrorCode, message: string): DecodeResult {

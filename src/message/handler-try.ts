@@ -9,26 +9,48 @@ import type { RouteStats } from './stats.js';
  * operations.
  */
 export class Try<T> {
-  prev: Try<T> | undefined = undefined;
-  next: Try<T> | undefined = undefined;
+  // `declare` fields, assigned in the constructor: a field declaration (with or without an initialiser, and a
+  // parameter property too) compiles to a class field (target ES2022), which V8 defines in an initialiser function
+  // of its own before the constructor runs: one more call and a define per field, per try (see Job in dispatcher.ts).
+  declare prev: Try<T> | undefined;
+  declare next: Try<T> | undefined;
   /** In the list of tries in flight; false once settled (finished, failed or timed out). */
-  live = true;
+  declare live: boolean;
+  declare readonly token: T;
+  /** The try's context: it also holds the route, payload and attempt number a retry needs. */
+  declare readonly ctx: MessageContextImpl;
+  declare readonly stats: RouteStats;
+  declare readonly packet: IPublishPacket;
+  declare readonly captures: readonly string[];
+  /** `Date.now()` past which the try times out. */
+  declare readonly deadline: number;
+  /**
+   * `Date.now()` at its start, for the duration histogram. A millisecond clock: `performance.now()` twice per
+   * message was ~6% of the dispatch path's instructions. Sub-millisecond tries are rounded to 0 or 1 ms, without
+   * bias on average (the histogram's sum stays right).
+   */
+  declare readonly startedAt: number;
+
   constructor(
-    readonly token: T,
-    /** The try's context: it also holds the route, payload and attempt number a retry needs. */
-    readonly ctx: MessageContextImpl,
-    readonly stats: RouteStats,
-    readonly packet: IPublishPacket,
-    readonly captures: readonly string[],
-    /** `Date.now()` past which the try times out. */
-    readonly deadline: number,
-    /**
-     * `Date.now()` at its start, for the duration histogram. A millisecond clock: `performance.now()` twice per
-     * message was ~6% of the dispatch path's instructions. Sub-millisecond tries are rounded to 0 or 1 ms, without
-     * bias on average (the histogram's sum stays right).
-     */
-    readonly startedAt: number,
-  ) {}
+    token: T,
+    ctx: MessageContextImpl,
+    stats: RouteStats,
+    packet: IPublishPacket,
+    captures: readonly string[],
+    deadline: number,
+    startedAt: number,
+  ) {
+    this.prev = undefined;
+    this.next = undefined;
+    this.live = true;
+    this.token = token;
+    this.ctx = ctx;
+    this.stats = stats;
+    this.packet = packet;
+    this.captures = captures;
+    this.deadline = deadline;
+    this.startedAt = startedAt;
+  }
 
   /**
    * The try's CONSUMER span while it is open (a {@link TracedTry}); `undefined` once ended, and always on a plain

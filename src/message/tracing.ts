@@ -39,7 +39,7 @@ export const TRACING_RECHECK_MS = 1000;
 /**
  * The last look at the global tracer provider: the registered SDK's tracer (`undefined`: none), and the
  * `Date.now()` from which to look again. The hot path (`RouteRunner.run`) reads `tracer` only; the runner's sweeper
- * calls {@link refreshTracing} when `checkAt` has passed (BENCHMARKS.md, finding 20).
+ * calls {@link refreshTracing} when `checkAt` has passed (BENCHMARKS.md, finding 21).
  */
 export const tracingState: { tracer: Tracer | undefined; checkAt: number } = { tracer: undefined, checkAt: 0 };
 
