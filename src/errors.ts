@@ -150,6 +150,9 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 /**
  * The one error class RouteMQ throws. `code` is stable; `message` names the bad value.
  */
+/** Marks every RouteMQError, whichever copy of this module built it (a registry symbol: one per process). */
+const BRAND = Symbol.for('routemq.error');
+
 export class RouteMQError extends Error {
   readonly code: ErrorCode;
 
@@ -157,6 +160,18 @@ export class RouteMQError extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * `err instanceof RouteMQError` also holds for an error built by another instance of this module: route files
+   * loaded through a separate module loader (`routemq/testing` loads them through tsx's namespaced loader) get their
+   * own copy of RouteMQ's modules, and a code such as `RMQ_ERR_RATE_LIMITED` must still decide retries. Subclasses
+   * keep the usual prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== RouteMQError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
 

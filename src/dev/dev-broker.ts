@@ -32,7 +32,7 @@ export async function ensureDevBroker(config: ResolvedConfig, logger: Logger): P
   try {
     const broker = await startMosquitto({ port: mqtt.port, dir });
     logger.warn(
-      { port: mqtt.port, pid: broker.pid, config: broker.configPath },
+      { port: mqtt.port, brokerPid: broker.pid, config: broker.configPath }, // `pid` is the app's (pino's base)
       '*** DEVELOPMENT BROKER: no broker answered on localhost, so RouteMQ started a local Mosquitto. ' +
         'It stops when RouteMQ exits. Set MQTT_BROKER for anything but development. ***',
     );

@@ -158,7 +158,26 @@ function fileError(file: string, what: string, err: unknown): RouteMQError {
     if (err.message.includes(file)) return err;
     return new RouteMQError(err.code, `${err.message} (in route file ${file})`, { cause: err });
   }
-  return new RouteMQError(ErrorCodes.ROUTE_FILE_INVALID, `Route file ${file} ${what}: ${errorMessageOf(err)}`, {
-    cause: err,
-  });
+  return new RouteMQError(
+    ErrorCodes.ROUTE_FILE_INVALID,
+    `Route file ${file} ${what}: ${errorMessageOf(err)}${moduleTypeHint(file, err)}`,
+    { cause: err },
+  );
+}
+
+/**
+ * Route files are ES modules. A `.ts` file outside a package whose package.json says `"type": "module"` is taken for
+ * CommonJS, and Node then fails with a message about `require()` of an ES module (ERR_REQUIRE_ESM, a require cycle)
+ * that names neither cause nor fix.
+ */
+function moduleTypeHint(file: string, err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = errorMessageOf(err);
+  const looksCommonJs =
+    code === 'ERR_REQUIRE_ESM' || code === 'ERR_REQUIRE_CYCLE_MODULE' || /require\(\)? (of )?ES Module/i.test(message);
+  if (!looksCommonJs || /\.m[jt]s$/.test(file)) return '';
+  return (
+    ' (route files are ES modules: put them under a package.json with "type": "module", as `routemq new` ' +
+    'writes it, or name them .mts)'
+  );
 }

@@ -221,7 +221,8 @@ export class AdoptionManager {
         table: this.#o.table,
         routes: this.#o.table.routes,
         clientId: record.clientId,
-        logger: log,
+        // Without the clientId binding: the connection logs its clientId itself (a key twice is one key to a parser).
+        logger: this.#log.child({ owner: record.instance, pool: record.pool }),
         adopt: { filters: record.filters },
         ...(this.#o.onDeadLetter ? { onDeadLetter: this.#o.onDeadLetter } : {}),
         ...(this.#o.deadLetters ? { deadLetters: this.#o.deadLetters } : {}),

@@ -35,6 +35,7 @@ const INPUTS = [
   'bin',
   'src',
   'templates',
+  'docs',
   'config/mosquitto.conf',
 ];
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +61,18 @@ describe('the CLI and the sample app', () => {
     const exit = await app.exited;
     expect(exit.code).toBe(1);
     expect(app.lines.join('\n')).toMatch(/RMQ_ERR_ROUTE_FILE_INVALID: Route file .*routers-throwing/);
+  });
+
+  it('says that route files are ES modules when one outside a "type": "module" package fails to load', async () => {
+    // The fixture's temp dir has no package.json above it, so Node takes a .ts file there for CommonJS.
+    const dir = f.mkdir('cjs-routers');
+    writeFileSync(
+      `${dir}/x.ts`,
+      "export default (r: { on(p: string, h: () => void): void }) => r.on('a/b', () => {});\n",
+    );
+    const app = f.spawn(['routes', '--routers', dir], f.env());
+    expect((await app.exited).code).toBe(1);
+    expect(app.lines.join('\n')).toMatch(/RMQ_ERR_ROUTE_FILE_INVALID: .*"type": "module"/);
   });
 
   it('runs the sample app (npm start) and shows its traffic in the logs', async () => {

@@ -104,7 +104,8 @@ describe('routemq installed from its tarball into a fresh app', () => {
     for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/internal.js', 'dist/internal.d.ts']) {
       expect(packed.files).toContain(file);
     }
-    for (const file of ['bin/routemq.js', 'LICENSE', 'README.md', 'CHANGELOG.md', 'package.json']) {
+    // docs/ too: the README links into it.
+    for (const file of ['bin/routemq.js', 'LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'docs/errors.md']) {
       expect(packed.files).toContain(file);
     }
     expect(packed.files.filter((file) => file.startsWith('src/') || file.startsWith('test/'))).toEqual([]);

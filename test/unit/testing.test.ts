@@ -18,6 +18,17 @@ afterEach(async () => {
   open = [];
 });
 
+describe('routemq/testing with route files that throw RouteMQErrors', () => {
+  // Route files load through tsx's namespaced loader, so they get their own instance of RouteMQ's modules: a
+  // RouteMQError they throw must still be one (its code decides retries), as under `routemq start`.
+  it('dead-letters a rate-limited message at once with RMQ_ERR_RATE_LIMITED, like routemq start', async () => {
+    const t = await testRouter(new URL('../fixtures/routers-rate-limited', import.meta.url).pathname);
+    expect((await t.publish('rl/x', {})).outcome).toBe('handled');
+    const limited = await t.publish('rl/x', {});
+    expect(limited).toMatchObject({ outcome: 'dead-lettered', code: ErrorCodes.RATE_LIMITED, attempts: 1 });
+  });
+});
+
 describe('routemq/testing with the sample routers', () => {
   it('runs the telemetry route (group middleware, schema, handler) and records the alert it publishes', async () => {
     const t = await testRouter(routersDir);
