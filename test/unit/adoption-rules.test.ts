@@ -2,56 +2,27 @@ import { describe, expect, it } from 'vitest';
 import { isAdoptable } from '../../src/sessions/adoption.js';
 import { parseRecord, registryTopics } from '../../src/sessions/records.js';
 import type { ClaimRecord, InstanceRecord, SessionRecord } from '../../src/sessions/records.js';
-import { RegistryView } from '../../src/sessions/registry-view.js';
+import type { RegistryView } from '../../src/sessions/registry-view.js';
+import { claimRecord, instanceRecord, registryView, sessionRecord } from '../helpers/registry-records.js';
+import type { RegistryRecord } from '../helpers/registry-records.js';
 
 const REFRESH = 10_000;
 const GRACE = 30_000;
 const T0 = 1_000_000;
 
 function instance(id: string, state: 'live' | 'away', changedAt: number | null, run = `${id}-run`): InstanceRecord {
-  return {
-    v: 1,
-    kind: 'instance',
-    app: 'a',
-    group: 'g',
-    instance: id,
-    host: 'h',
-    pid: 1,
-    deploy: 'd',
-    state,
-    changedAt,
-    run,
-  };
+  return instanceRecord(id, state, changedAt, { run });
 }
 function session(clientId: string, owner: string, run = `${owner}-run`, changedAt = T0): SessionRecord {
-  return {
-    v: 1,
-    kind: 'session',
-    app: 'a',
-    group: 'g',
-    clientId,
-    instance: owner,
-    pool: 'p',
-    slot: 0,
-    filters: ['$share/g/x/+'],
-    deploy: 'd',
-    run,
-    state: 'live',
-    changedAt,
-  };
+  return sessionRecord(clientId, owner, changedAt, { run });
 }
 function claim(clientId: string, by: string, run = `${by}-run`): ClaimRecord {
-  return { v: 1, kind: 'claim', clientId, by, run, at: T0 };
+  return claimRecord(clientId, by, T0, run);
 }
 const me = { instance: 'me', run: 'me-run', ownClientIds: new Set(['c-me-0']) };
 
-function view(...records: (InstanceRecord | SessionRecord | ClaimRecord)[]): RegistryView {
-  const v = new RegistryView(REFRESH);
-  for (const r of records) {
-    const kind = r.kind === 'instance' ? 'instances' : r.kind === 'session' ? 'sessions' : 'claims';
-    v.apply(kind, r.kind === 'instance' ? r.instance : r.clientId, r, T0, true);
-  }
-  return v;
+function view(...records: RegistryRecord[]): RegistryView {
+  return registryView(REFRESH, T0, records);
 }
 
 describe('isAdoptable', () => {

@@ -3,7 +3,8 @@ import { canaryPublishOptions, CANARY_EXPIRY_S } from '../../src/doctor/canary.j
 import { describeStranded, formatAge, strandedSessions } from '../../src/doctor/sessions-check.js';
 import { RECORD_VERSION } from '../../src/sessions/records.js';
 import type { ClaimRecord, InstanceRecord, SessionRecord } from '../../src/sessions/records.js';
-import { RegistryView } from '../../src/sessions/registry-view.js';
+import type { RegistryView } from '../../src/sessions/registry-view.js';
+import { instanceRecord, registryView, sessionRecord } from '../helpers/registry-records.js';
 
 // What `routemq doctor` says about the session registry, from one reading of its retained records.
 
@@ -11,37 +12,11 @@ const NOW = 10_000_000;
 const GRACE_MS = 30_000;
 
 function instance(id: string, state: 'live' | 'away', changedAt: number | null, run = `${id}-run`): InstanceRecord {
-  return {
-    v: RECORD_VERSION,
-    kind: 'instance',
-    app: 'app',
-    group: 'g',
-    instance: id,
-    host: 'h',
-    pid: 1,
-    deploy: 'd',
-    state,
-    changedAt,
-    run,
-  };
+  return instanceRecord(id, state, changedAt, { run, app: 'app' });
 }
 
 function session(clientId: string, owner: string, run = `${owner}-run`, changedAt = NOW - 3_600_000): SessionRecord {
-  return {
-    v: RECORD_VERSION,
-    kind: 'session',
-    app: 'app',
-    group: 'g',
-    clientId,
-    instance: owner,
-    pool: 'sa-any',
-    slot: 0,
-    filters: ['$share/g/sa/+'],
-    deploy: 'd',
-    run,
-    state: 'live',
-    changedAt,
-  };
+  return sessionRecord(clientId, owner, changedAt, { run, app: 'app', pool: 'sa-any', filters: ['$share/g/sa/+'] });
 }
 
 function view(
@@ -49,12 +24,8 @@ function view(
   sessions: readonly SessionRecord[],
   claims: readonly ClaimRecord[] = [],
 ): RegistryView {
-  const v = new RegistryView(10_000);
   // As the doctor reads them: every record comes from the broker's store (retained).
-  for (const r of instances) v.apply('instances', r.instance, r, NOW, true);
-  for (const r of sessions) v.apply('sessions', r.clientId, r, NOW, true);
-  for (const r of claims) v.apply('claims', r.clientId, r, NOW, true);
-  return v;
+  return registryView(10_000, NOW, [...instances, ...sessions, ...claims]);
 }
 
 describe('strandedSessions', () => {

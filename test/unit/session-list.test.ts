@@ -1,54 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { RECORD_VERSION } from '../../src/sessions/records.js';
 import type { ClaimRecord, InstanceRecord, SessionRecord } from '../../src/sessions/records.js';
-import { RegistryView } from '../../src/sessions/registry-view.js';
+import type { RegistryView } from '../../src/sessions/registry-view.js';
 import { awayFromRecords, listSessions } from '../../src/sessions/session-list.js';
+import { instanceRecord, registryView, sessionRecord } from '../helpers/registry-records.js';
+import type { RegistryRecord } from '../helpers/registry-records.js';
 
 const REFRESH_MS = 10_000;
 const NOW = 1_000_000_000;
 
 function instance(id: string, state: 'live' | 'away', changedAt: number | null, run = `${id}-run`): InstanceRecord {
-  return {
-    v: RECORD_VERSION,
-    kind: 'instance',
-    app: 'a',
-    group: 'g',
-    instance: id,
-    host: 'h',
-    pid: 1,
-    deploy: 'd1',
-    state,
-    changedAt,
-    run,
-  };
+  return instanceRecord(id, state, changedAt, { run, deploy: 'd1' });
 }
 
 function session(clientId: string, owner: string, extra: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    v: RECORD_VERSION,
-    kind: 'session',
-    app: 'a',
-    group: 'g',
-    clientId,
-    instance: owner,
-    pool: 'p',
-    slot: 0,
-    filters: ['$share/g/x/+'],
-    deploy: 'd1',
-    run: `${owner}-run`,
-    state: 'live',
-    changedAt: NOW - 60_000,
-    ...extra,
-  };
+  return sessionRecord(clientId, owner, NOW - 60_000, { deploy: 'd1', ...extra });
 }
 
-function view(...records: (InstanceRecord | SessionRecord | ClaimRecord)[]): RegistryView {
-  const v = new RegistryView(REFRESH_MS);
-  for (const r of records) {
-    const key = r.kind === 'instance' ? r.instance : r.clientId;
-    v.apply(r.kind === 'instance' ? 'instances' : r.kind === 'session' ? 'sessions' : 'claims', key, r, NOW, true);
-  }
-  return v;
+function view(...records: RegistryRecord[]): RegistryView {
+  return registryView(REFRESH_MS, NOW, records);
 }
 
 const state = (v: RegistryView, graceMs = 30_000) =>
