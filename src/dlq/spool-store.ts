@@ -80,7 +80,17 @@ export class SpoolStore implements DeadLetterStore {
 
   async open(): Promise<void> {
     if (!this.#o.readOnly) await mkdir(this.#o.dir, { recursive: true });
+    await this.#load();
+    if (!this.#o.readOnly && this.#purgedCount > 0) await this.#compact();
+  }
+
+  /** (Re)build the index from the files: the spool, then the purge and replay logs. */
+  async #load(): Promise<void> {
     const text = await readFile(this.#file).catch(() => Buffer.alloc(0));
+    this.#entries.clear();
+    this.#bytes = 0;
+    this.#purgedCount = 0;
+    this.#purgedOffset = 0;
     this.#fileBytes = text.length;
     this.#needsNewline = text.length > 0 && text[text.length - 1] !== 0x0a;
     let offset = 0;
@@ -95,7 +105,6 @@ export class SpoolStore implements DeadLetterStore {
       const mark = parse<{ id: string; at: string; topic: string }>(line);
       if (mark) this.#replayed.set(mark.id, { at: mark.at, topic: mark.topic });
     }
-    if (!this.#o.readOnly && this.#purgedCount > 0) await this.#compact();
   }
 
   put(envelope: DeadLetterEnvelope): Promise<StoreResult> {
@@ -116,15 +125,38 @@ export class SpoolStore implements DeadLetterStore {
     return result;
   }
 
+  /**
+   * The whole envelope, read at its indexed place in the spool. The writer reads under its write lock, so a
+   * compaction (which moves entries) never runs in between. A read-only store (the CLI) may have indexed the spool
+   * before the writer, in another process, compacted it: what it reads there is checked to be the envelope asked
+   * for, and if it is not, the index is rebuilt from the files and the entry read once more.
+   */
   async get(id: string): Promise<DeadLetterEnvelope | undefined> {
+    if (!this.#o.readOnly) {
+      let found: DeadLetterEnvelope | undefined;
+      await this.#exclusive(async () => {
+        await this.#readPurged();
+        found = await this.#read(id);
+      });
+      return found;
+    }
     await this.#readPurged();
+    const found = await this.#read(id);
+    if (found !== undefined || !this.#entries.has(id)) return found;
+    await this.#load();
+    return this.#read(id);
+  }
+
+  /** The envelope at `id`'s indexed place, if the bytes there are that envelope. */
+  async #read(id: string): Promise<DeadLetterEnvelope | undefined> {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     const handle = await open(this.#file, 'r');
     try {
       const buffer = Buffer.alloc(entry.length);
-      await handle.read(buffer, 0, entry.length, entry.offset);
-      return parse<DeadLetterEnvelope>(buffer);
+      const { bytesRead } = await handle.read(buffer, 0, entry.length, entry.offset);
+      const envelope = bytesRead === entry.length ? parse<DeadLetterEnvelope>(buffer) : undefined;
+      return envelope?.id === id ? envelope : undefined;
     } finally {
       await handle.close();
     }

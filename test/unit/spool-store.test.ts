@@ -122,4 +122,33 @@ describe('SpoolStore', () => {
       topic: 'r/1',
     });
   });
+  it('never gives a reader opened before a compaction another entry at a stale offset (it re-reads the index)', async () => {
+    // Five envelopes of one length: after the writer compacts away the first three, the other two sit at the
+    // offsets the reader had for the first two.
+    const writer = await openStore();
+    const stored = await Promise.all([1, 2, 3, 4, 5].map((i) => writer.put(envelope(i))));
+    const ids = stored.map((r) => (r.ok ? r.id : ''));
+    const reader = await openStore({}, true);
+    for (const id of ids.slice(0, 3)) expect(await writer.purge({ ids: [id] })).toBe(1);
+    expect(readFileSync(join(dir, SPOOL_FILE), 'utf8').trim().split('\n')).toHaveLength(2); // compacted
+    // The reader's index still places r/1 at offset 0, where r/4 now is.
+    expect(await reader.get(ids[0] ?? '')).toBeUndefined();
+    expect((await reader.get(ids[3] ?? ''))?.topic).toBe('r/4');
+    expect((await reader.get(ids[4] ?? ''))?.topic).toBe('r/5');
+    expect((await reader.list()).map((s) => s.topic).sort()).toEqual(['r/4', 'r/5']);
+  });
+
+  it('reads an entry in the writer while a purge compacts the spool', async () => {
+    const writer = await openStore();
+    const stored = await Promise.all([1, 2, 3, 4, 5].map((i) => writer.put(envelope(i))));
+    const ids = stored.map((r) => (r.ok ? r.id : ''));
+    const [purged, got] = await Promise.all([
+      writer.purge({ ids: ids.slice(0, 3) }),
+      Promise.all(ids.map((id) => writer.get(id))),
+    ]);
+    expect(purged).toBe(3);
+    // Each read gives its own envelope or, once purged, none: never another one.
+    got.forEach((envelope, i) => expect(envelope === undefined || envelope.topic === `r/${i + 1}`).toBe(true));
+    expect((await writer.get(ids[4] ?? ''))?.topic).toBe('r/5');
+  });
 });
