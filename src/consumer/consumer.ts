@@ -10,6 +10,7 @@ import { MqttConnection } from '../mqtt/connection.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { RouteDefinition, RouteTable } from '../router/route-table.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
+import { namesOnlySubscription } from './client-ids.js';
 
 /** Options of {@link Consumer}. */
 export interface ConsumerOptions {
@@ -39,6 +40,13 @@ export interface ConsumerOptions {
    * unsubscribe from these filters (the previous owner's) before draining and ending the session.
    */
   readonly adopt?: { readonly filters: readonly string[] };
+  /**
+   * Subscribe without v5 subscription identifiers, when the client id names the session's only subscription
+   * ({@link namesOnlySubscription}: a worker of a single-filter pool); otherwise this is ignored. A copy then
+   * needs no identifier to be told from a stale subscription's, because the session has never held another, and
+   * MQTT.js skips parsing a properties section per message (BENCHMARKS.md, finding 22). @defaultValue false
+   */
+  readonly untagged?: boolean;
 }
 
 /** Options of {@link Consumer.stop}. */
@@ -83,12 +91,21 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   /** The routes served now, and the table they are matched in ({@link replaceRoutes} swaps both). */
   #routes: readonly RouteDefinition[];
   #table: RouteTable;
+  /** Subscriptions go without identifiers (see {@link ConsumerOptions.untagged}). */
+  #untagged: boolean;
 
   constructor(options: ConsumerOptions) {
     super();
     this.#o = options;
     this.#routes = options.routes;
     this.#table = options.table;
+    this.#untagged =
+      (options.untagged ?? false) &&
+      options.adopt === undefined &&
+      namesOnlySubscription(
+        options.clientId,
+        options.routes.map((r) => r.mqttTopic),
+      );
     const { config, logger } = options;
     const served = new Set(options.routes.map((r) => r.id));
     const concurrency =
@@ -201,7 +218,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     // Until one SUBSCRIBE has gone through, this is still the start (a connection may drop mid-subscribe).
     const atStart = !this.#subscribedOnce;
     if (atStart) this.#startEpoch = epoch;
-    const subscriptions = this.#routes.map((r) => subscriptionOf(r, atStart));
+    const subscriptions = this.#routes.map((r) => subscriptionOf(r, atStart, !this.#untagged));
     try {
       if (sessionPresent) await this.#dropStaleSubscriptions();
       await this.#connection.subscribe(subscriptions);
@@ -252,6 +269,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     if (!this.#connection.connected) {
       throw new RouteMQError(ErrorCodes.MQTT_NOT_CONNECTED, 'Cannot reload routes while the MQTT connection is down');
     }
+    // The client id no longer names what the session subscribes to: identifiers from now on.
+    this.#untagged = false;
     const key = (r: RouteDefinition): string => `${r.mqttTopic}\u0000${r.qos}\u0000${r.subscriptionId}`;
     const before = { table: this.#table, routes: this.#routes };
     const had = new Set(before.routes.map(key));
@@ -268,7 +287,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
     // Until the new subscriptions are acked, a changed filter's messages come only on its old subscription.
     this.#dispatcher.runStaleCopies = added.length > 0;
     try {
-      if (added.length > 0) await this.#connection.subscribe(added.map((r) => subscriptionOf(r, false)));
+      if (added.length > 0) await this.#connection.subscribe(added.map((r) => subscriptionOf(r, false, true)));
     } catch (err) {
       swap(before);
       throw err;
@@ -327,15 +346,19 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   }
 }
 
-/** The SUBSCRIBE entry of a route; `atStart`: the first subscribe of the process (see {@link retainHandlingFor}). */
+/**
+ * The SUBSCRIBE entry of a route; `atStart`: the first subscribe of the process (see {@link retainHandlingFor});
+ * `tagged`: with the route's v5 subscription identifier.
+ */
 function subscriptionOf(
   r: RouteDefinition,
   atStart: boolean,
-): { topic: string; qos: RouteDefinition['qos']; subscriptionId: number; retainHandling: 0 | 1 | 2 } {
+  tagged: boolean,
+): { topic: string; qos: RouteDefinition['qos']; subscriptionId?: number; retainHandling: 0 | 1 | 2 } {
   return {
     topic: r.mqttTopic,
     qos: r.qos,
-    subscriptionId: r.subscriptionId,
+    ...(tagged ? { subscriptionId: r.subscriptionId } : {}),
     retainHandling: retainHandlingFor(r, atStart),
   };
 }

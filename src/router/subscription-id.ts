@@ -1,3 +1,5 @@
+import { fnv1a32 } from '../util/fnv1a.js';
+
 /** The largest MQTT v5 subscription identifier (a variable byte integer: 2^28 − 1). */
 const MAX_SUBSCRIPTION_ID = 268_435_455;
 
@@ -9,12 +11,7 @@ const MAX_SUBSCRIPTION_ID = 268_435_455;
  * free one (in registration order, so only a clash can make an identifier depend on order).
  */
 export function subscriptionIdFor(mqttTopic: string, taken: ReadonlySet<number>): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < mqttTopic.length; i++) {
-    hash ^= mqttTopic.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  let id = (hash % MAX_SUBSCRIPTION_ID) + 1;
+  let id = (fnv1a32(mqttTopic) % MAX_SUBSCRIPTION_ID) + 1;
   while (taken.has(id)) id = (id % MAX_SUBSCRIPTION_ID) + 1;
   return id;
 }

@@ -33,7 +33,7 @@ export function ownSessions(
     for (const w of workers.workers) if (w.pool === pool.name) slots.add(w.slot);
     for (const slot of [...slots].sort((a, b) => a - b)) {
       sessions.push({
-        clientId: workerClientId(config, pool.name, slot),
+        clientId: workerClientId(config, pool.name, slot, filters),
         pool: pool.name,
         slot,
         filters,

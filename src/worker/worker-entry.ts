@@ -119,6 +119,8 @@ async function serve(
     table,
     routes,
     clientId: assignment.clientId,
+    // A worker's client id names its pool's subscriptions: a single-filter pool subscribes without an identifier.
+    untagged: true,
     logger,
     concurrency: assignment.concurrency,
     origin: { instance: config.routemq.instanceId, pool: assignment.pool, slot: assignment.slot },

@@ -142,7 +142,12 @@ export class WorkerLauncher {
       routersDir: bundle.routersDir,
       pool: pool.name,
       slot,
-      clientId: workerClientId(this.#o.config, pool.name, slot),
+      clientId: workerClientId(
+        this.#o.config,
+        pool.name,
+        slot,
+        pool.plan.routes.map((r) => r.mqttTopic),
+      ),
       routes: pool.plan.routes.map((r) => r.pattern),
       concurrency: pool.plan.concurrency,
       config: this.#config,

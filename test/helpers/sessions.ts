@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { subscriptionSetTag } from '../../src/consumer/client-ids.js';
 import type { Fixture } from './fixture.js';
 import { uniqueName } from './mqtt.js';
 import type { SpawnedApp } from './spawn-app.js';
@@ -25,6 +26,8 @@ export function sessionCluster(f: Pick<Fixture, 'broker' | 'dir' | 'spawn'>, com
   return {
     env: base,
     seenFile: base.SEEN_FILE,
+    /** The client-id tag of the fixture's v1 pool `sa-any` (`$share/<group>/sa/+`): its slots end `-sa-any-<slot>-<tag>`. */
+    saTag: subscriptionSetTag([`$share/${base.MQTT_GROUP_NAME}/sa/+`]),
     /** A separate state directory per instance id, as on separate hosts. */
     stateDir: (id: string): string => join(dir, id),
     /** Start instance `id` and resolve once it serves. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { Router } from '../../src/router/router.js';
 import { compileRoutes } from '../../src/router/route-table.js';
+import { workerClientId } from '../../src/consumer/client-ids.js';
 import { Consumer } from '../../src/consumer/consumer.js';
 import { testConfig } from '../helpers/app.js';
 import { useFixture } from '../helpers/fixture.js';
@@ -49,5 +50,41 @@ describe('subscription identifiers across a deploy', () => {
     } finally {
       await second.stop({ endSession: true });
     }
+  });
+  it('a worker whose client id names its one subscription takes it without an identifier; any other id tags', async () => {
+    const config = testConfig(f.broker, { MQTT_SESSION_EXPIRY_S: '1' });
+    const table = compileRoutes(
+      new Router().on('u/{x}', () => undefined, { shared: true }),
+      { defaultGroup: 'g' },
+    );
+    const filters = table.routes.map((r) => r.mqttTopic);
+    const identifiers = async (clientId: string): Promise<(number | number[] | undefined)[]> => {
+      const seen: (number | number[] | undefined)[] = [];
+      const router = new Router().on('u/{x}', (ctx) => void seen.push(ctx.properties?.subscriptionIdentifier), {
+        shared: true,
+      });
+      const own = compileRoutes(router, { defaultGroup: 'g' });
+      const consumer = new Consumer({
+        config,
+        table: own,
+        routes: own.routes,
+        clientId,
+        untagged: true,
+        logger: silentLogger(),
+      });
+      try {
+        await consumer.start();
+        const publisher = await f.connect();
+        for (let n = 0; n < 3; n++) await publisher.publishAsync('u/1', JSON.stringify({ n }), { qos: 1 });
+        await publisher.endAsync();
+        await waitUntil(() => seen.length >= 3, 10_000, '3 handled');
+        return seen;
+      } finally {
+        await consumer.stop({ endSession: true });
+      }
+    };
+    expect(await identifiers(workerClientId(config, 'u-any', 0, filters))).toEqual([undefined, undefined, undefined]);
+    const tagged = table.routes[0]?.subscriptionId;
+    expect(await identifiers('not-a-worker-id')).toEqual([tagged, tagged, tagged]);
   });
 });

@@ -6,9 +6,13 @@ import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { CANARY_EXPIRY_S } from '../../src/doctor/canary.js';
 import type { DoctorCheck } from '../../src/doctor/doctor-check.js';
+import { subscriptionSetTag } from '../../src/consumer/client-ids.js';
 import { useFixture } from '../helpers/fixture.js';
 import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { RETAINED_ROUTERS, flushMarkers, readHandled } from '../helpers/retained-app.js';
+
+/** The client-id tag of the retained app's pool `rs-any` (it subscribes to `$share/<group>/rs/+`). */
+const rsTag = (env: { MQTT_GROUP_NAME: string }): string => subscriptionSetTag([`$share/${env.MQTT_GROUP_NAME}/rs/+`]);
 
 const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
 const exec = promisify(execFile);
@@ -105,7 +109,7 @@ describe('routemq doctor and a stopped app', () => {
       expect(rows.map((r) => r.check).sort()).toEqual(
         [
           `session ${env.MQTT_CLIENT_ID}-doc-1-main`,
-          ...[0, 1].map((s) => `session ${env.MQTT_CLIENT_ID}-doc-1-rs-any-${s}`),
+          ...[0, 1].map((s) => `session ${env.MQTT_CLIENT_ID}-doc-1-rs-any-${s}-${rsTag(env)}`),
         ].sort(),
       );
 

@@ -77,7 +77,7 @@ describe('routemq sessions', () => {
     const cluster = sessionCluster(f, { ROUTEMQ_ORPHAN_GRACE_S: '3600' });
     const app = await cluster.start('pod-l', { HEALTH_HTTP_ENABLED: 'true', HEALTH_HTTP_PORT: '0' });
     const prefix = `${cluster.env.MQTT_CLIENT_ID}-pod-l`;
-    const ids = [`${prefix}-main`, `${prefix}-sa-any-0`, `${prefix}-sa-any-1`];
+    const ids = [`${prefix}-main`, `${prefix}-sa-any-0-${cluster.saTag}`, `${prefix}-sa-any-1-${cluster.saTag}`];
 
     // The records follow the first "serving" line: wait for them.
     let live: Entry[] = [];
@@ -138,16 +138,16 @@ describe('routemq sessions', () => {
     );
 
     const before = await ls(cluster.env);
-    const dry = await sessionsCli(['adopt', '--dry-run', `${prefix}-sa-any-0`], cluster.env);
+    const dry = await sessionsCli(['adopt', '--dry-run', `${prefix}-sa-any-0-${cluster.saTag}`], cluster.env);
     expect(dry.code, dry.output).toBe(0);
-    expect(dry.stdout).toContain(`dry run: would adopt ${prefix}-sa-any-0`);
+    expect(dry.stdout).toContain(`dry run: would adopt ${prefix}-sa-any-0-${cluster.saTag}`);
     expect(readSeen(cluster.seenFile)).toEqual([]);
     const after = await ls(cluster.env);
     expect(after.map(({ ageS: _a, ...s }) => s)).toEqual(before.map(({ ageS: _a, ...s }) => s));
 
     const reports: { result: { outcome: string; handled: number } }[] = [];
     for (const slot of [0, 1]) {
-      const run = await sessionsCli(['adopt', '--json', `${prefix}-sa-any-${slot}`], cluster.env);
+      const run = await sessionsCli(['adopt', '--json', `${prefix}-sa-any-${slot}-${cluster.saTag}`], cluster.env);
       expect(run.code, run.output).toBe(0);
       reports.push(JSON.parse(run.stdout) as (typeof reports)[number]);
     }
@@ -161,8 +161,8 @@ describe('routemq sessions', () => {
 
     // The adopted sessions are gone from the registry and from the broker; only the main session is left.
     expect((await ls(cluster.env)).map((s) => s.clientId)).toEqual([`${prefix}-main`]);
-    expect(await brokerHasSession(f.broker.url, `${prefix}-sa-any-0`)).toBe(false);
-    expect(await brokerHasSession(f.broker.url, `${prefix}-sa-any-1`)).toBe(false);
+    expect(await brokerHasSession(f.broker.url, `${prefix}-sa-any-0-${cluster.saTag}`)).toBe(false);
+    expect(await brokerHasSession(f.broker.url, `${prefix}-sa-any-1-${cluster.saTag}`)).toBe(false);
     // The operator's presence (it claimed as an instance of its own) left no record behind.
     const config = loadConfigSubset(['MQTT_BROKER', 'MQTT_PORT', 'MQTT_GROUP_NAME', 'ROUTEMQ_APP_NAME'], {
       env: cluster.env,
@@ -185,24 +185,24 @@ describe('routemq sessions', () => {
     await publishMany(publisher, early.length, (i) => ({ topic: `sa/${early[i]}`, payload: '{}' }));
 
     const before = await ls(cluster.env);
-    const dry = await sessionsCli(['end', '--dry-run', `${prefix}-sa-any-0`], cluster.env);
+    const dry = await sessionsCli(['end', '--dry-run', `${prefix}-sa-any-0-${cluster.saTag}`], cluster.env);
     expect(dry.code, dry.output).toBe(0);
-    expect(dry.stdout).toContain(`dry run: would end ${prefix}-sa-any-0`);
+    expect(dry.stdout).toContain(`dry run: would end ${prefix}-sa-any-0-${cluster.saTag}`);
     expect((await ls(cluster.env)).map(({ ageS: _a, ...s }) => s)).toEqual(before.map(({ ageS: _a, ...s }) => s));
 
     // Slot 0 still holds its share after the dry run: adopting it handles that share.
-    const adopted = await sessionsCli(['adopt', '--json', `${prefix}-sa-any-0`], cluster.env);
+    const adopted = await sessionsCli(['adopt', '--json', `${prefix}-sa-any-0-${cluster.saTag}`], cluster.env);
     expect(adopted.code, adopted.output).toBe(0);
     const handled = (JSON.parse(adopted.stdout) as { result: { handled: number } }).result.handled;
     expect(handled).toBeGreaterThan(0);
     expect(handled).toBeLessThan(20);
 
     // Slot 1 is ended: its share is discarded, never handled.
-    const ended = await sessionsCli(['end', `${prefix}-sa-any-1`], cluster.env);
+    const ended = await sessionsCli(['end', `${prefix}-sa-any-1-${cluster.saTag}`], cluster.env);
     expect(ended.code, ended.output).toBe(0);
-    expect(ended.stdout).toContain(`ended ${prefix}-sa-any-1`);
+    expect(ended.stdout).toContain(`ended ${prefix}-sa-any-1-${cluster.saTag}`);
     expect((await ls(cluster.env)).map((s) => s.clientId)).toEqual([`${prefix}-main`]);
-    expect(await brokerHasSession(f.broker.url, `${prefix}-sa-any-1`)).toBe(false);
+    expect(await brokerHasSession(f.broker.url, `${prefix}-sa-any-1-${cluster.saTag}`)).toBe(false);
     const seenEarly = readSeen(cluster.seenFile).map((s) => s.id);
     expect(seenEarly).toHaveLength(handled);
     expect(new Set(seenEarly).size).toBe(handled);
@@ -230,7 +230,7 @@ describe('routemq sessions', () => {
   it('refuses a live owner (unless --force) and an unknown client id with a code, and the app keeps serving', async () => {
     const cluster = sessionCluster(f);
     await cluster.start('pod-r');
-    const slot0 = `${cluster.env.MQTT_CLIENT_ID}-pod-r-sa-any-0`;
+    const slot0 = `${cluster.env.MQTT_CLIENT_ID}-pod-r-sa-any-0-${cluster.saTag}`;
     await waitUntil(
       async () => (await ls(cluster.env)).filter((s) => s.state === 'live').length === 3,
       60_000,
