@@ -191,7 +191,7 @@ export class RouteMQService {
         config: this.#config,
         logger: this.#log,
         registry,
-        table: adoptionTable(table),
+        table: this.#adoptionRoutes(table),
         ownClientIds: () => new Set(this.#ownSessions().map((s) => s.clientId)),
         onDeadLetter: (info) => this.app.events.publish('message.dead_lettered', { workerId: 'adoption', ...info }),
         ...(office ? { deadLetters: (envelope) => office.put(envelope) } : {}),
@@ -203,6 +203,19 @@ export class RouteMQService {
       throw err;
     }
     if (this.#state === 'starting') this.#state = 'running';
+  }
+
+  /**
+   * The routes adopted sessions run through: the app's current table (a reload's, once one applied) with the
+   * catch-all that dead-letters what no route matches, built once per table.
+   */
+  #adoptionRoutes(started: RouteTable): () => RouteTable {
+    let built = { from: started, table: adoptionTable(started) };
+    return () => {
+      const now = this.app.table ?? started;
+      if (now !== built.from) built = { from: now, table: adoptionTable(now) };
+      return built.table;
+    };
   }
 
   /** Publish through the main connection (resolves on the broker's ack at QoS≥1). */

@@ -140,7 +140,7 @@ export async function adoptSessionCommand(options: SessionCommandOptions): Promi
     config,
     logger,
     registry,
-    table,
+    table: () => table,
     ownClientIds: () => new Set(),
     onDeadLetter: (info) => logger.warn({ ...info, clientId }, 'message dead-lettered'),
   });

@@ -45,8 +45,11 @@ export interface AdoptionManagerOptions {
   readonly config: ResolvedConfig;
   readonly logger: Logger;
   readonly registry: SessionRegistry;
-  /** The routes adopted messages run through (see `adoptionTable`). */
-  readonly table: RouteTable;
+  /**
+   * The routes adopted messages run through (see `adoptionTable`), read as each adoption starts: after a reload,
+   * later adoptions run the reloaded routes (one under way keeps the routes it started with).
+   */
+  readonly table: () => RouteTable;
   /** The client ids this process runs now. */
   readonly ownClientIds: () => ReadonlySet<string>;
   readonly onDeadLetter?: ConsumerOptions['onDeadLetter'];
@@ -216,10 +219,11 @@ export class AdoptionManager {
         return result('claimed-elsewhere');
       }
       if (this.#stopped || adoption.aborted) return result('kept');
+      const table = this.#o.table();
       const consumer = new Consumer({
         config,
-        table: this.#o.table,
-        routes: this.#o.table.routes,
+        table,
+        routes: table.routes,
         clientId: record.clientId,
         // Without the clientId binding: the connection logs its clientId itself (a key twice is one key to a parser).
         logger: this.#log.child({ owner: record.instance, pool: record.pool }),

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
@@ -178,6 +179,28 @@ describe('orphan adoption is safe', () => {
     const started = next.logs().filter((l) => l['msg'] === 'worker started');
     expect(started.map((l) => [l['pool'], l['sessionPresent']])).toEqual([['fixed', false]]);
     await waitUntil(() => adoptions(next).some((l) => l['pool'] === 'fixed'), 30_000, 'the old session adopted');
+  }, 120_000);
+
+  it('adoptions after a reload run the reloaded routes', async () => {
+    const versionFile = join(f.dir, `${uniqueName('version')}.txt`);
+    writeFileSync(versionFile, 'v1');
+    const cluster = sessionCluster(f, { SESS_WORKERS: '1', ROUTEMQ_ORPHAN_GRACE_S: '1' });
+    const socket = join(cluster.stateDir('reloader'), 'control.sock');
+    const adopter = await cluster.start('reloader', { SESS_VERSION_FILE: versionFile, ROUTEMQ_CONTROL_SOCKET: socket });
+    writeFileSync(versionFile, 'v2'); // the same filter (a renamed param): a reload can apply it
+    const reload = f.spawn(['reload', '--socket', socket], cluster.env);
+    const reloaded = await reload.exited;
+    expect({ code: reloaded.code, out: reloaded.code === 0 ? '' : reload.lines.join('\n') }).toEqual({
+      code: 0,
+      out: '',
+    });
+    // Then an instance leaves sessions behind, and the reloaded one adopts them in its main process.
+    const ids = await orphanWithQueue(cluster, 'left', 20);
+    await waitUntil(() => adoptions(adopter).some((l) => l['owner'] === 'left'), 30_000, "'left' adopted");
+    await waitUntil(() => verdict(ids, readSeen(cluster.seenFile)).lost.length === 0, 30_000, '20/20 handled');
+    const adopted = readSeen(cluster.seenFile).filter((s) => s.pid === adopter.child.pid);
+    expect(adopted.length).toBeGreaterThan(0);
+    expect(new Set(adopted.map((s) => s.version))).toEqual(new Set(['v2']));
   }, 120_000);
 
   it('two different apps on one host with default ids: each handles only its own messages', async () => {
