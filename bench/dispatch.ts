@@ -13,7 +13,12 @@
 // --predictable (the count for N messages minus the count for 1): repeatable to about 0.1% on this noisy machine,
 // where the timings move by ±20%, so it is the figure to compare two versions of the hot path by.
 //
-//   npm run bench:dispatch [-- --runs 9] [-- --qos 0|1] [-- --n 12500] [-- --callgrind] [-- --only qos]
+//   npm run bench:dispatch [-- --runs 9] [-- --qos 0|1] [-- --n 12500] [-- --callgrind] [-- --only qos] [-- --inproc]
+// --inproc runs the QoS path's stand-in broker inside the subscriber's process (bench/lib/stand-in-broker.mjs): one
+// process holds every read and write, so the callgrind count repeats (with the broker apart it moves by several
+// percent, finding 20); the count then includes the broker's socket writes, the same for every side.
+// --tagged gives RouteMQ's subscriber a client id that does not name its subscription, so it subscribes with a v5
+// subscription identifier (finding 22).
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +45,8 @@ const qosN = Number(flag('--n') ?? 12_500);
 if (!Number.isInteger(qosN) || qosN < 2) throw new Error('--n takes a whole number above 1');
 const only = flag('--only');
 const callgrind = args.includes('--callgrind');
+const inproc = args.includes('--inproc');
+const tagged = args.includes('--tagged');
 const NODE_FLAGS = ['--max-semi-space-size=4']; // as workers run (DEFAULT_WORKER_EXEC_ARGV)
 
 /**
@@ -133,25 +140,35 @@ type QosSide = 'routemq' | 'floor' | 'baseline';
  */
 async function runQosPath(side: QosSide, n: number, valgrind: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'routemq-qos-path-'));
-  const env = { ...process.env, BENCH_N: String(n), BENCH_QOS: String(qos), ...(valgrind ? { BENCH_HOLD: '1' } : {}) };
-  const broker = fork(brokerScript, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const env = {
+    ...process.env,
+    BENCH_N: String(n),
+    BENCH_QOS: String(qos),
+    ...(valgrind ? { BENCH_HOLD: '1' } : {}),
+    ...(inproc ? { BENCH_INPROC: '1' } : {}),
+    ...(tagged ? { BENCH_TAGGED: '1' } : {}),
+  };
+  // --inproc: the broker runs inside the subscriber (bench/lib/stand-in-broker.mjs) and starts on a `go` line.
+  const broker = inproc
+    ? undefined
+    : fork(brokerScript, [], { execArgv: [], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const messages: Record<string, unknown>[] = [];
   const brokerSaid = (key: string): Promise<Record<string, unknown>> =>
     new Promise((resolve) => {
       const check = (): void => {
         const found = messages.find((m) => key in m);
         if (found) {
-          broker.off('message', onMessage);
+          broker?.off('message', onMessage);
           resolve(found);
         }
       };
       const onMessage = (): void => check();
-      broker.on('message', onMessage);
+      broker?.on('message', onMessage);
       check();
     });
-  broker.on('message', (m) => messages.push(m as Record<string, unknown>));
+  broker?.on('message', (m) => messages.push(m as Record<string, unknown>));
   try {
-    const port = (await brokerSaid('port'))['port'] as number;
+    const port = broker ? ((await brokerSaid('port'))['port'] as number) : 0;
     const cgOut = join(dir, 'callgrind.out');
     const command = valgrind
       ? ['valgrind', [...VALGRIND_TO(cgOut), process.execPath, ...NODE_FLAGS, ...V8_PREDICTABLE, qosOut]]
@@ -179,23 +196,27 @@ async function runQosPath(side: QosSide, n: number, valgrind: boolean): Promise<
       });
     let instructions = 0;
     if (valgrind) {
-      await Promise.all([printed(/^ready$/m), brokerSaid('subscribed')]);
+      await Promise.all([printed(/^ready$/m), broker ? brokerSaid('subscribed') : undefined]);
       dumpCounts(child.pid ?? 0, `${cgOut}.1`);
-      broker.send('go');
+      if (broker) broker.send('go');
+      else child.stdin.write('go\n');
       await printed(/^\{.*\}$/m);
       dumpCounts(child.pid ?? 0, `${cgOut}.2`);
       instructions = Number(/^summary: (\d+)/m.exec(readFileSync(`${cgOut}.2`, 'utf8'))?.[1]);
       child.stdin.end();
+    } else if (!broker) {
+      await printed(/^ready$/m);
+      child.stdin.end('go\n');
     }
     const code = await exited;
     if (code !== 0) throw new Error(`${side} subscriber exited with ${String(code)}:\n${stderr.slice(-2000)}`);
+    const report = JSON.parse(/^\{.*\}$/m.exec(stdout)?.[0] ?? '{}') as { cpuUs: number; acked?: number };
     // Every message must have been acked on the wire (QoS1), or the count would flatter whoever skipped acks.
-    const acks = (await brokerSaid('acked'))['acked'] as number;
+    const acks = broker ? ((await brokerSaid('acked'))['acked'] as number) : report.acked;
     if (qos === 1 && acks !== n) throw new Error(`${side}: the broker got ${acks} PUBACKs for ${n} messages`);
-    const report = JSON.parse(/^\{.*\}$/m.exec(stdout)?.[0] ?? '{}') as { cpuUs: number };
     return valgrind ? instructions / n : report.cpuUs;
   } finally {
-    broker.kill();
+    broker?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }
