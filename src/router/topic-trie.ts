@@ -115,7 +115,8 @@ export class TopicTrie<T> {
     const end = slash === -1 ? topic.length : slash;
     const level = topic.slice(offset, end);
     const next = end + 1;
-    const literal = node.literal.get(level);
+    // No literal child (a level under a wildcard, say): skip the lookup, which would hash the level's new string.
+    const literal = node.literal.size === 0 ? undefined : node.literal.get(level);
     if (literal !== undefined) {
       const found = this.#search(literal, topic, next, captures);
       if (found !== undefined) return found;
