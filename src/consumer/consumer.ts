@@ -4,13 +4,14 @@ import { ErrorCodes, RouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Dispatcher } from '../message/dispatcher.js';
 import type { DispatcherOptions, InHandMessage } from '../message/dispatcher.js';
-import { retainHandlingFor, runsRetainedCopy } from '../message/retained.js';
+import { runsRetainedCopy } from '../message/retained.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
 import { MqttConnection } from '../mqtt/connection.js';
 import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import type { RouteDefinition, RouteTable } from '../router/route-table.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { namesOnlySubscription } from './client-ids.js';
+import { subscriptionOf } from './subscription-entry.js';
 
 /** Options of {@link Consumer}. */
 export interface ConsumerOptions {
@@ -344,21 +345,4 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
-}
-
-/**
- * The SUBSCRIBE entry of a route; `atStart`: the first subscribe of the process (see {@link retainHandlingFor});
- * `tagged`: with the route's v5 subscription identifier.
- */
-function subscriptionOf(
-  r: RouteDefinition,
-  atStart: boolean,
-  tagged: boolean,
-): { topic: string; qos: RouteDefinition['qos']; subscriptionId?: number; retainHandling: 0 | 1 | 2 } {
-  return {
-    topic: r.mqttTopic,
-    qos: r.qos,
-    ...(tagged ? { subscriptionId: r.subscriptionId } : {}),
-    retainHandling: retainHandlingFor(r, atStart),
-  };
 }
