@@ -14,11 +14,13 @@
 // where the timings move by ±20%, so it is the figure to compare two versions of the hot path by.
 //
 //   npm run bench:dispatch [-- --runs 9] [-- --qos 0|1] [-- --n 12500] [-- --callgrind] [-- --only qos] [-- --inproc]
+//     [-- --side routemq]
 // --inproc runs the QoS path's stand-in broker inside the subscriber's process (bench/lib/stand-in-broker.mjs): one
 // process holds every read and write, so the callgrind count repeats (with the broker apart it moves by several
 // percent, finding 20); the count then includes the broker's socket writes, the same for every side.
 // --tagged gives RouteMQ's subscriber a client id that does not name its subscription, so it subscribes with a v5
-// subscription identifier (finding 22).
+// subscription identifier (finding 22). --side routemq|floor|baseline measures that side alone (to compare two
+// versions of one side).
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +49,10 @@ const only = flag('--only');
 const callgrind = args.includes('--callgrind');
 const inproc = args.includes('--inproc');
 const tagged = args.includes('--tagged');
+const onlySide = flag('--side');
+if (onlySide !== undefined && !['routemq', 'floor', 'baseline'].includes(onlySide)) {
+  throw new Error('--side takes routemq, floor or baseline');
+}
 const NODE_FLAGS = ['--max-semi-space-size=4']; // as workers run (DEFAULT_WORKER_EXEC_ARGV)
 
 /**
@@ -228,7 +234,7 @@ function dumpCounts(pid: number, file: string): void {
 }
 
 async function measureQosPath(): Promise<void> {
-  const sides: QosSide[] = ['baseline', 'floor', 'routemq'];
+  const sides: QosSide[] = onlySide ? [onlySide as QosSide] : ['baseline', 'floor', 'routemq'];
   const timings: Record<QosSide, number[]> = { baseline: [], floor: [], routemq: [] };
   for (let r = 0; r < runs; r++) {
     // Interleaved, in rotating order: no side always runs first.
@@ -244,12 +250,15 @@ async function measureQosPath(): Promise<void> {
   for (const side of sides) console.log(`  ${side.padEnd(8)} ${spread(timings[side])}`);
   const ratio = (a: QosSide, b: QosSide): string =>
     spread(timings[a].map((value, i) => value / (timings[b][i] as number)));
-  console.log(`  routemq ÷ floor ${ratio('routemq', 'floor')}, routemq ÷ baseline ${ratio('routemq', 'baseline')}`);
+  if (!onlySide) {
+    console.log(`  routemq ÷ floor ${ratio('routemq', 'floor')}, routemq ÷ baseline ${ratio('routemq', 'baseline')}`);
+  }
   if (!callgrind) return;
   const perMessage: Partial<Record<QosSide, number>> = {};
   for (const side of sides) perMessage[side] = await runQosPath(side, qosN, true);
   console.log(`  instructions per message (callgrind, --predictable; first message to last ack written):`);
   for (const side of sides) console.log(`    ${side.padEnd(8)} ${Math.round(perMessage[side] ?? NaN)}`);
+  if (onlySide) return;
   console.log(
     `    routemq ÷ floor ${((perMessage.routemq ?? NaN) / (perMessage.floor ?? NaN)).toFixed(3)}, ` +
       `routemq ÷ baseline ${((perMessage.routemq ?? NaN) / (perMessage.baseline ?? NaN)).toFixed(3)}`,

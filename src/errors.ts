@@ -185,8 +185,15 @@ export function errorCodeOf(err: unknown): ErrorCode {
   return err instanceof RouteMQError ? err.code : ErrorCodes.HANDLER_FAILED;
 }
 
-/** Codes whose messages go to the dead-letter topic at once: retrying cannot help them. */
-const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCodes.RATE_LIMITED, ErrorCodes.NO_ROUTE]);
+/**
+ * Codes whose messages go to the dead-letter topic at once: retrying cannot help them. `NEXT_CALLED_TWICE` is a bug
+ * in a middleware, which a retry would meet again after running the handler once more.
+ */
+const FINAL_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCodes.RATE_LIMITED,
+  ErrorCodes.NO_ROUTE,
+  ErrorCodes.NEXT_CALLED_TWICE,
+]);
 
 /** True when a failure with this code should be dead-lettered without the remaining retries. */
 export function isFinalCode(code: ErrorCode): boolean {

@@ -130,6 +130,20 @@ describe('routemq/testing outcomes', () => {
     expect(r.deadLetter).toMatchObject({ attempts: 2, route: 'jobs/{id}', payload: '{"n":9}' });
   });
 
+  it('dead-letters at once when a middleware calls next() twice: a retry would only run the handler again', async () => {
+    let handlerRuns = 0;
+    const twice: Middleware = async (_ctx, next) => {
+      await next();
+      await next();
+    };
+    const t = await testRouter((router) => {
+      router.on('jobs/{id}', () => void handlerRuns++, { middleware: [twice], maxAttempts: 3 });
+    });
+    const r = await t.publish('jobs/2', {});
+    expect(r).toMatchObject({ outcome: 'dead-lettered', code: ErrorCodes.NEXT_CALLED_TWICE, attempts: 1 });
+    expect(handlerRuns).toBe(1);
+  });
+
   it('times a try out with the route timeoutMs and dead-letters with RMQ_ERR_HANDLER_TIMEOUT', async () => {
     const t = await testRouter(
       (router) => {
