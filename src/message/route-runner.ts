@@ -9,17 +9,16 @@ import { IntrusiveList } from '../util/intrusive-list.js';
 import { MessageContextImpl, rawPayload } from './context.js';
 import { TracedTry, Try } from './handler-try.js';
 import type { Publisher } from './context.js';
-import { buildDeadLetter, deadLetterMessage } from './dead-letter.js';
-import type { DeadLetterEnvelope, DeadLetterOrigin, DeadLetterReason } from './dead-letter.js';
-import type { StoreResult } from '../dlq/store.js';
+import type { DeadLetterReason } from './dead-letter.js';
+import { DeadLetterWriter } from './dead-letter-writer.js';
+import type { DeadLetterWriterOptions } from './dead-letter-writer.js';
 import { decodePayload } from './decode-payload.js';
 import type { DecodeResult } from './decode-payload.js';
 import type { PayloadLimits } from './decode-payload.js';
 import type { MessageStats, RouteStats } from './stats.js';
-import type { DeadLetterInfo } from '../events.js';
 import type { TryOutcome } from './trace-attributes.js';
 import { TracedMessageContext } from './traced-context.js';
-import { activeTracer, endTrySpan, refreshTracing, startProcessSpan, traceCarrier, tracingState } from './tracing.js';
+import { activeTracer, endTrySpan, refreshTracing, startProcessSpan, tracingState } from './tracing.js';
 
 /** Process-wide defaults a route can override. */
 export interface RunnerDefaults {
@@ -30,8 +29,14 @@ export interface RunnerDefaults {
   readonly dlqPrefix: string;
 }
 
-/** What {@link RouteRunner} needs from its surroundings. */
-export interface RouteRunnerOptions<T> {
+/**
+ * What {@link RouteRunner} needs from its surroundings; `onDeadLetter`, `deadLetters` and `origin` are the
+ * {@link DeadLetterWriterOptions} of its dead letters.
+ */
+export interface RouteRunnerOptions<T> extends Pick<
+  DeadLetterWriterOptions,
+  'onDeadLetter' | 'deadLetters' | 'origin'
+> {
   readonly defaults: RunnerDefaults;
   readonly limits: PayloadLimits;
   readonly publish: Publisher;
@@ -39,30 +44,12 @@ export interface RouteRunnerOptions<T> {
   readonly logger: Logger;
   /** Aborts when the process is forced to stop: tries end, nothing more is retried or dead-lettered. */
   readonly forceSignal: AbortSignal;
-  /** Told of every message dead-lettered (for events and dashboards). */
-  readonly onDeadLetter?: ((info: DeadLetterInfo) => void) | undefined;
-  /**
-   * Where dead letters go: resolves once the dead letter is durable (then the original is acked), or says why
-   * not (the original then stays unacked and the put is retried). Without it (a Dispatcher built by hand), the
-   * dead letter is only published to the dead-letter topic, and a failed publish leaves the original unacked.
-   */
-  readonly deadLetters?: DeadLetterSink | undefined;
-  /** Where this process is, for the envelope. */
-  readonly origin?: DeadLetterOrigin | undefined;
   /**
    * Told the outcome of each {@link RouteRunner.run}, once, with the token given to it, and `Date.now()` as read
    * when it settled (so the caller needs no clock read of its own). Must not throw.
    */
   readonly onSettled: (token: T, outcome: RunOutcome, now: number) => void;
 }
-
-/** Stores a dead letter durably (see {@link RouteRunnerOptions.deadLetters}). Never rejects. */
-export type DeadLetterSink = (envelope: DeadLetterEnvelope) => Promise<StoreResult>;
-
-/** Largest dead-letter copy published without a store (`ROUTEMQ_DLQ_MQTT_MAX_BYTES`'s default). */
-const FALLBACK_MQTT_MAX_BYTES = 262_144;
-/** Longest wait between two puts of a dead letter the store refused. */
-const STORE_RETRY_MAX_MS = 5000;
 
 /** How often handler deadlines are checked. */
 const SWEEP_MS = 50;
@@ -88,9 +75,19 @@ export class RouteRunner<T> {
   #sweeper: NodeJS.Timeout | undefined;
   /** Each route's stats by route id: an array read per message instead of a Map lookup by pattern. */
   readonly #statsById: RouteStats[] = [];
+  readonly #deadLetters: DeadLetterWriter;
 
   constructor(options: RouteRunnerOptions<T>) {
     this.#o = options;
+    this.#deadLetters = new DeadLetterWriter({
+      dlqPrefix: options.defaults.dlqPrefix,
+      publish: options.publish,
+      logger: options.logger,
+      forceSignal: options.forceSignal,
+      deadLetters: options.deadLetters,
+      origin: options.origin,
+      onDeadLetter: options.onDeadLetter,
+    });
     refreshTracing(Date.now());
     const force = options.forceSignal;
     force.addEventListener('abort', () => {
@@ -297,7 +294,7 @@ export class RouteRunner<T> {
     const code = errorCodeOf(error);
     const maxAttempts = route.maxAttempts ?? this.#o.defaults.maxAttempts;
     if (attempt >= maxAttempts || isFinalCode(code)) {
-      return this.#deadLetter(
+      return this.#deadLetters.write(
         route,
         stats,
         packet,
@@ -380,83 +377,12 @@ export class RouteRunner<T> {
   ): Promise<void> {
     let outcome: RunOutcome = 'hold';
     try {
-      outcome = await this.#deadLetter(route, stats, packet, reason, span);
+      outcome = await this.#deadLetters.write(route, stats, packet, reason, span);
     } finally {
       if (span !== undefined) {
         endTrySpan(span, outcome === 'ack' ? 'dead_lettered' : 'unacked', { code: reason.code, error: reason.message });
       }
       this.#o.onSettled(token, outcome, Date.now());
-    }
-  }
-
-  async #deadLetter(
-    route: RouteDefinition,
-    stats: RouteStats,
-    packet: IPublishPacket,
-    reason: DeadLetterReason,
-    span: Span | undefined,
-  ): Promise<RunOutcome> {
-    const traceContext = span ? traceCarrier(span) : undefined;
-    const envelope = buildDeadLetter(packet, route, reason, {
-      dlqPrefix: this.#o.defaults.dlqPrefix,
-      ...(this.#o.origin ? { origin: this.#o.origin } : {}),
-      ...(traceContext ? { traceContext } : {}),
-    });
-    const dlq = envelope.dlq ?? '';
-    const stored = this.#o.deadLetters ? await this.#store(envelope, route) : await this.#publishOnly(envelope);
-    if (!stored) return 'hold';
-    stats.add('deadLettered');
-    this.#o.onDeadLetter?.({
-      route: route.pattern,
-      topic: packet.topic,
-      dlq,
-      code: reason.code,
-      attempts: reason.attempts,
-    });
-    this.#o.logger.warn(
-      { route: route.pattern, topic: packet.topic, dlq, id: envelope.id, code: reason.code, attempts: reason.attempts },
-      `message dead-lettered: ${reason.message}`,
-    );
-    return 'ack';
-  }
-
-  /**
-   * Put `envelope` in the store, again and again (backoff up to {@link STORE_RETRY_MAX_MS}) while the store is full
-   * or failing: the original stays unacked meanwhile. False when forced to stop first.
-   */
-  async #store(envelope: DeadLetterEnvelope, route: RouteDefinition): Promise<boolean> {
-    const sink = this.#o.deadLetters as DeadLetterSink;
-    for (let tries = 0; ; tries++) {
-      const result = await sink(envelope);
-      if (result.ok) return true;
-      if (tries === 0) {
-        this.#o.logger.error(
-          { code: result.code, route: route.pattern, topic: envelope.topic, id: envelope.id },
-          `${result.message}; the message stays unacked and is stored as soon as there is room`,
-        );
-      }
-      try {
-        await sleep(backoffDelayMs(tries, { baseMs: 200, maxMs: STORE_RETRY_MAX_MS }), this.#o.forceSignal);
-      } catch {
-        return false;
-      }
-    }
-  }
-
-  /** No store: publish the dead letter and wait for the broker's ack; false when that failed. */
-  async #publishOnly(envelope: DeadLetterEnvelope): Promise<boolean> {
-    const topic = envelope.dlq ?? '';
-    const message = deadLetterMessage(envelope, topic, FALLBACK_MQTT_MAX_BYTES);
-    try {
-      if (!message) throw new RouteMQError(ErrorCodes.DLQ_PUBLISH_FAILED, 'The dead letter cannot fit in a packet');
-      await this.#o.publish(topic, message.payload, message.options);
-      return true;
-    } catch (err) {
-      this.#o.logger.error(
-        { code: ErrorCodes.DLQ_PUBLISH_FAILED, route: envelope.route, topic: envelope.topic, dlq: topic, err },
-        'could not publish to the dead-letter topic; the message stays unacked and will be redelivered',
-      );
-      return false;
     }
   }
 }

@@ -15,7 +15,7 @@ import { planPools } from './pools.js';
 import { LoadMeter } from './load-meter.js';
 import { RuntimeMeter } from '../util/runtime-meter.js';
 import { provideSharedRedis, stopSharedRedis } from '../redis/shared-redis.js';
-import type { DeadLetterSink } from '../message/route-runner.js';
+import type { DeadLetterSink } from '../message/dead-letter-writer.js';
 import type { StoreResult } from '../dlq/store.js';
 import { reportRedeliveries } from './redelivery-report.js';
 

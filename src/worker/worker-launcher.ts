@@ -13,7 +13,7 @@ import { checkRouteFiles } from './route-check.js';
 import { buildWorkerBundle } from './worker-bundle.js';
 import type { WorkerBundle } from './worker-bundle.js';
 import { WorkerProcess } from './worker-process.js';
-import type { DeadLetterSink } from '../message/route-runner.js';
+import type { DeadLetterSink } from '../message/dead-letter-writer.js';
 import type { WorkerTimings } from './worker-process.js';
 
 /** Options of {@link WorkerLauncher}: the parts of the manager's options that shape a worker. */

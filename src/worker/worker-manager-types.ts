@@ -4,7 +4,7 @@ import type { RouteTable } from '../router/route-table.js';
 import type { RouteDeclarationSource } from '../router/router.js';
 import type { LifecycleEvents } from '../events.js';
 import type { MessageStatsSnapshot } from '../message/stats.js';
-import type { DeadLetterSink } from '../message/route-runner.js';
+import type { DeadLetterSink } from '../message/dead-letter-writer.js';
 
 /** Options of {@link WorkerManager}. The seed's names (`groupName`, `routerDirectory`) are kept. */
 export interface WorkerManagerOptions {

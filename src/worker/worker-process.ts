@@ -10,7 +10,7 @@ import type { MessageStatsSnapshot } from '../message/stats.js';
 import type { WorkerLoad } from './load-meter.js';
 import { StatsWindow } from '../message/stats-window.js';
 import type { RuntimeSample } from '../util/runtime-meter.js';
-import type { DeadLetterSink } from '../message/route-runner.js';
+import type { DeadLetterSink } from '../message/dead-letter-writer.js';
 import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
 
