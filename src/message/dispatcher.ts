@@ -5,7 +5,9 @@ import type { RouteDefinition, RouteTable } from '../router/route-table.js';
 import { Fifo } from '../util/fifo.js';
 import { IntrusiveList } from '../util/intrusive-list.js';
 import { AckSequencer } from './ack-sequencer.js';
-import type { AckSender, AckTicket } from './ack-sequencer.js';
+import { CopySelection } from './copy-selection.js';
+import { Job } from './dispatch-job.js';
+import type { AckSender } from './ack-sequencer.js';
 import type { Publisher } from './context.js';
 import type { PayloadLimits } from './decode-payload.js';
 import { RouteRunner } from './route-runner.js';
@@ -82,45 +84,6 @@ export interface InHandMessage {
   readonly key: string;
 }
 
-/** One message in hand: waiting, then running (a node of the dispatcher's list of running jobs, oldest first). */
-class Job {
-  declare prev: Job | undefined;
-  declare next: Job | undefined;
-  declare startedAt: number;
-  /** `Date.now()` when it had to wait for a slot (0 when it started at once: then it was received at `startedAt`). */
-  declare queuedAt: number;
-  /** Route runs not yet settled (more than one when several routes on the winning filter run here). */
-  declare pending: number;
-  /** False once any route run said `hold`. */
-  declare ack: boolean;
-  declare readonly packet: IPublishPacket;
-  declare readonly routes: readonly RouteDefinition[];
-  declare readonly captures: readonly string[];
-  declare readonly ticket: AckTicket | undefined;
-
-  // `declare` fields and plain assignments, not field initialisers: V8 runs those as a function of their own, one
-  // more call per object and one more function to optimise (callgrind: -1.4% instructions per message on the cold
-  // dispatch path). A field declared without `declare` is still a class field (target ES2022) that the same
-  // function defines as undefined before the constructor runs (dropping those, with Try's: -1.2%).
-  constructor(
-    packet: IPublishPacket,
-    routes: readonly RouteDefinition[],
-    captures: readonly string[],
-    ticket: AckTicket | undefined,
-  ) {
-    this.prev = undefined;
-    this.next = undefined;
-    this.startedAt = 0;
-    this.queuedAt = 0;
-    this.pending = 0;
-    this.ack = true;
-    this.packet = packet;
-    this.routes = routes;
-    this.captures = captures;
-    this.ticket = ticket;
-  }
-}
-
 /** Idle for this long before a run counts as starting "after quiet" (see {@link DispatcherOptions.onStart}). */
 const QUIET_MS = 10;
 
@@ -130,7 +93,7 @@ const QUIET_MS = 10;
  *
  * On MQTT v5 one publish can reach a connection once per overlapping subscription, each copy tagged with its
  * subscription identifier (`route.subscriptionId`). Only the routes with the winning (most specific) filter run,
- * each on the copy of its own subscription; every other copy is acked without running anything.
+ * each on the copy of its own subscription; every other copy is acked without running anything ({@link CopySelection}).
  */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
@@ -152,19 +115,13 @@ export class Dispatcher {
    * sends what it queued for this session), or later: a started job sets it, so the hot path reads the clock once.
    */
   #lastPacketAt = 0;
-  /** `serves(route)` by route id, asked once per route (cleared when the table is replaced). */
-  #serves: boolean[] = [];
   #table: RouteTable;
-  /** The subscription identifiers of `#table`'s routes, built when first needed. */
-  #knownIds: Set<number> | undefined;
-  /** See {@link runStaleCopies}. */
-  #runStaleCopies = false;
-  #servesRoute: ((route: RouteDefinition) => boolean) | undefined;
+  readonly #copies: CopySelection;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
     this.#table = options.table;
-    this.#servesRoute = options.serves;
+    this.#copies = new CopySelection(options);
     this.#sequencer = new AckSequencer(options.ack);
     this.#runner = new RouteRunner<Job>({
       defaults: options.defaults,
@@ -192,8 +149,8 @@ export class Dispatcher {
     // Only copies sent because of a SUBSCRIBE carry the retain flag (and their redeliveries): rare, off the hot path.
     const routes = match
       ? packet.retain
-        ? this.#retainedRoutesHere(packet, epoch, match.routes)
-        : this.#routesHere(packet, match.routes)
+        ? this.#copies.retainedRoutesHere(packet, epoch, match.routes)
+        : this.#copies.routesHere(packet, match.routes)
       : undefined;
     if (!match || !routes) {
       this.#lastPacketAt = Date.now();
@@ -222,7 +179,7 @@ export class Dispatcher {
    * that the table does not have runs by its topic instead of being acked unrun. @defaultValue false
    */
   set runStaleCopies(value: boolean) {
-    this.#runStaleCopies = value;
+    this.#copies.runStaleCopies = value;
   }
 
   /**
@@ -232,9 +189,7 @@ export class Dispatcher {
    */
   replaceTable(table: RouteTable, serves?: (route: RouteDefinition) => boolean): void {
     this.#table = table;
-    this.#servesRoute = serves;
-    this.#serves = [];
-    this.#knownIds = undefined;
+    this.#copies.replaceTable(table, serves);
   }
 
   /** Counters so far. */
@@ -315,71 +270,6 @@ export class Dispatcher {
       );
     }
     return finished;
-  }
-
-  /**
-   * The routes on the winning filter that run here, on this copy: the ones this process serves and, on MQTT v5,
-   * the ones whose subscription identifier the copy carries. `undefined` when none (the copy is acked unrun).
-   */
-  #routesHere(packet: IPublishPacket, routes: readonly RouteDefinition[]): readonly RouteDefinition[] | undefined {
-    const ids = packet.properties?.subscriptionIdentifier;
-    if (this.#servesRoute === undefined && ids === undefined) return routes.length > 0 ? routes : undefined;
-    const here = this.#routesFor(routes, ids);
-    // While a reload's new subscriptions are not yet acked, a copy tagged only with identifiers the new table does
-    // not have (a changed filter's old subscription) is the only copy: run it by topic. Otherwise such a copy is a
-    // stale subscription's, and the current ones deliver their own (running it would run the message twice).
-    if (here === undefined && ids !== undefined && this.#runStaleCopies && this.#unknownIds(ids)) {
-      return this.#routesFor(routes, undefined);
-    }
-    return here;
-  }
-
-  #routesFor(
-    routes: readonly RouteDefinition[],
-    ids: number | number[] | undefined,
-  ): readonly RouteDefinition[] | undefined {
-    // One route on the winning filter is the common case: no array to allocate.
-    if (routes.length === 1) return this.#runsHere(routes[0] as RouteDefinition, ids) ? routes : undefined;
-    const here: RouteDefinition[] = [];
-    for (let i = 0; i < routes.length; i++) {
-      const route = routes[i] as RouteDefinition;
-      if (this.#runsHere(route, ids)) here.push(route);
-    }
-    return here.length > 0 ? here : undefined;
-  }
-
-  /** None of `ids` is the subscription identifier of a route of the current table. */
-  #unknownIds(ids: number | number[]): boolean {
-    const known = (this.#knownIds ??= new Set(this.#table.routes.map((r) => r.subscriptionId)));
-    return typeof ids === 'number' ? !known.has(ids) : ids.every((id) => !known.has(id));
-  }
-
-  /** {@link #routesHere}, less those that do not run this retained copy; `undefined` when none (it is acked unrun). */
-  #retainedRoutesHere(
-    packet: IPublishPacket,
-    epoch: number,
-    matched: readonly RouteDefinition[],
-  ): readonly RouteDefinition[] | undefined {
-    const routes = this.#routesHere(packet, matched);
-    if (!routes) return undefined;
-    const runs = this.#o.runsRetained ?? ((route: RouteDefinition) => !route.shared);
-    const here = routes.filter((route) => runs(route, packet, epoch));
-    if (here.length === 0) {
-      this.#o.logger.debug(
-        { topic: packet.topic, dup: packet.dup, routes: routes.map((r) => r.pattern) },
-        'retained copy acked without running (a shared route, or a session that already had it)',
-      );
-      return undefined;
-    }
-    return here.length === routes.length ? routes : here;
-  }
-
-  #runsHere(route: RouteDefinition, ids: number | number[] | undefined): boolean {
-    return (
-      (this.#serves[route.id] ??= this.#servesRoute?.(route) ?? true) &&
-      (ids === undefined ||
-        (typeof ids === 'number' ? ids === route.subscriptionId : ids.includes(route.subscriptionId)))
-    );
   }
 
   #start(job: Job): void {
