@@ -1,6 +1,6 @@
 import { backoffDelayMs } from '../util/backoff.js';
-import { isTakeoverExit } from './worker-process.js';
-import type { WorkerExit } from './worker-process.js';
+import { isTakeoverExit } from './worker-exit.js';
+import type { WorkerExit } from './worker-exit.js';
 
 /** How a pool restarts its crashed workers. */
 export interface RestartPolicy {

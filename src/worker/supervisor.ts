@@ -3,8 +3,9 @@ import type { Logger } from '../logger.js';
 import type { Pool, SlotWorker } from './pool.js';
 import { decideAfterCrash } from './restart-policy.js';
 import type { CrashDecision, RestartPolicy } from './restart-policy.js';
-import { exitCause } from './worker-process.js';
-import type { WorkerExit, WorkerProcess } from './worker-process.js';
+import { exitCause } from './worker-exit.js';
+import type { WorkerExit } from './worker-exit.js';
+import type { WorkerProcess } from './worker-process.js';
 
 /** Options of {@link Supervisor}: the restart policy, and the few callbacks it needs from the pools' owner. */
 export interface SupervisorOptions<W extends SlotWorker = WorkerProcess> {

@@ -5,20 +5,17 @@ import { silentLogger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
 import { compileRoutes } from '../router/route-table.js';
 import type { RouteTable, SharedRouteInfo } from '../router/route-table.js';
-import type { ShutdownMode } from './ipc.js';
 import { Pool, assertWorkerCount } from './pool.js';
-import { leaveDrainMs, planPools } from './pools.js';
+import { planPools } from './pools.js';
 import { HEALTHY_AFTER_MS } from './restart-policy.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { Supervisor } from './supervisor.js';
-import { exitCause, isTakeoverExit } from './worker-process.js';
-import type { WorkerExit, WorkerProcess } from './worker-process.js';
-import { CrashLedger } from './crash-ledger.js';
 import { isRouteMQError } from '../errors.js';
 import type { WorkerHealth } from './worker-health.js';
 import { describeHealth, windowDeltasOf } from './worker-health.js';
 import type { WindowDelta } from '../message/stats-window.js';
 import { WorkerLauncher } from './worker-launcher.js';
+import { SlotRunner } from './slot-runner.js';
 import type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
 
 export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './worker-manager-types.js';
@@ -28,7 +25,8 @@ export type { ManagerState, WorkerManagerEvents, WorkerManagerOptions } from './
  * worker with its own persistent MQTT session on `$share/<group>/<filter>`, serving only its pool's routes.
  * Supervises them (restart with backoff and crash-loop → degraded in {@link Supervisor}, the heartbeat watchdog in
  * each {@link WorkerProcess}), and stops, scales and reloads them without losing a message (the protocols of
- * DELIVERY.md). {@link WorkerLauncher} builds what each worker starts with.
+ * DELIVERY.md). {@link WorkerLauncher} builds what each worker starts with; {@link SlotRunner} starts, stops and
+ * reaps each slot's worker.
  */
 export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   readonly #o: WorkerManagerOptions;
@@ -37,7 +35,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   readonly #launcher: WorkerLauncher;
   readonly #policy: RestartPolicy;
   readonly #supervisor: Supervisor;
-  readonly #crashes: CrashLedger;
+  readonly #slots: SlotRunner;
   #table: RouteTable | undefined;
   #state: ManagerState = 'idle';
   #stopPromise: Promise<void> | undefined;
@@ -56,13 +54,20 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       restartMaxMs: r.restartMaxMs,
       healthyAfterMs: HEALTHY_AFTER_MS,
     };
-    this.#crashes = new CrashLedger({ maxCrashes: r.maxCrashes });
     this.#supervisor = new Supervisor({
       policy: this.#policy,
       logger: this.#log,
       isActive: () => this.#state === 'running' || this.#state === 'starting',
-      respawn: (pool, slot) => this.#respawn(pool, slot),
+      respawn: (pool, slot) => this.#slots.respawn(pool, slot),
       onDegraded: (info) => this.emit('pool.degraded', info),
+    });
+    this.#slots = new SlotRunner({
+      config: options.config,
+      logger: this.#log,
+      launcher: this.#launcher,
+      supervisor: this.#supervisor,
+      events: this,
+      isStopping: () => this.#state === 'stopping' || this.#state === 'stopped',
     });
     const groupName = options.groupName ?? options.config.mqtt.groupName;
     const table =
@@ -120,7 +125,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       throw err;
     }
     const starts = [...this.#pools.values()].flatMap((pool) =>
-      pool.missingSlots().map((slot) => this.#spawn(pool, slot)),
+      pool.missingSlots().map((slot) => this.#slots.spawn(pool, slot)),
     );
     const results = await Promise.allSettled(starts);
     // A worker that died handling what its resumed session held did start (its route files, the broker are fine):
@@ -144,7 +149,9 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
     this.#stopPromise ??= (async () => {
       this.#state = 'stopping';
       for (const pool of this.#pools.values()) this.#supervisor.cancelAll(pool);
-      const stops = [...this.#pools.values()].flatMap((pool) => pool.live().map((w) => this.#stopWorker(w, 'stop')));
+      const stops = [...this.#pools.values()].flatMap((pool) =>
+        pool.live().map((w) => this.#slots.stopWorker(pool, w, 'stop')),
+      );
       await Promise.all(stops);
       this.#launcher.cleanUp();
       this.#state = 'stopped';
@@ -199,11 +206,11 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       if (n === from) return;
       pool.resize(n);
       if (n > from) {
-        await Promise.all(pool.missingSlots().map((slot) => this.#spawn(pool, slot)));
+        await Promise.all(pool.missingSlots().map((slot) => this.#slots.spawn(pool, slot)));
       } else {
         const leaving = pool.leaving(n);
         this.#supervisor.cancelRestarts(pool, n);
-        await Promise.all(leaving.map((w) => this.#stopWorker(w, 'leave')));
+        await Promise.all(leaving.map((w) => this.#slots.stopWorker(pool, w, 'leave')));
       }
       this.#log.info({ pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) }, 'pool scaled');
       this.emit('pool.scaled', { pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) });
@@ -242,8 +249,8 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       for (const pool of this.#pools.values()) {
         const found = pool.find(workerId);
         if (!found) continue;
-        await this.#stopWorker(found.worker, 'stop');
-        await this.#spawn(pool, found.slot);
+        await this.#slots.stopWorker(pool, found.worker, 'stop');
+        await this.#slots.spawn(pool, found.slot);
         return;
       }
       throw new RouteMQError(ErrorCodes.WORKER_NOT_FOUND, `No worker '${workerId}'; see \`routemq status\``);
@@ -256,91 +263,16 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
 
   async #rollPool(pool: Pool): Promise<void> {
     // The surge slot is above `desired`, so it is never restarted, and it leaves with the scale-down protocol.
-    const surge = await this.#spawn(pool, pool.surgeSlot());
+    const surge = await this.#slots.spawn(pool, pool.surgeSlot());
     try {
       for (let slot = 0; slot < pool.desired; slot++) {
         const old = pool.worker(slot);
-        if (old) await this.#stopWorker(old, 'stop');
-        await this.#spawn(pool, slot);
+        if (old) await this.#slots.stopWorker(pool, old, 'stop');
+        await this.#slots.spawn(pool, slot);
       }
     } finally {
-      await this.#stopWorker(surge, 'leave');
+      await this.#slots.stopWorker(pool, surge, 'leave');
     }
-  }
-
-  /** Fork a worker for `slot` and wait until it is subscribed. */
-  async #spawn(pool: Pool, slot: number): Promise<WorkerProcess> {
-    const worker = this.#launcher.launch(pool, slot, this.#crashes.poisoned(pool.name, slot));
-    pool.attach(slot, worker);
-    worker.on('exit', (exit) => this.#onExit(pool, slot, worker, exit));
-    worker.on('message.acked', (key) => this.#crashes.forget(pool.name, slot, key));
-    worker.on('worker.stuck', (event) => this.emit('worker.stuck', event));
-    worker.on('message.dead_lettered', (event) => this.emit('message.dead_lettered', event));
-    const { sessionPresent } = await worker.ready();
-    this.#log.info({ pool: pool.name, slot, workerPid: worker.pid, sessionPresent }, 'worker started');
-    this.emit('worker.started', { ...worker.ref, sessionPresent });
-    return worker;
-  }
-
-  async #stopWorker(worker: WorkerProcess, mode: ShutdownMode): Promise<void> {
-    const r = this.#o.config.routemq;
-    const pool = this.#pools.get(worker.assignment.pool);
-    await worker.stop(mode, mode === 'leave' && pool ? leaveDrainMs(pool.plan.routes, r) : r.shutdownTimeoutMs);
-  }
-
-  #onExit(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
-    pool.detach(slot, worker, exit);
-    const expected = exit.requested;
-    const cause = exitCause(exit);
-    this.#countDeath(pool, slot, worker, exit);
-    this.emit('worker.exited', {
-      ...worker.ref,
-      code: exit.code,
-      signal: exit.signal,
-      expected,
-      cause,
-      stats: worker.stats,
-    });
-    if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    this.#supervisor.onExit(pool, slot, exit, worker.pid);
-  }
-
-  /**
-   * An unexpected death with messages in hand counts one death for each (crash-poison detection): one counted
-   * `ROUTEMQ_MAX_CRASHES` times is dead-lettered by the slot's next process instead of run. A requested stop (its
-   * handlers were aborted past the deadline) and a session takeover are not deaths of this kind.
-   */
-  #countDeath(pool: Pool, slot: number, worker: WorkerProcess, exit: WorkerExit): void {
-    if (exit.requested || isTakeoverExit(exit) || exit.heldKeys.length === 0) return;
-    const counted = this.#crashes.recordDeath(pool.name, slot, exit.heldKeys);
-    const maxCrashes = this.#o.config.routemq.maxCrashes;
-    this.#log.warn(
-      {
-        pool: pool.name,
-        slot,
-        workerPid: worker.pid,
-        signal: exit.signal,
-        code: exit.code,
-        inHand: counted,
-        maxCrashes,
-      },
-      counted.some((c) => c.deaths >= maxCrashes)
-        ? 'worker died with messages in hand; those it died with ROUTEMQ_MAX_CRASHES times are dead-lettered next'
-        : 'worker died with messages in hand; they count as delivered across the death',
-    );
-  }
-
-  #respawn(pool: Pool, slot: number): void {
-    if (this.#state === 'stopping' || this.#state === 'stopped' || slot >= pool.desired || pool.worker(slot)) return;
-    this.#spawn(pool, slot).then(
-      (worker) => this.emit('worker.restarted', { ...worker.ref, restarts: pool.totalRestarts }),
-      (err: unknown) => {
-        // Started, then died handling its session's messages: a crash (the supervisor restarts it), not a failed start.
-        if (isRouteMQError(err, ErrorCodes.WORKER_CRASHED)) {
-          this.#log.warn({ pool: pool.name, slot, cause: 'crash', err }, 'restarted worker crashed');
-        } else this.#log.warn({ pool: pool.name, slot, cause: 'failed-start', err }, 'worker restart failed');
-      },
-    );
   }
 
   #pool(name: string): Pool {

@@ -2,7 +2,6 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ErrorCodes, RouteMQError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
 import type { LifecycleEvents, WorkerRef } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { InHandMessage } from '../message/dispatcher.js';
@@ -11,48 +10,13 @@ import type { WorkerLoad } from './load-meter.js';
 import { StatsWindow } from '../message/stats-window.js';
 import type { RuntimeSample } from '../util/runtime-meter.js';
 import type { DeadLetterSink } from '../message/dead-letter-writer.js';
-import { WorkerExitCodes, isWorkerMessage } from './ipc.js';
+import { isWorkerMessage } from './ipc.js';
 import type { ShutdownMode, WorkerAssignment, WorkerMessage } from './ipc.js';
+import { ExitRecorder, notReadyError } from './worker-exit.js';
+import type { WorkerExit } from './worker-exit.js';
 
 /** Lifecycle state of one worker process. */
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'stuck' | 'dead';
-
-/** How a worker process ended. */
-export interface WorkerExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** True when the parent asked it to stop. */
-  readonly requested: boolean;
-  /** The failure the worker reported before exiting, if any. */
-  readonly failure: { readonly code: string; readonly message: string } | undefined;
-  /** Whether it had become ready: false for a worker that failed to start. */
-  readonly wasReady: boolean;
-  /** How long it was ready, in ms (0 when it never was). */
-  readonly readyForMs: number;
-  /** How long it ran, from fork to exit, in ms. */
-  readonly ranForMs: number;
-  /** The oldest messages it had in hand at its last heartbeat (empty if none, or never ready). */
-  readonly inHand: readonly InHandMessage[];
-  /**
-   * Whether it had been handling messages: it reported a redelivered message in hand. A worker of a resumed
-   * session may get (and die of) its messages before its SUBACK, so before `ready`: it started all the same.
-   */
-  readonly handled: boolean;
-  /**
-   * The identities (`messageKey`) of the messages known to be in hand when it ended: the redelivered ones it
-   * reported before running them and has not settled, and those of its last heartbeat (which may be stale).
-   */
-  readonly heldKeys: readonly string[];
-}
-
-/** Why a worker ended: asked to; died after it had started (ready, or handling messages); or never started. */
-export type ExitCause = 'requested' | 'crash' | 'failed-start';
-
-/** See {@link ExitCause}. */
-export function exitCause(exit: WorkerExit): ExitCause {
-  if (exit.requested) return 'requested';
-  return exit.wasReady || exit.handled ? 'crash' : 'failed-start';
-}
 
 /** How long an exit waits for the worker's last IPC messages (sent before it died) to be read, in ms. */
 const LAST_MESSAGES_WAIT_MS = 1000;
@@ -90,23 +54,15 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   readonly #child: ChildProcess;
   readonly exited: Promise<WorkerExit>;
   #state: WorkerState = 'starting';
-  readonly #forkedAt = Date.now();
+  readonly #exitRecorder = new ExitRecorder();
   #readyAt = 0;
   #lastHeartbeatAt = Date.now();
   #inHand: readonly InHandMessage[] = [];
-  /**
-   * Redelivered messages it reported in hand (`message.started`) and has not settled: at most its concurrency
-   * (a worker that never settles them still runs at most that many at once).
-   */
-  readonly #redelivered = new Set<string>();
-  #handled = false;
   #stats: MessageStatsSnapshot | undefined;
   #memoryRssBytes = 0;
   #load: WorkerLoad | undefined;
   #runtime: RuntimeSample | undefined;
   readonly #window = new StatsWindow();
-  #failure: { code: string; message: string } | undefined;
-  #requested = false;
   #stopPromise: Promise<WorkerExit> | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   readonly #deadLetters: DeadLetterSink | undefined;
@@ -143,7 +99,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       this.#child.once('exit', (code, signal) => {
         clearInterval(this.#watchdog);
         this.#state = 'dead';
-        void this.#lastMessages().then(() => resolve(this.#exitRecord(code, signal)));
+        void this.#lastMessages().then(() =>
+          resolve(this.#exitRecorder.record(code, signal, this.#readyAt, this.#inHand)),
+        );
       });
     });
     this.exited.then(
@@ -168,22 +126,6 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         resolve();
       }
     });
-  }
-
-  #exitRecord(code: number | null, signal: NodeJS.Signals | null): WorkerExit {
-    const exit: WorkerExit = {
-      code,
-      signal,
-      requested: this.#requested,
-      failure: this.#failure,
-      wasReady: this.#readyAt > 0,
-      readyForMs: this.#readyAt > 0 ? Date.now() - this.#readyAt : 0,
-      ranForMs: Date.now() - this.#forkedAt,
-      inHand: this.#inHand,
-      handled: this.#handled,
-      heldKeys: [...new Set([...this.#redelivered, ...this.#inHand.map((m) => m.key)])],
-    };
-    return exit;
   }
 
   /** `<pool>-<slot>`. */
@@ -268,22 +210,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       };
       const onExit = (exit: WorkerExit): void => {
         cleanup();
-        const failure = exit.failure;
-        if (exit.handled) {
-          return reject(
-            new RouteMQError(
-              ErrorCodes.WORKER_CRASHED,
-              `Worker ${this.id} crashed while handling messages of its session, before its subscription was ` +
-                `confirmed: ${failure?.message ?? `exited with ${exit.signal ?? String(exit.code)}`}`,
-            ),
-          );
-        }
-        reject(
-          new RouteMQError(
-            (failure?.code as ErrorCode | undefined) ?? ErrorCodes.WORKER_EXITED,
-            `Worker ${this.id} failed to start: ${failure?.message ?? `exited with ${exit.signal ?? String(exit.code)}`}`,
-          ),
-        );
+        reject(notReadyError(this.id, exit));
       };
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -301,7 +228,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
    */
   stop(mode: ShutdownMode, drainTimeoutMs: number): Promise<WorkerExit> {
     this.#stopPromise ??= (async () => {
-      this.#requested = true;
+      this.#exitRecorder.stopRequested();
       if (this.#state === 'dead') return this.exited;
       this.#state = 'draining';
       clearInterval(this.#watchdog);
@@ -345,7 +272,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         this.emit('stats', message.stats);
         break;
       case 'failed':
-        this.#failure = { code: message.code, message: message.message };
+        this.#exitRecorder.failed({ code: message.code, message: message.message });
         break;
       case 'stopping':
         this.#state = 'draining';
@@ -356,11 +283,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         break;
       }
       case 'message.started':
-        this.#handled = true;
-        this.#redelivered.add(message.key);
+        this.#exitRecorder.started(message.key);
         break;
       case 'message.settled':
-        this.#redelivered.delete(message.key);
+        this.#exitRecorder.settled(message.key);
         if (message.acked) this.emit('message.acked', message.key);
         break;
       case 'checked':
@@ -403,9 +329,4 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     this.emit('worker.stuck', { ...this.ref, topic: stuckOn?.topic });
     this.kill('SIGKILL');
   }
-}
-
-/** True when the exit means "another client took the slot's id": restarting would start a kick war. */
-export function isTakeoverExit(exit: WorkerExit): boolean {
-  return exit.code === WorkerExitCodes.sessionTakenOver;
 }

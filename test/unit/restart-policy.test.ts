@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WorkerExitCodes } from '../../src/worker/ipc.js';
 import { NO_CRASHES, crashesInWindow, decideAfterCrash, isCountedCrash } from '../../src/worker/restart-policy.js';
 import type { CrashDecision, CrashHistory, RestartPolicy } from '../../src/worker/restart-policy.js';
-import type { WorkerExit } from '../../src/worker/worker-process.js';
+import type { WorkerExit } from '../../src/worker/worker-exit.js';
 
 const policy: RestartPolicy = {
   maxRestarts: 3,

@@ -6,7 +6,7 @@ import type { SlotWorker } from '../../src/worker/pool.js';
 import type { RestartPolicy } from '../../src/worker/restart-policy.js';
 import { Supervisor } from '../../src/worker/supervisor.js';
 import type { PoolDegradedInfo } from '../../src/events.js';
-import type { WorkerExit } from '../../src/worker/worker-process.js';
+import type { WorkerExit } from '../../src/worker/worker-exit.js';
 
 const policy: RestartPolicy = {
   maxRestarts: 2,
