@@ -8,7 +8,8 @@
 
 // Declaring routes
 export { Router } from './router/router.js';
-export type { GroupOptions, RetainedMode, RouteOptions } from './router/router.js';
+export type { GroupOptions } from './router/router.js';
+export type { RetainedMode, RouteOptions } from './router/route-options.js';
 export type { ParamsOf } from './router/params.js';
 export { rateLimit } from './rate-limit/rate-limit.js';
 export type { RateLimitOptions } from './rate-limit/rate-limit.js';

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, errorMessageOf } from '../errors.js';
 import type { DeadLetterEnvelope } from '../message/dead-letter.js';
+import { NdjsonTail, linesOf, parseLine, readLines, writeSynced } from './ndjson-file.js';
 import { matchesFilter, summarize } from './store.js';
 import type {
   DeadLetterFilter,
@@ -63,8 +64,9 @@ export class SpoolStore implements DeadLetterStore {
   readonly #file: string;
   readonly #entries = new Map<string, Entry>();
   readonly #replayed = new Map<string, ReplayMark>();
+  /** The purge log, read on from where the last read stopped. */
+  readonly #purged: NdjsonTail;
   #purgedCount = 0;
-  #purgedOffset = 0;
   #bytes = 0;
   #fileBytes = 0;
   #full = false;
@@ -76,6 +78,7 @@ export class SpoolStore implements DeadLetterStore {
   constructor(options: SpoolStoreOptions) {
     this.#o = options;
     this.#file = join(options.dir, SPOOL_FILE);
+    this.#purged = new NdjsonTail(join(options.dir, PURGED_FILE));
   }
 
   async open(): Promise<void> {
@@ -90,19 +93,13 @@ export class SpoolStore implements DeadLetterStore {
     this.#entries.clear();
     this.#bytes = 0;
     this.#purgedCount = 0;
-    this.#purgedOffset = 0;
+    this.#purged.rewind();
     this.#fileBytes = text.length;
     this.#needsNewline = text.length > 0 && text[text.length - 1] !== 0x0a;
-    let offset = 0;
-    while (offset < text.length) {
-      let end = text.indexOf(0x0a, offset);
-      if (end < 0) end = text.length;
-      this.#index(text.subarray(offset, end), offset);
-      offset = end + 1;
-    }
+    for (const [line, offset] of linesOf(text)) this.#index(line, offset);
     await this.#readPurged();
     for (const line of await readLines(join(this.#o.dir, REPLAYED_FILE))) {
-      const mark = parse<{ id: string; at: string; topic: string }>(line);
+      const mark = parseLine<{ id: string; at: string; topic: string }>(line);
       if (mark) this.#replayed.set(mark.id, { at: mark.at, topic: mark.topic });
     }
   }
@@ -155,7 +152,7 @@ export class SpoolStore implements DeadLetterStore {
     try {
       const buffer = Buffer.alloc(entry.length);
       const { bytesRead } = await handle.read(buffer, 0, entry.length, entry.offset);
-      const envelope = bytesRead === entry.length ? parse<DeadLetterEnvelope>(buffer) : undefined;
+      const envelope = bytesRead === entry.length ? parseLine<DeadLetterEnvelope>(buffer) : undefined;
       return envelope?.id === id ? envelope : undefined;
     } finally {
       await handle.close();
@@ -165,7 +162,8 @@ export class SpoolStore implements DeadLetterStore {
   async purge(filter: DeadLetterFilter): Promise<number> {
     const ids = (await this.list(filter)).map((s) => s.id);
     if (ids.length === 0) return 0;
-    await appendSynced(join(this.#o.dir, PURGED_FILE), ids.map((id) => `${JSON.stringify({ id })}\n`).join(''));
+    const lines = ids.map((id) => `${JSON.stringify({ id })}\n`).join('');
+    await writeSynced(join(this.#o.dir, PURGED_FILE), lines, 'append');
     await this.#readPurged();
     this.#full = false;
     if (!this.#o.readOnly && this.#purgedCount > this.#entries.size) await this.#exclusive(() => this.#compact());
@@ -174,7 +172,7 @@ export class SpoolStore implements DeadLetterStore {
 
   async markReplayed(id: string, mark: ReplayMark): Promise<ReplayMark | undefined> {
     const previous = this.#replayed.get(id);
-    await appendSynced(join(this.#o.dir, REPLAYED_FILE), `${JSON.stringify({ id, ...mark })}\n`);
+    await writeSynced(join(this.#o.dir, REPLAYED_FILE), `${JSON.stringify({ id, ...mark })}\n`, 'append');
     this.#replayed.set(id, mark);
     return previous;
   }
@@ -259,7 +257,7 @@ export class SpoolStore implements DeadLetterStore {
   }
 
   #index(line: Buffer, offset: number): void {
-    const envelope = parse<DeadLetterEnvelope>(line);
+    const envelope = parseLine<DeadLetterEnvelope>(line);
     if (envelope?.routemq === 'dead-letter' && typeof envelope.id === 'string') {
       this.#add(envelope, offset, line.length);
     }
@@ -275,53 +273,33 @@ export class SpoolStore implements DeadLetterStore {
 
   /** Apply the purge log's lines added since the last read (a CLI in another process may append to it). */
   async #readPurged(): Promise<void> {
-    const file = join(this.#o.dir, PURGED_FILE);
-    const size = (await stat(file).catch(() => undefined))?.size ?? 0;
-    if (size < this.#purgedOffset) this.#purgedOffset = 0; // compacted by the writer
-    if (size === this.#purgedOffset) return;
-    const handle = await open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(size - this.#purgedOffset);
-      await handle.read(buffer, 0, buffer.length, this.#purgedOffset);
-      const end = buffer.lastIndexOf(0x0a) + 1; // a line still being written is read next time
-      this.#purgedOffset += end;
-      for (const line of splitLines(buffer.subarray(0, end))) {
-        const id = parse<{ id: string }>(line)?.id;
-        const entry = id === undefined ? undefined : this.#entries.get(id);
-        if (!entry || id === undefined) continue;
-        this.#entries.delete(id);
-        this.#bytes -= entry.length + 1;
-        this.#purgedCount++;
-      }
-    } finally {
-      await handle.close();
+    for (const line of await this.#purged.readNew()) {
+      const id = parseLine<{ id: string }>(line)?.id;
+      const entry = id === undefined ? undefined : this.#entries.get(id);
+      if (!entry || id === undefined) continue;
+      this.#entries.delete(id);
+      this.#bytes -= entry.length + 1;
+      this.#purgedCount++;
     }
   }
 
   /** Rewrite the spool with the live entries only (write a new file, sync, rename), then empty the purge log. */
   async #compact(): Promise<void> {
-    const text = await readFile(this.#file).catch(() => Buffer.alloc(0));
     const live: Buffer[] = [];
     const kept: { envelope: DeadLetterEnvelope; length: number }[] = [];
-    for (const line of splitLines(text)) {
-      const envelope = parse<DeadLetterEnvelope>(line);
+    for (const line of await readLines(this.#file)) {
+      const envelope = parseLine<DeadLetterEnvelope>(line);
       if (!envelope || !this.#entries.has(envelope.id)) continue;
       live.push(line, Buffer.from('\n'));
       kept.push({ envelope, length: line.length });
     }
     const tmp = `${this.#file}.compact`;
-    const handle = await open(tmp, 'w');
-    try {
-      await handle.write(Buffer.concat(live));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeSynced(tmp, Buffer.concat(live), 'replace');
     await this.#handle?.close();
     this.#handle = undefined;
     await rename(tmp, this.#file);
     await (await open(join(this.#o.dir, PURGED_FILE), 'w')).close();
-    this.#purgedOffset = 0;
+    this.#purged.rewind();
     this.#purgedCount = 0;
     this.#entries.clear();
     this.#bytes = 0;
@@ -346,39 +324,5 @@ export class SpoolStore implements DeadLetterStore {
       release();
       if (this.#pending.length > 0) this.#writing ??= this.#flush();
     }
-  }
-}
-
-function parse<T>(line: Buffer | string): T | undefined {
-  try {
-    return JSON.parse(line.toString()) as T;
-  } catch {
-    return undefined; // a torn line
-  }
-}
-
-function splitLines(buffer: Buffer): Buffer[] {
-  const lines: Buffer[] = [];
-  let offset = 0;
-  while (offset < buffer.length) {
-    let end = buffer.indexOf(0x0a, offset);
-    if (end < 0) end = buffer.length;
-    if (end > offset) lines.push(buffer.subarray(offset, end));
-    offset = end + 1;
-  }
-  return lines;
-}
-
-async function readLines(file: string): Promise<Buffer[]> {
-  return splitLines(await readFile(file).catch(() => Buffer.alloc(0)));
-}
-
-async function appendSynced(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'a');
-  try {
-    await handle.write(text);
-    await handle.datasync();
-  } finally {
-    await handle.close();
   }
 }

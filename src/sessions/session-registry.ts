@@ -1,15 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import mqtt from 'mqtt';
-import type { MqttClient } from 'mqtt';
 import type { ResolvedConfig } from '../config/schema.js';
 import { ErrorCodes, RouteMQError, errorMessageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { classifyConnectError } from '../mqtt/connect-errors.js';
-import { connectionOptionsFromConfig } from '../mqtt/connection-options.js';
 import { withTimeout } from '../util/with-timeout.js';
 import { RECORD_VERSION, parseRecord, registryTopics } from './records.js';
-import type { ClaimRecord, InstanceRecord, RegistryTopics, SessionRecord } from './records.js';
+import type { ClaimRecord, InstanceRecord, RegistryTopicKind, RegistryTopics, SessionRecord } from './records.js';
+import { RegistryConnection } from './registry-connection.js';
 import { RegistryView } from './registry-view.js';
 
 /** One session this process owns, as the registry records it. */
@@ -67,12 +64,11 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   readonly #host: string;
   readonly #refreshMs: number;
   readonly #instance: string;
-  #client: MqttClient | undefined;
+  readonly #conn: RegistryConnection;
   #timer: NodeJS.Timeout | undefined;
   /** What this process has published for its sessions, by client id (JSON, to publish only changes). */
   readonly #published = new Map<string, string>();
   #own: readonly OwnSession[] = [];
-  readonly #echoes = new Map<string, () => void>();
   #stopPromise: Promise<void> | undefined;
 
   constructor(options: SessionRegistryOptions) {
@@ -85,6 +81,17 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     this.view = new RegistryView(this.#refreshMs);
     const { config } = options;
     this.topics = registryTopics(config.routemq.registryPrefix, config.routemq.appName, config.mqtt.groupName);
+    this.#conn = new RegistryConnection({
+      config,
+      logger: this.#log,
+      topics: this.topics,
+      run: options.run,
+      onRecord: (kind, key, payload, retained) => this.#onRecord(kind, key, payload, retained),
+      onConnect: (sessionPresent) => {
+        // A reconnect after a drop: the broker may have published the will meanwhile.
+        if (this.#timer !== undefined && !sessionPresent) void this.#republish();
+      },
+    });
   }
 
   get run(): string {
@@ -103,67 +110,11 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
    */
   async start(): Promise<void> {
     const { config } = this.#o;
-    const base = connectionOptionsFromConfig(
-      config,
-      `${config.mqtt.clientIdPrefix}-${this.#instance}-registry-${this.#o.run.slice(0, 6)}`,
-      this.#log,
-    );
     const will = this.#o.transient ? '' : JSON.stringify(this.#instanceRecord('away', null));
-    const client = mqtt.connect(base.url, {
-      ...base.client,
-      clean: true,
-      properties: {},
-      reconnectPeriod: 1000,
-      will: {
-        topic: this.topics.instance(this.#instance),
-        payload: Buffer.from(will),
-        qos: 1,
-        retain: true,
-      },
-      log: () => undefined,
+    await this.#conn.open(`${config.mqtt.clientIdPrefix}-${this.#instance}-registry-${this.#o.run.slice(0, 6)}`, {
+      topic: this.topics.instance(this.#instance),
+      payload: will,
     });
-    this.#client = client;
-    client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
-    client.on('error', (err) => this.#log.debug({ err: errorMessageOf(err) }, 'registry connection error'));
-    client.on('connect', (connack) => {
-      // A reconnect after a drop: the broker may have published the will meanwhile.
-      if (this.#timer !== undefined && !connack.sessionPresent) void this.#republish();
-    });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.end(true);
-        reject(new RouteMQError(ErrorCodes.BROKER_UNREACHABLE, `No MQTT broker answered at ${base.url}`));
-      }, config.mqtt.connectTimeoutMs);
-      const onError = (err: Error & { code?: string | number }): void => {
-        // Refused credentials and the like fail at once, as the consumers' connections do.
-        const classified = classifyConnectError(err, base.url);
-        if (!classified) return;
-        clearTimeout(timer);
-        client.off('error', onError);
-        client.end(true);
-        reject(classified);
-      };
-      client.on('error', onError);
-      client.once('connect', () => {
-        clearTimeout(timer);
-        client.off('error', onError);
-        resolve();
-      });
-    });
-    try {
-      const granted = await client.subscribeAsync(this.topics.all, { qos: 1 });
-      const refused = granted.find((g) => g.qos >= 0x80);
-      if (refused) {
-        throw new RouteMQError(
-          ErrorCodes.REGISTRY_FAILED,
-          `SUBACK reason code 0x${refused.qos.toString(16)} for ${this.topics.all}`,
-        );
-      }
-      await withTimeout(this.#barrier(), config.mqtt.connectTimeoutMs);
-    } catch (err) {
-      client.end(true);
-      throw registryError('read the session registry', err);
-    }
     this.#refuseIfLiveElsewhere();
     await this.#publishInstance('live');
     this.#timer = setInterval(() => void this.#publishInstance('live'), this.#refreshMs);
@@ -201,8 +152,8 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   /** Remove a session's record and claim (it was ended). */
   async remove(clientId: string): Promise<void> {
     this.#published.delete(clientId);
-    await this.#publishRaw(this.topics.session(clientId), '');
-    if (this.view.claims.has(clientId)) await this.#publishRaw(this.topics.claim(clientId), '');
+    await this.#conn.publish(this.topics.session(clientId), '');
+    if (this.view.claims.has(clientId)) await this.#conn.publish(this.topics.claim(clientId), '');
     // Our own view must not wait for the echo: a scan meanwhile would adopt the ended session again.
     this.view.apply('sessions', clientId, undefined, Date.now());
     this.view.apply('claims', clientId, undefined, Date.now());
@@ -210,7 +161,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
 
   /** Remove an instance record (its last session is gone). */
   async removeInstance(instance: string): Promise<void> {
-    await this.#publishRaw(this.topics.instance(instance), '');
+    await this.#conn.publish(this.topics.instance(instance), '');
     this.view.apply('instances', instance, undefined, Date.now());
   }
 
@@ -228,7 +179,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       at: Date.now(),
     };
     await this.#publish(this.topics.claim(clientId), record);
-    await withTimeout(this.#barrier(), this.#o.config.mqtt.connectTimeoutMs);
+    await withTimeout(this.#conn.barrier(), this.#o.config.mqtt.connectTimeoutMs);
     return this.view.winningClaim(clientId, Date.now())?.run === this.#o.run;
   }
 
@@ -237,7 +188,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     // Only the winner clears the topic: a loser's claim may be the retained one while the winner still works, and
     // clearing it would let a third instance claim the session and take it over mid-adoption.
     if (this.view.winningClaim(clientId, Date.now())?.run !== this.#o.run) return;
-    await this.#publishRaw(this.topics.claim(clientId), '');
+    await this.#conn.publish(this.topics.claim(clientId), '');
     this.view.apply('claims', clientId, undefined, Date.now());
   }
 
@@ -248,18 +199,17 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   stop(): Promise<void> {
     this.#stopPromise ??= (async () => {
       clearInterval(this.#timer);
-      const client = this.#client;
-      if (!client) return;
       try {
-        if (client.connected && this.#o.transient) await this.#publishRaw(this.topics.instance(this.#instance), '');
-        else if (client.connected) await this.#publishInstance('away');
-        await client.endAsync();
+        const connected = this.#conn.connected;
+        if (connected && this.#o.transient) await this.#conn.publish(this.topics.instance(this.#instance), '');
+        else if (connected) await this.#publishInstance('away');
+        await this.#conn.end();
       } catch (err) {
         this.#log.warn(
           { err: errorMessageOf(err) },
           'registry: could not say goodbye; the will marks this instance away',
         );
-        await client.endAsync(true).catch(() => undefined);
+        await this.#conn.end(true).catch(() => undefined);
       }
     })();
     return this.#stopPromise;
@@ -312,47 +262,10 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   }
 
   async #publish(topic: string, record: object): Promise<void> {
-    await this.#publishRaw(topic, JSON.stringify(record));
+    await this.#conn.publish(topic, JSON.stringify(record));
   }
 
-  async #publishRaw(topic: string, payload: string): Promise<void> {
-    const client = this.#client;
-    if (!client) return;
-    try {
-      await client.publishAsync(topic, payload, { qos: 1, retain: true });
-    } catch (err) {
-      throw registryError(`publish ${topic}`, err);
-    }
-  }
-
-  /** Resolve once a marker published now has come back: every record sent before it has been taken in. */
-  async #barrier(): Promise<void> {
-    const client = this.#client;
-    if (!client) return;
-    const marker = `${this.#o.run}-${Math.random().toString(36).slice(2)}`;
-    const echoed = new Promise<void>((resolve) => this.#echoes.set(marker, resolve));
-    await client.publishAsync(`${this.topics.root}/sync/${marker}`, '', { qos: 1 });
-    // The marker never comes back when this identity may write under the prefix but not read it (an ACL; on MQTT
-    // 3.1.1 a denied publish is also dropped in silence): fail rather than wait forever.
-    const ms = this.#o.config.mqtt.connectTimeoutMs;
-    await withTimeout(echoed, ms).catch(() => {
-      this.#echoes.delete(marker);
-      throw new RouteMQError(
-        ErrorCodes.TIMED_OUT,
-        `nothing published under ${this.topics.root} came back within ${ms} ms`,
-      );
-    });
-  }
-
-  #onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    const named = this.topics.parse(topic);
-    if (!named) return;
-    const { kind, key } = named;
-    if (kind === 'sync') {
-      this.#echoes.get(key)?.();
-      this.#echoes.delete(key);
-      return;
-    }
+  #onRecord(kind: Exclude<RegistryTopicKind, 'sync'>, key: string, payload: Buffer, retained: boolean): void {
     const record = parseRecord(payload);
     this.view.apply(kind, key, record, Date.now(), retained);
     // Someone else removed the record of a session this process runs (`routemq sessions end --force`): the slot
@@ -372,12 +285,4 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function registryError(what: string, err: unknown): RouteMQError {
-  return new RouteMQError(
-    ErrorCodes.REGISTRY_FAILED,
-    `Could not ${what} (${errorMessageOf(err)}); this identity needs read and write access to ROUTEMQ_REGISTRY_PREFIX/#`,
-    { cause: err },
-  );
 }

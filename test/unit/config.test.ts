@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, isRouteMQError } from '../../src/errors.js';
 import type { RouteMQError } from '../../src/errors.js';
 import { describeConfig, loadConfig } from '../../src/config/load-config.js';
-import type { LoadConfigOptions } from '../../src/config/load-config.js';
+import type { LoadConfigOptions } from '../../src/config/raw-values.js';
 import { CONFIG_DEFAULTS, CONFIG_VARIABLES, configSchema, sanitizeInstanceId } from '../../src/config/schema.js';
 import { defaultAppName, defaultInstanceId } from '../../src/config/identity-defaults.js';
 import type { ResolvedConfig } from '../../src/config/schema.js';

@@ -7,7 +7,7 @@ import type { DispatcherOptions } from '../../src/message/dispatcher.js';
 import { retainHandlingFor, runsRetainedCopy } from '../../src/message/retained.js';
 import type { RetainedCopyContext } from '../../src/message/retained.js';
 import { Router } from '../../src/router/router.js';
-import type { RouteOptions } from '../../src/router/router.js';
+import type { RouteOptions } from '../../src/router/route-options.js';
 import { compileRoutes } from '../../src/router/route-table.js';
 
 // Retained messages on persistent sessions: once per session by default, at every start with the opt-in, never on

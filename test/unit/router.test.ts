@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ErrorCodes, RouteMQError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { Router } from '../../src/router/router.js';
-import type { RouteOptions } from '../../src/router/router.js';
+import type { RouteOptions } from '../../src/router/route-options.js';
 import { compileRoutes } from '../../src/router/route-table.js';
 import type { MessageContext, Middleware } from '../../src/types.js';
 
