@@ -60,22 +60,30 @@ export class NdjsonTail {
   readonly #file: string;
   /** Bytes of the file read so far: where the next read starts. */
   #offset = 0;
+  /** Counts {@link rewind}s: a read that was in flight across one leaves the offset alone. */
+  #rewinds = 0;
 
   constructor(file: string) {
     this.#file = file;
   }
 
-  /** The complete, non-empty lines added since the last read; none when the file is missing or unchanged. */
+  /**
+   * The complete, non-empty lines added since the last read; none when the file is missing or unchanged. Reads that
+   * overlap may each return the same lines (callers apply them idempotently); none is skipped.
+   */
   async readNew(): Promise<Buffer[]> {
     const size = (await stat(this.#file).catch(() => undefined))?.size ?? 0;
     if (size < this.#offset) this.#offset = 0; // emptied (the spool's writer compacted it)
-    if (size === this.#offset) return [];
+    const start = this.#offset;
+    const rewinds = this.#rewinds;
+    if (size === start) return [];
     const handle = await open(this.#file, 'r');
     try {
-      const buffer = Buffer.alloc(size - this.#offset);
-      await handle.read(buffer, 0, buffer.length, this.#offset);
+      const buffer = Buffer.alloc(size - start);
+      await handle.read(buffer, 0, buffer.length, start);
       const end = buffer.lastIndexOf(0x0a) + 1; // a line still being written is read next time
-      this.#offset += end;
+      // Set from where this read started, not added to: another read may have moved the offset meanwhile.
+      if (rewinds === this.#rewinds) this.#offset = Math.max(this.#offset, start + end);
       return splitLines(buffer.subarray(0, end));
     } finally {
       await handle.close();
@@ -85,5 +93,6 @@ export class NdjsonTail {
   /** Read the file from its start next time (it was emptied, or its lines are wanted again). */
   rewind(): void {
     this.#offset = 0;
+    this.#rewinds++;
   }
 }
