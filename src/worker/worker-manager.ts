@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ErrorCodes, RouteMQError } from '../errors.js';
+import { ErrorCodes, RouteMQError, isRouteMQError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { loadRouteFiles } from '../router/discovery.js';
@@ -10,7 +10,6 @@ import { planPools } from './pools.js';
 import { HEALTHY_AFTER_MS } from './restart-policy.js';
 import type { RestartPolicy } from './restart-policy.js';
 import { Supervisor } from './supervisor.js';
-import { isRouteMQError } from '../errors.js';
 import type { WorkerHealth } from './worker-health.js';
 import { describeHealth, windowDeltasOf } from './worker-health.js';
 import type { WindowDelta } from '../message/stats-window.js';
