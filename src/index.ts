@@ -36,6 +36,7 @@ export type { SharedRouteInfo } from './router/route-table.js';
 
 // Configuration and logging
 export { loadConfig, describeConfig } from './config/load-config.js';
+export type { LoadConfigOptions } from './config/raw-values.js';
 export type { ResolvedConfig } from './config/schema.js';
 export { Secret } from './config/secret.js';
 export { createLogger, silentLogger } from './logger.js';

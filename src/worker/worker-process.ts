@@ -188,7 +188,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
    * Resolve when the worker is subscribed (`ready`), with whether the broker had kept its session.
    *
    * @throws RouteMQError the code the worker reported (a route file, the broker), `RMQ_ERR_WORKER_EXITED` when it
-   *   exited without one, `RMQ_ERR_WORKER_START_TIMEOUT` when it did not become ready within `startTimeoutMs`.
+   *   exited without one, `RMQ_ERR_WORKER_CRASHED` when it exited while handling its resumed session's messages
+   *   (before its subscription was confirmed), `RMQ_ERR_WORKER_START_TIMEOUT` when it did not become ready within
+   *   `startTimeoutMs`.
    */
   ready(): Promise<{ sessionPresent: boolean }> {
     return new Promise((resolve, reject) => {
