@@ -18,7 +18,10 @@ export interface RouteOptions<S extends StandardSchemaV1 | undefined = StandardS
   qos?: QoS;
   /** Subscribe through a shared subscription (`$share/<group>/<filter>`), load-balanced across workers. @defaultValue false */
   shared?: boolean;
-  /** Worker processes for this shared route. Needs `shared: true`. An integer ≥ 1. @defaultValue 1 */
+  /**
+   * Worker processes for this shared route. Needs `shared: true`. An integer from 1 to `WORKER_MAX_COUNT` (default
+   * 10), checked when the pool is planned (`RMQ_ERR_ROUTE_OPTION_INVALID`). @defaultValue 1
+   */
   workerCount?: number;
   /** Share group, `^[A-Za-z0-9_-]{1,64}$`. Only used when `shared`. @defaultValue the application's default group */
   group?: string;

@@ -36,12 +36,30 @@ export class Pool<W extends SlotWorker = WorkerProcess> {
   readonly #slotCrashes = new Map<number, number>();
   #totalCrashes = 0;
   #history: CrashHistory = NO_CRASHES;
+  readonly #maxSize: number;
 
-  /** @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `desired` is not an integer ≥ 1. */
-  constructor(plan: PoolPlan, desired: number = plan.size) {
-    assertWorkerCount(desired);
+  /**
+   * `maxSize` is the most slots the pool may have (`WORKER_MAX_COUNT`); it bounds `desired` and every
+   * {@link Pool.resize}. @defaultValue no bound
+   *
+   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `desired` is not an integer from 1 to `maxSize`.
+   */
+  constructor(plan: PoolPlan, desired: number = plan.size, maxSize = Number.POSITIVE_INFINITY) {
     this.#plan = plan;
+    this.#maxSize = maxSize;
+    this.#assertSize(desired);
     this.#desired = desired;
+  }
+
+  #assertSize(n: number): void {
+    assertWorkerCount(n);
+    if (n > this.#maxSize) {
+      throw new RouteMQError(
+        ErrorCodes.ROUTE_OPTION_INVALID,
+        `Pool ${this.#plan.name} (${this.#plan.routes.map((r) => r.pattern).join(', ')}): ${n} workers is over ` +
+          `WORKER_MAX_COUNT (${this.#maxSize}), the most a pool may have; raise WORKER_MAX_COUNT (up to 1000) to run more`,
+      );
+    }
   }
 
   get name(): string {
@@ -61,10 +79,10 @@ export class Pool<W extends SlotWorker = WorkerProcess> {
    * Set the size the pool should have; returns the previous one. Slots at or above it leave the pool: their
    * workers are the caller's to stop (see {@link Pool.leaving}).
    *
-   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `n` is not an integer ≥ 1.
+   * @throws RouteMQError `RMQ_ERR_ROUTE_OPTION_INVALID` when `n` is not an integer from 1 to the pool's `maxSize`.
    */
   resize(n: number): number {
-    assertWorkerCount(n);
+    this.#assertSize(n);
     const from = this.#desired;
     this.#desired = n;
     return from;

@@ -77,7 +77,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
   #plan(table: RouteTable): void {
     this.#table = table;
     for (const plan of planPools(table, this.#o.config.routemq.concurrency)) {
-      this.#pools.set(plan.name, new Pool(plan));
+      this.#pools.set(plan.name, new Pool(plan, plan.size, this.#o.config.scaling.maxWorkers));
     }
   }
 

@@ -63,6 +63,18 @@ describe('the CLI and the sample app', () => {
     expect(app.lines.join('\n')).toMatch(/RMQ_ERR_ROUTE_FILE_INVALID: Route file .*routers-throwing/);
   });
 
+  it('refuses to start a pool over WORKER_MAX_COUNT, before starting any worker', async () => {
+    const app = f.spawn(
+      ['start'],
+      f.env({ ROUTEMQ_ROUTERS_DIR: POOLS_ROUTERS, POOL_A_COUNT: '3', WORKER_MAX_COUNT: '2' }),
+    );
+    const exit = await app.exited;
+    expect(exit.code).toBe(1);
+    const output = app.lines.join('\n');
+    expect(output).toMatch(/RMQ_ERR_ROUTE_OPTION_INVALID: Pool pa-any .*3 workers is over WORKER_MAX_COUNT \(2\)/);
+    expect(output).not.toContain('worker started');
+  });
+
   it('says that route files are ES modules when one outside a "type": "module" package fails to load', async () => {
     // The fixture's temp dir has no package.json above it, so Node takes a .ts file there for CommonJS.
     const dir = f.mkdir('cjs-routers');

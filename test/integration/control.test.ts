@@ -45,6 +45,15 @@ describe('routemq control commands against a running instance', () => {
     await expect(cli('scale', 'nope', '2')).rejects.toMatchObject({
       stderr: expect.stringContaining('RMQ_ERR_POOL_NOT_FOUND'),
     });
+    // A count that is not a whole number is refused by the CLI; one over WORKER_MAX_COUNT (default 10) by the
+    // instance, before it starts a worker.
+    await expect(cli('scale', 'pa-any', 'abc')).rejects.toMatchObject({
+      stderr: expect.stringContaining("RMQ_ERR_ROUTE_OPTION_INVALID: A worker count must be an integer ≥ 1, got 'abc'"),
+    });
+    await expect(cli('scale', 'pa-any', '100000')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/RMQ_ERR_ROUTE_OPTION_INVALID: Pool pa-any .*over WORKER_MAX_COUNT \(10\)/),
+    });
+    expect((await status()).pools.find((p) => p.name === 'pa-any')?.ready).toBe(2);
 
     expect(await cli('stop')).toContain('stopping');
     const exit = await app.exited;

@@ -51,6 +51,14 @@ describe('Pool', () => {
     expect(pool.desired).toBe(2);
   });
 
+  it('refuses a size over its maxSize (WORKER_MAX_COUNT), naming the pool and the variable', () => {
+    expect(() => new Pool(plan, 5, 4)).toThrow(expect.objectContaining({ code: 'RMQ_ERR_ROUTE_OPTION_INVALID' }));
+    const pool = new Pool(plan, 4, 4);
+    expect(() => pool.resize(100_000)).toThrow(/Pool p .*100000 workers is over WORKER_MAX_COUNT \(4\)/);
+    expect(pool.desired).toBe(4);
+    expect(pool.resize(1)).toBe(4);
+  });
+
   it('keeps its state to itself: the size changes only through resize', () => {
     const pool = new Pool(plan);
     expect(() => Object.assign(pool, { desired: 7 })).toThrow(TypeError);

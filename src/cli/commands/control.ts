@@ -81,7 +81,16 @@ export function registerControlCommands(program: Command): void {
     .argument('<count>', 'number of workers, ≥ 1')
     .description('resize a worker pool; removed workers drain and end their sessions')
     .action(async (pool: string, count: string, flags: ControlFlags) => {
-      await run(flags, { cmd: 'scale', pool, count: Number(count) });
+      // Checked here too, so that `abc` gets the same answer as `0` (the running instance also checks the upper
+      // bound, its WORKER_MAX_COUNT).
+      const n = /^\d+$/.test(count) ? Number(count) : NaN;
+      if (!(n >= 1)) {
+        throw new RouteMQError(
+          ErrorCodes.ROUTE_OPTION_INVALID,
+          `A worker count must be an integer ≥ 1, got '${count}'`,
+        );
+      }
+      await run(flags, { cmd: 'scale', pool, count: n });
       if (!flags.json) process.stdout.write(`pool ${pool} scaled to ${count}\n`);
     });
   const worker = program.command('worker').description('act on one worker');
