@@ -176,7 +176,8 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
 
   /**
    * After `stop({ endSession: true })`: whether the session was really ended. `false` when it was kept because
-   * something stayed unacked (it did not go idle, or handlers outlived the deadline).
+   * something stayed unacked (it did not go idle, handlers outlived the deadline, or the connection was down), or
+   * when the broker was not told (the DISCONNECT did not go out; on MQTT 3.1.1, the clean connect failed).
    */
   get endedSession(): boolean {
     return this.#endedSession;
@@ -325,6 +326,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
         .catch((err: unknown) => this.#o.logger.warn({ err }, 'unsubscribe failed'));
       idle = await this.#dispatcher.waitUntilIdle(LEAVE_QUIET_MS, options.idleTimeoutMs ?? timeoutMs, options.signal);
       if (options.idleTimeoutMs !== undefined) deadline = Date.now() + timeoutMs;
+    } else if (options.endSession) {
+      // Offline: what the broker queued for this session cannot be served now, so it must not be discarded.
+      idle = false;
     }
     const finished = await this.#dispatcher.drain(Math.max(0, deadline - Date.now()));
     if (!finished) this.#o.logger.warn('stopped with handlers still running; their messages will be redelivered');
@@ -339,7 +343,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> {
       );
     }
     await this.#connection.stop({ endSession });
-    this.#endedSession = endSession;
+    this.#endedSession = endSession && this.#connection.sessionEnded;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -68,6 +68,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   #state: 'idle' | 'connecting' | 'connected' | 'offline' | 'stopping' | 'stopped' | 'failed' = 'idle';
   #fatalError: RouteMQError | undefined;
   #stopPromise: Promise<void> | undefined;
+  #sessionEnded = false;
   readonly #pubacks = new PubackBatch(); // QoS1 acks leave in one write per turn of the event loop
   /** MQTT.js's callback for the packet just handed to the sink (it hands out one packet at a time). */
   #pendingDone: ((err?: Error) => void) | undefined;
@@ -242,7 +243,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   /**
    * Disconnect. By default the session (and its subscriptions) is kept, so the broker queues this client's share
    * while it is away. With `endSession` (v5), the DISCONNECT sets session expiry 0 and the broker drops it.
-   * Memoised; never rejects.
+   * Memoised; never rejects: whether the session was ended is {@link sessionEnded}.
    */
   stop(options: { endSession?: boolean } = {}): Promise<void> {
     this.#stopPromise ??= this.#doStop(options.endSession ?? false);
@@ -256,26 +257,36 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     const v5 = this.#client.options.protocolVersion === 5;
     const disconnect = endSession && v5 ? { properties: { sessionExpiryInterval: 0 } } : {};
     if (wasConnected) this.#pubacks.flush(); // before the DISCONNECT, after which the broker reads nothing
+    // v5: the session ends only with a DISCONNECT that carries expiry 0, so only when one was sent.
+    let disconnected = false;
     try {
       await withTimeout(this.#client.endAsync(!wasConnected, disconnect), 5_000);
+      disconnected = wasConnected;
     } catch (err) {
       this.#log.warn({ err }, 'MQTT disconnect did not complete; closing the socket');
       await this.#client.endAsync(true).catch(() => undefined);
     }
     // MQTT 3.1.1 has no session expiry on DISCONNECT: a clean connect under the same id discards the session.
-    if (endSession && !v5) await this.#discardSessionV4();
+    if (endSession) this.#sessionEnded = v5 ? disconnected : await this.#discardSessionV4();
     this.#state = 'stopped';
   }
 
-  async #discardSessionV4(): Promise<void> {
+  /** After `stop({ endSession: true })`: whether the broker was told to drop the session (and took it). */
+  get sessionEnded(): boolean {
+    return this.#sessionEnded;
+  }
+
+  async #discardSessionV4(): Promise<boolean> {
     try {
       const cleaner = await withTimeout(
         mqtt.connectAsync(this.#options.url, { ...this.#options.client, clean: true, reconnectPeriod: 0 }),
         this.#options.connectTimeoutMs,
       );
       await cleaner.endAsync();
+      return true;
     } catch (err) {
       this.#log.warn({ err }, 'could not discard the MQTT 3.1.1 session; it stays until the broker expires it');
+      return false;
     }
   }
 

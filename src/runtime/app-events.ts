@@ -18,6 +18,10 @@ export interface AppEventsMap {
   event: [AppEvent];
   /** A worker exited, with its last counters (for metrics that must not lose them). */
   retired: [pid: number | undefined, stats: MessageStatsSnapshot | undefined];
+  /** A worker slot that left for good ended this session and exited cleanly: its registry record can go. */
+  'session.ended': [clientId: string];
+  /** A scale-down began: the sessions of the slots that leave are now `leaving`. */
+  'sessions.leaving': [];
   /** The main connection gave up for good (its session was taken over, the credentials were refused). */
   fatal: [error: RouteMQError];
 }
@@ -42,11 +46,15 @@ export class AppEvents extends EventEmitter<AppEventsMap> {
 
   /** Forward a WorkerManager's events. */
   follow(manager: WorkerManager): void {
-    manager.on('worker.exited', (e) => this.emit('retired', e.pid, e.stats));
+    manager.on('slots.leaving', () => this.emit('sessions.leaving'));
+    manager.on('worker.exited', (e) => {
+      this.emit('retired', e.pid, e.stats);
+      if (e.endedSession !== undefined) this.emit('session.ended', e.endedSession);
+    });
     for (const type of FORWARDED) {
       manager.on(type, (payload: object) => {
-        // Counters are for metrics, not for the event stream.
-        const { stats: _stats, ...data } = payload as { stats?: unknown };
+        // Counters are for metrics, the ended session for the registry: neither is for the event stream.
+        const { stats: _stats, endedSession: _ended, ...data } = payload as { stats?: unknown; endedSession?: unknown };
         this.publish(type, data as LifecycleEvents[typeof type]);
       });
     }

@@ -138,6 +138,8 @@ export class RouteMQService {
     this.#onFatal = options.onFatal ?? (() => undefined);
     app.events.on('fatal', (err) => void this.stop().then(() => this.#onFatal(err)));
     app.events.on('event', () => this.#queueSessionSync());
+    app.events.on('sessions.leaving', () => this.#queueSessionSync());
+    app.events.on('session.ended', (clientId) => this.#removeEndedSession(clientId));
     this.#control = config.routemq.controlSocket
       ? new ControlServer(config.routemq.controlSocket, control, this.#log)
       : undefined;
@@ -302,6 +304,22 @@ export class RouteMQService {
   #ownSessions(): OwnSession[] {
     const table = this.app.table;
     return table ? ownSessions(this.#config, table, this.app.workers?.getWorkerHealth()) : [];
+  }
+
+  /**
+   * A slot that left for good (a scale-down, a reload's surge worker) ended its session and exited cleanly: remove
+   * its record now, so nobody adopts a session that no longer exists. A slot that exited any other way keeps its
+   * record, and is adopted after the grace.
+   */
+  #removeEndedSession(clientId: string): void {
+    this.#registry
+      ?.remove(clientId)
+      .catch((err: unknown) =>
+        this.#log.warn(
+          { err, clientId, code: ErrorCodes.REGISTRY_FAILED },
+          'could not remove the record of an ended session; it is adopted after the grace',
+        ),
+      );
   }
 
   /** Republish this process's session records after a lifecycle event (a slot started, a pool scaled), once per turn. */

@@ -152,11 +152,13 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   /** Remove a session's record and claim (it was ended). */
   async remove(clientId: string): Promise<void> {
     this.#published.delete(clientId);
-    await this.#conn.publish(this.topics.session(clientId), '');
-    if (this.view.claims.has(clientId)) await this.#conn.publish(this.topics.claim(clientId), '');
-    // Our own view must not wait for the echo: a scan meanwhile would adopt the ended session again.
+    const claimed = this.view.claims.has(clientId);
+    // Our own view must not wait for the publish or its echo: a scan meanwhile would adopt the ended session again.
+    // (Should the publish fail, the retained record comes back with the next connection's subscribe.)
     this.view.apply('sessions', clientId, undefined, Date.now());
     this.view.apply('claims', clientId, undefined, Date.now());
+    await this.#conn.publish(this.topics.session(clientId), '');
+    if (claimed) await this.#conn.publish(this.topics.claim(clientId), '');
   }
 
   /** Remove an instance record (its last session is gone). */

@@ -64,6 +64,8 @@ export type WorkerMessage =
   | { readonly type: 'checked'; readonly routes: readonly string[] }
   | { readonly type: 'failed'; readonly code: string; readonly message: string }
   | { readonly type: 'stopping'; readonly mode: ShutdownMode }
+  /** Sent last by a `leave` that drained: the broker was told to drop the session (see `Consumer.endedSession`). */
+  | { readonly type: 'session.ended' }
   /** A redelivered (DUP) message is about to run: it is in hand until `message.settled`. Sent before its handler. */
   | { readonly type: 'message.started'; readonly key: string }
   /** A redelivered message's runs ended: `acked` when handled or dead-lettered, false when left unacked. */
@@ -79,6 +81,7 @@ const WORKER_TYPES = new Set([
   'checked',
   'failed',
   'stopping',
+  'session.ended',
   'message.started',
   'message.settled',
   'message.dead_lettered',

@@ -103,6 +103,7 @@ export class SlotRunner {
       expected,
       cause,
       stats: worker.stats,
+      ...(exit.sessionEnded ? { endedSession: worker.assignment.clientId } : {}),
     });
     if (this.#o.isStopping()) return;
     this.#o.supervisor.onExit(pool, slot, exit, worker.pid);

@@ -23,6 +23,14 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** Send, and resolve once the message is written to the channel (or there is none): safe before `process.exit`. */
+function sendAndFlush(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    process.send(message, () => resolve());
+  });
+}
+
 function waitForAssignment(): Promise<WorkerAssignment> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown): void => {
@@ -169,6 +177,8 @@ async function serve(
     });
     sendStats();
     await stopSharedRedis();
+    // The parent removes the session's registry record once this worker has exited cleanly after saying so.
+    if (consumer.endedSession) await sendAndFlush({ type: 'session.ended' });
     process.exit(WorkerExitCodes.ok);
   };
   let stopping = false;

@@ -36,6 +36,11 @@ export interface WorkerExit {
    * reported before running them and has not settled, and those of its last heartbeat (which may be stale).
    */
   readonly heldKeys: readonly string[];
+  /**
+   * Whether it ended its session before exiting cleanly (code 0): a `leave` that drained and told the broker to
+   * drop the session. False for a kept session and for any other end (a crash, a kill, a failed exit).
+   */
+  readonly sessionEnded: boolean;
 }
 
 /**
@@ -53,6 +58,7 @@ export class ExitRecorder {
   #handled = false;
   #failure: { code: string; message: string } | undefined;
   #requested = false;
+  #sessionEnded = false;
 
   /** Its parent asked it to stop. */
   stopRequested(): void {
@@ -68,6 +74,11 @@ export class ExitRecorder {
   started(key: string): void {
     this.#handled = true;
     this.#redelivered.add(key);
+  }
+
+  /** It reported that it ended its session (`session.ended`), about to exit. */
+  sessionEnded(): void {
+    this.#sessionEnded = true;
   }
 
   /** It settled a redelivered message it had reported (`message.settled`). */
@@ -98,6 +109,7 @@ export class ExitRecorder {
       inHand,
       handled: this.#handled,
       heldKeys: [...new Set([...this.#redelivered, ...inHand.map((m) => m.key)])],
+      sessionEnded: this.#sessionEnded && code === WorkerExitCodes.ok && signal === null,
     };
     return exit;
   }

@@ -38,7 +38,8 @@ export interface WorkerManagerOptions {
 
 /**
  * Typed events of {@link WorkerManager}: the lifecycle events of its workers and pools, under their one name and
- * with their payloads from `events.ts`. `worker.exited` also carries the worker's last counters, for metrics.
+ * with their payloads from `events.ts`. `worker.exited` also carries the worker's last counters, for metrics, and
+ * the session it ended, for the session registry.
  */
 export interface WorkerManagerEvents {
   'worker.started': [LifecycleEvents['worker.started']];
@@ -46,6 +47,11 @@ export interface WorkerManagerEvents {
     LifecycleEvents['worker.exited'] & {
       /** The last message counters it reported. */
       readonly stats: MessageStatsSnapshot | undefined;
+      /**
+       * The client id of the session it ended before exiting cleanly (a slot that left for good: a scale-down, a
+       * reload's surge worker); absent when the session was kept or the worker did not exit cleanly.
+       */
+      readonly endedSession?: string;
     },
   ];
   'worker.restarted': [LifecycleEvents['worker.restarted']];
@@ -53,6 +59,8 @@ export interface WorkerManagerEvents {
   'pool.degraded': [LifecycleEvents['pool.degraded']];
   'pool.scaled': [LifecycleEvents['pool.scaled']];
   'message.dead_lettered': [LifecycleEvents['message.dead_lettered']];
+  /** A scale-down begins: the workers of slots `to` and above start to leave (not a lifecycle event). */
+  'slots.leaving': [{ readonly pool: string; readonly from: number; readonly to: number }];
 }
 
 /** Lifecycle state of {@link WorkerManager}. */

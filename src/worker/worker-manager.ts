@@ -209,6 +209,7 @@ export class WorkerManager extends EventEmitter<WorkerManagerEvents> {
       } else {
         const leaving = pool.leaving(n);
         this.#supervisor.cancelRestarts(pool, n);
+        this.emit('slots.leaving', { pool: pool.name, from, to: n });
         await Promise.all(leaving.map((w) => this.#slots.stopWorker(pool, w, 'leave')));
       }
       this.#log.info({ pool: pool.name, from, to: n, reason, ...(inputs ? { inputs } : {}) }, 'pool scaled');

@@ -279,6 +279,9 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       case 'stopping':
         this.#state = 'draining';
         break;
+      case 'session.ended':
+        this.#exitRecorder.sessionEnded();
+        break;
       case 'message.dead_lettered': {
         const { type: _type, ...info } = message;
         this.emit('message.dead_lettered', { ...this.ref, ...info });

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { subscriptionSetTag } from '../../src/consumer/client-ids.js';
+import { parseRecord, registryTopics } from '../../src/sessions/records.js';
 import type { Fixture } from './fixture.js';
 import { uniqueName } from './mqtt.js';
 import type { SpawnedApp } from './spawn-app.js';
@@ -47,4 +49,56 @@ export function sessionCluster(f: Pick<Fixture, 'broker' | 'dir' | 'spawn'>, com
 /** Log lines of finished adoptions (one per session drained and ended), from any of the apps. */
 export function adoptions(...apps: readonly SpawnedApp[]): Record<string, unknown>[] {
   return apps.flatMap((a) => a.logs()).filter((l) => l['msg'] === 'adopted session drained and ended');
+}
+
+/** Does the broker still hold a session for this client id? (Asked without leaving one behind.) */
+export async function brokerHasSession(url: string, clientId: string): Promise<boolean> {
+  // clean: false resumes a session if there is one; expiry 0 ends it (or the empty one made here) at the disconnect.
+  const client = mqtt.connect(url, {
+    protocolVersion: 5,
+    clientId,
+    clean: false,
+    reconnectPeriod: 0,
+    properties: { sessionExpiryInterval: 0 },
+  });
+  const present = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (connack) => resolve(connack.sessionPresent));
+    client.once('error', reject);
+  });
+  await client.endAsync();
+  return present;
+}
+
+/** What an observer of the session records saw: each record's state in the broker's order, `null` once removed. */
+export interface SessionRecordWatch {
+  /** The latest state of `clientId`'s record: `live`/`leaving`, `null` when removed, `undefined` when never seen. */
+  state(clientId: string): string | null | undefined;
+  /** Every state `clientId`'s record went through, in order (`null`: removed). */
+  history(clientId: string): (string | null)[];
+}
+
+/**
+ * Subscribe to the session records of a cluster's app and group (`<prefix>/<app>/<group>/sessions/#`) and keep every
+ * change, retained or not. The observer connection is ended after the test.
+ */
+export async function watchSessionRecords(
+  f: Pick<Fixture, 'connect'>,
+  env: { readonly ROUTEMQ_APP_NAME: string; readonly MQTT_GROUP_NAME: string },
+): Promise<SessionRecordWatch> {
+  const topics = registryTopics('routemq/registry', env.ROUTEMQ_APP_NAME, env.MQTT_GROUP_NAME);
+  const seen = new Map<string, (string | null)[]>();
+  const client = await f.connect();
+  client.on('message', (topic, payload) => {
+    const named = topics.parse(topic);
+    if (named?.kind !== 'sessions') return;
+    const record = parseRecord(payload);
+    const states = seen.get(named.key) ?? [];
+    states.push(record?.kind === 'session' ? record.state : null);
+    seen.set(named.key, states);
+  });
+  await client.subscribeAsync(`${topics.root}/sessions/#`, { qos: 1 });
+  return {
+    state: (clientId) => seen.get(clientId)?.at(-1),
+    history: (clientId) => [...(seen.get(clientId) ?? [])],
+  };
 }

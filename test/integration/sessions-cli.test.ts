@@ -1,4 +1,3 @@
-import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { loadConfigSubset } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/logger.js';
@@ -6,7 +5,7 @@ import { RegistrySnapshot } from '../../src/sessions/registry-snapshot.js';
 import { verdict } from '../helpers/checker.js';
 import { publishMany, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
-import { sessionCluster } from '../helpers/sessions.js';
+import { brokerHasSession, sessionCluster } from '../helpers/sessions.js';
 import { spawnRouteMQ } from '../helpers/spawn-app.js';
 import { useFixture } from '../helpers/fixture.js';
 
@@ -48,24 +47,6 @@ async function ls(env: Record<string, string>): Promise<Entry[]> {
   expect(parsed.app).toBe(env['ROUTEMQ_APP_NAME']);
   expect(parsed.group).toBe(env['MQTT_GROUP_NAME']);
   return parsed.sessions;
-}
-
-/** Does the broker still hold a session for this client id? (Asked without leaving one behind.) */
-async function brokerHasSession(url: string, clientId: string): Promise<boolean> {
-  // clean: false resumes a session if there is one; expiry 0 ends it (or the empty one made here) at the disconnect.
-  const client = mqtt.connect(url, {
-    protocolVersion: 5,
-    clientId,
-    clean: false,
-    reconnectPeriod: 0,
-    properties: { sessionExpiryInterval: 0 },
-  });
-  const present = await new Promise<boolean>((resolve, reject) => {
-    client.once('connect', (connack) => resolve(connack.sessionPresent));
-    client.once('error', reject);
-  });
-  await client.endAsync();
-  return present;
 }
 
 // `routemq sessions` reads and acts on the session registry from the broker alone, with no app running.

@@ -5,7 +5,7 @@ import { report, verdict } from '../helpers/checker.js';
 import { steadyPublisher } from '../helpers/load.js';
 import { publishMany, waitUntil } from '../helpers/mqtt.js';
 import { readSeen } from '../helpers/seen.js';
-import { adoptions, sessionCluster } from '../helpers/sessions.js';
+import { adoptions, brokerHasSession, sessionCluster, watchSessionRecords } from '../helpers/sessions.js';
 
 // Deploys that change instance ids (every Kubernetes rollout, compose --scale, blue/green): the sessions a stopped
 // instance leaves in the share group are adopted by a live one, so nothing waits there for the session expiry.
@@ -91,4 +91,48 @@ describe('deploys that change instance ids strand nothing', () => {
     expect(v.unexpected).toEqual([]);
     await waitUntil(() => adoptions(again).some((l) => l['pool'] === 'sa-any'), 30_000, 'slot 2 adopted');
   }, 120_000);
+
+  it('a scale-down and a reload: the slots that leave end their sessions and remove their own records, unadopted', async () => {
+    // A short grace: a record the owner left behind would be adopted within seconds, and the log would say so.
+    const cluster = sessionCluster(f, { ROUTEMQ_ORPHAN_GRACE_S: '2' });
+    const socket = f.path('leave', '.sock');
+    const records = await watchSessionRecords(f, cluster.env);
+    const app = await cluster.start('leaver', { ROUTEMQ_CONTROL_SOCKET: socket });
+    const slot = (n: number): string => `${cluster.env.MQTT_CLIENT_ID}-leaver-sa-any-${n}-${cluster.saTag}`;
+    const control = async (args: readonly string[]): Promise<void> => {
+      const cli = f.spawn(args, { ...cluster.env, ROUTEMQ_CONTROL_SOCKET: socket });
+      const { code } = await cli.exited;
+      expect(code, cli.lines.join('\n')).toBe(0);
+    };
+
+    await control(['scale', 'sa-any', '3']);
+    await waitUntil(() => records.state(slot(2)) === 'live', 30_000, "slot 2's live record");
+    // Slots 1 and 2 unsubscribe, drain, end their sessions and exit; then their records go.
+    await control(['scale', 'sa-any', '1']);
+    await waitUntil(
+      () => records.state(slot(1)) === null && records.state(slot(2)) === null,
+      60_000,
+      'the records of slots 1 and 2 removed',
+    );
+    // A reload's surge worker takes the lowest free slot above the size (1), and leaves like a scale-down.
+    const before = records.history(slot(1)).length;
+    await control(['reload']);
+    await waitUntil(
+      () => records.history(slot(1)).length > before && records.state(slot(1)) === null,
+      60_000,
+      "the surge worker's record published, then removed",
+    );
+
+    // Removed by its owner, not by adopting its own session after the grace.
+    const adopted = app
+      .logs()
+      .filter((l) => l['msg'] === 'adopting an orphaned session')
+      .map((l) => l['clientId']);
+    expect(adopted).toEqual([]);
+    for (const id of [slot(1), slot(2)]) expect(await brokerHasSession(f.broker.url, id)).toBe(false);
+    // Each was `leaving` while it drained, then removed; slot 0 stayed live throughout.
+    expect(records.history(slot(2))).toEqual(['live', 'leaving', null]);
+    expect(records.history(slot(1))).toEqual(['live', 'leaving', null, 'leaving', null]);
+    expect(records.history(slot(0))).toEqual(['live']);
+  }, 180_000);
 });

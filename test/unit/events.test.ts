@@ -95,4 +95,22 @@ describe('lifecycle event names', () => {
     expect(seen[1]?.data).toEqual({ ...ref, code: 1, signal: null, expected: false });
     expect(retired).toEqual([[42, stats]]);
   });
+
+  it('hand the session a leaving worker ended to the registry, not to the stream', () => {
+    const manager = new EventEmitter();
+    const events = new AppEvents();
+    const seen: AppEvent[] = [];
+    const ended: string[] = [];
+    events.on('event', (e) => seen.push(e));
+    events.on('session.ended', (clientId) => ended.push(clientId));
+    events.follow(manager as unknown as WorkerManager);
+
+    const exit = { ...ref, code: 0, signal: null, expected: true, cause: 'requested', stats: undefined };
+    manager.emit('worker.exited', exit);
+    manager.emit('worker.exited', { ...exit, endedSession: 'app-one-p-1-tag' });
+
+    expect(ended).toEqual(['app-one-p-1-tag']);
+    const data = { ...ref, code: 0, signal: null, expected: true, cause: 'requested' };
+    expect(seen.map((e) => e.data)).toEqual([data, data]);
+  });
 });

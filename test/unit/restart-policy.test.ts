@@ -25,6 +25,7 @@ function exit(extra: Partial<WorkerExit> = {}): WorkerExit {
     inHand: [],
     handled: false,
     heldKeys: [],
+    sessionEnded: false,
     ...extra,
   };
 }

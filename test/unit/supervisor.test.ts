@@ -27,6 +27,7 @@ const crash: WorkerExit = {
   inHand: [],
   handled: false,
   heldKeys: [],
+  sessionEnded: false,
 };
 
 interface Harness {
