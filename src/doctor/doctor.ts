@@ -13,6 +13,7 @@ import { canaryPublishOptions } from './canary.js';
 import { checkClientIdClash } from './clash-check.js';
 import { checkDeadLetterTopics } from './dead-letter-check.js';
 import type { DoctorCheck } from './doctor-check.js';
+import { checkOtherApps } from './other-apps-check.js';
 import { checkSessions } from './sessions-check.js';
 
 const PROBES = 20;
@@ -25,7 +26,8 @@ const WAIT_MS = 2000;
  * without read permission eats its share of the messages in silence). Each probe uses its own random client id,
  * and every canary expires within seconds (see {@link canaryPublishOptions}), so none waits in a stopped app's session
  * for its next start.
- * It also lists the registry's sessions that are away or orphaned, and the broker-restart gap of shared routes.
+ * It also lists the registry's sessions that are away or orphaned, the sessions of other apps in the same group on
+ * this app's shared filters (their rotation is this app's), and the broker-restart gap of shared routes.
  */
 export async function runDoctor(config: ResolvedConfig, table: RouteTable, logger: Logger): Promise<DoctorCheck[]> {
   const options = connectionOptionsFromConfig(config, 'doctor', logger);
@@ -63,6 +65,7 @@ export async function runDoctor(config: ResolvedConfig, table: RouteTable, logge
   checks.push(...(await checkDeadLetterTopics(config, table, logger)));
   checks.push(await checkClientIdClash(config));
   checks.push(...(await checkSessions(config, options)));
+  checks.push(...(await checkOtherApps(config, table, options)));
   checks.push(checkBrokerRestartGap(broker, table));
   checks.push(
     broker.product === 'mosquitto'
