@@ -142,6 +142,11 @@ export const ErrorCodes = {
   RELOAD_NEEDS_RESTART: 'RMQ_ERR_RELOAD_NEEDS_RESTART',
   /** The instrumentation module (`ROUTEMQ_INSTRUMENTATION`) was not found, did not compile, or threw while loading. */
   INSTRUMENTATION_FAILED: 'RMQ_ERR_INSTRUMENTATION_FAILED',
+  /**
+   * Sessions of another app (another `ROUTEMQ_APP_NAME`, same `MQTT_GROUP_NAME`) subscribe to one of this app's
+   * shared filters exactly, so they take turns in its `$share` rotation. Logged at start, never thrown.
+   */
+  OTHER_APP_SESSIONS: 'RMQ_ERR_OTHER_APP_SESSIONS',
 } as const;
 
 /** One of the stable `RMQ_ERR_*` codes. */

@@ -25,12 +25,14 @@ import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { runStopSteps } from '../util/stop-steps.js';
 import { AdoptionManager } from '../sessions/adoption.js';
 import { adoptionTable, deployHash } from '../sessions/adoption-table.js';
+import { sharedFilters } from '../sessions/other-apps.js';
 import { ownSessions } from '../sessions/own-sessions.js';
 import { listSessions } from '../sessions/session-list.js';
 import type { SessionEntry } from '../sessions/session-list.js';
 import { SessionRegistry } from '../sessions/session-registry.js';
 import type { OwnSession } from '../sessions/session-registry.js';
 import { appControlHandler } from './control-handler.js';
+import { checkOtherApps } from './other-apps-check.js';
 import { claimStateDir } from './state-dir.js';
 import type { InstanceLock } from './state-dir.js';
 
@@ -68,9 +70,10 @@ export type ServiceState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopp
  * A running RouteMQ process: everything `routemq start` runs, as one object with one memoised {@link stop}.
  *
  * Start order: control socket (so a second instance on the same socket is refused before it connects), the
- * development broker when one is needed, Redis, health, the app (main connection, then the worker pools), the
- * autoscaler. Stop order: control socket, health (`/ready` turns 503 at once), autoscaler, app (drain and ack),
- * Redis, development broker; each step isolated, so one failure never skips the rest.
+ * development broker when one is needed, the session registry (then, in the background, one read of other apps'
+ * sessions in this app's rotation), Redis, health, the app (main connection, then the worker pools), the
+ * autoscaler. Stop order: control socket, that read (aborted), health (`/ready` turns 503 at once), autoscaler,
+ * app (drain and ack), Redis, development broker; each step isolated, so one failure never skips the rest.
  */
 export class RouteMQService {
   /** The app: routes, the main connection and the worker pools. */
@@ -86,6 +89,9 @@ export class RouteMQService {
   #lock: InstanceLock | undefined;
   #registry: SessionRegistry | undefined;
   #adoption: AdoptionManager | undefined;
+  /** The start-up check of other apps' sessions in this app's rotation, while it reads (never rejects). */
+  #otherApps: Promise<void> | undefined;
+  readonly #otherAppsAbort = new AbortController();
   readonly #run = randomUUID();
   readonly #onFatal: (error: RouteMQError) => void;
   #syncQueued = false;
@@ -184,6 +190,13 @@ export class RouteMQService {
       });
       this.#registry = registry;
       await registry.start();
+      // In the background and bounded: it only warns, so it never delays nor fails the start.
+      this.#otherApps = checkOtherApps({
+        config: this.#config,
+        logger: this.#log,
+        filters: sharedFilters(table),
+        signal: this.#otherAppsAbort.signal,
+      });
       this.#redis.start();
       await this.health.start();
       await this.app.start();
@@ -265,6 +278,13 @@ export class RouteMQService {
       await runStopSteps(
         [
           { name: 'control socket', run: () => this.#control?.stop() },
+          {
+            name: 'other apps check',
+            run: () => {
+              this.#otherAppsAbort.abort();
+              return this.#otherApps;
+            },
+          },
           { name: 'autoscaler', run: () => this.#autoscaler.stop() },
           { name: 'adoption', run: () => this.#adoption?.stop() },
           { name: 'app', run: () => this.app.stop() },
