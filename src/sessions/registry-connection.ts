@@ -157,9 +157,31 @@ export class RegistryConnection {
     });
   }
 
-  /** Disconnect (without the will); `force` drops what is in flight. Nothing to do before {@link open}. */
-  async end(force?: boolean): Promise<void> {
-    await this.#client?.endAsync(force);
+  /**
+   * Say `goodbye` (the last records) and disconnect without the will, each within `ms`; skip the goodbye when not
+   * connected. Gives up on the goodbye as soon as the connection drops: mqtt.js keeps an unacked QoS 1 publish for
+   * the next connection and reconnects every second, forever when the broker is gone for good (a development
+   * broker stopped by the same Ctrl-C). On giving up the socket is closed without a DISCONNECT and the reconnects
+   * end; the client is always ended when this settles. Nothing to do before {@link open}.
+   *
+   * @throws the goodbye's error; RouteMQError `RMQ_ERR_REGISTRY_FAILED` when the connection dropped during the
+   *   goodbye, `RMQ_ERR_TIMED_OUT` when the goodbye or the disconnect took longer than `ms`.
+   */
+  async close(goodbye: () => Promise<void>, ms: number): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    try {
+      if (client.connected) {
+        await withTimeout(whileConnected(client, goodbye), ms);
+        await withTimeout(client.endAsync(), ms);
+      }
+    } finally {
+      // Ended already after a clean disconnect; else drop the socket (whatever it is doing) and stop reconnecting.
+      if (!client.disconnected) {
+        await client.endAsync(true).catch(() => undefined);
+        client.stream.destroy();
+      }
+    }
   }
 
   #onMessage(topic: string, payload: Buffer, retained: boolean): void {
@@ -172,6 +194,20 @@ export class RegistryConnection {
       return;
     }
     this.#o.onRecord(kind, key, payload, retained);
+  }
+}
+
+/** Run `work`, and reject as soon as `client`'s connection closes before it settles. */
+async function whileConnected<T>(client: MqttClient, work: () => Promise<T>): Promise<T> {
+  let onClose: () => void = () => undefined;
+  const lost = new Promise<never>((_, reject) => {
+    onClose = () => reject(new RouteMQError(ErrorCodes.REGISTRY_FAILED, 'the connection to the broker closed'));
+    client.once('close', onClose);
+  });
+  try {
+    return await Promise.race([work(), lost]);
+  } finally {
+    client.off('close', onClose);
   }
 }
 

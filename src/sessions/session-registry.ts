@@ -196,22 +196,26 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
 
   /**
    * Stop: mark this instance away (its sessions stay, and are adopted if it does not come back within the grace)
-   * and disconnect without the will. Memoised; never rejects.
+   * and disconnect without the will. Bounded: gives up when the connection drops meanwhile (the broker is going
+   * away too) or after `mqtt.connectTimeoutMs`, and closes the connection either way. Memoised; never rejects.
    */
   stop(): Promise<void> {
     this.#stopPromise ??= (async () => {
       clearInterval(this.#timer);
+      const instanceTopic = this.topics.instance(this.#instance);
       try {
-        const connected = this.#conn.connected;
-        if (connected && this.#o.transient) await this.#conn.publish(this.topics.instance(this.#instance), '');
-        else if (connected) await this.#publishInstance('away');
-        await this.#conn.end();
+        await this.#conn.close(
+          () =>
+            this.#o.transient
+              ? this.#conn.publish(instanceTopic, '')
+              : this.#publish(instanceTopic, this.#instanceRecord('away', Date.now())),
+          this.#o.config.mqtt.connectTimeoutMs,
+        );
       } catch (err) {
         this.#log.warn(
           { err: errorMessageOf(err) },
           'registry: could not say goodbye; the will marks this instance away',
         );
-        await this.#conn.end(true).catch(() => undefined);
       }
     })();
     return this.#stopPromise;

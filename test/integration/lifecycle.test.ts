@@ -88,6 +88,34 @@ describe('routemq start lifecycle', () => {
     expect(await isPortOpen('127.0.0.1', port)).toBe(false);
     expect(existsSync(join(cwd, '.routemq', 'mosquitto', 'mosquitto.conf'))).toBe(true);
   });
+
+  it('exits on a Ctrl-C to the whole process group while the development broker exits on its own SIGINT', async () => {
+    // A terminal's Ctrl-C: the development broker gets SIGINT at the same moment as RouteMQ, so the broker goes
+    // away while RouteMQ says goodbye on it. Once the session registry's last publish stayed unacked, mqtt.js
+    // reconnected every second forever and the process never exited. Whatever outlives the test is killed with
+    // the process group (the broker is in it) by the fixture.
+    const port = await freePort();
+    const app = f.spawn(
+      ['start', '--routers', ROUTERS],
+      { MQTT_PORT: String(port), MQTT_BROKER: '', ROUTEMQ_STATE_DIR: '.routemq' },
+      f.mkdir('ctrl-c'),
+    );
+    await app.waitForLog((l) => String(l['msg']).includes('DEVELOPMENT BROKER'));
+    // The start-up table: `start()` has returned, the CLI only waits for signals now.
+    await waitUntil(() => app.lines.some((l) => l.startsWith('RouteMQ serving ')), 20_000, 'the start-up table');
+    const pid = app.child.pid;
+    if (pid === undefined) throw new Error('routemq start has no pid');
+    process.kill(-pid, 'SIGINT');
+    await waitUntil(
+      () => app.child.exitCode !== null || app.child.signalCode !== null,
+      45_000,
+      'routemq start to exit after SIGINT to its process group',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}. Output:\n${app.lines.slice(-10).join('\n')}`);
+    });
+    expect((await app.exited).code).toBe(0);
+    expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+  });
 });
 
 function readLines(file: string): string[] {
