@@ -90,7 +90,9 @@ export async function readOtherApps(o: OtherAppsReadOptions): Promise<OtherAppsR
   client.on('error', (err) => {
     if (!connected) fail(err);
   });
-  client.on('close', () => fail(new Error(`the broker at ${o.connection.url} closed the connection`)));
+  client.on('close', () =>
+    fail(new RouteMQError(ErrorCodes.REGISTRY_FAILED, `the broker at ${o.connection.url} closed the connection`)),
+  );
   client.on('message', (topic, payload) => {
     if (topic === markerTopic) stop('complete');
     else if (!collector.take(topic, payload, Date.now())) stop('limit');
