@@ -1,33 +1,15 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { CANARY_EXPIRY_S } from '../../src/doctor/canary.js';
-import type { DoctorCheck } from '../../src/doctor/doctor-check.js';
 import { subscriptionSetTag } from '../../src/consumer/client-ids.js';
+import { runDoctor } from '../helpers/doctor.js';
 import { useFixture } from '../helpers/fixture.js';
 import { connectClient, uniqueName, waitUntil } from '../helpers/mqtt.js';
 import { RETAINED_ROUTERS, flushMarkers, readHandled } from '../helpers/retained-app.js';
 
 /** The client-id tag of the retained app's pool `rs-any` (it subscribes to `$share/<group>/rs/+`). */
 const rsTag = (env: { MQTT_GROUP_NAME: string }): string => subscriptionSetTag([`$share/${env.MQTT_GROUP_NAME}/rs/+`]);
-
-const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
-const exec = promisify(execFile);
-
-async function doctor(env: Record<string, string>): Promise<{ code: number; checks: DoctorCheck[] }> {
-  try {
-    const { stdout } = await exec(process.execPath, [BIN, 'doctor', '--json'], {
-      env: { ...process.env, ROUTEMQ_CONTROL_SOCKET: 'none', MQTT_CONNECT_TIMEOUT_MS: '5000', ...env },
-    });
-    return { code: 0, checks: JSON.parse(stdout) as DoctorCheck[] };
-  } catch (err) {
-    const e = err as { code: number; stdout: string };
-    return { code: e.code, checks: JSON.parse(e.stdout) as DoctorCheck[] };
-  }
-}
 
 /**
  * Resolve once the wall clock has passed `at`. Not a guess at how long something takes: message expiry and the
@@ -84,7 +66,7 @@ describe('routemq doctor and a stopped app', () => {
 
       // The app is stopped: its main session and both worker sessions are kept, and subscribed.
       // A grace longer than any test: stopped a moment ago, the sessions are away (not yet orphaned).
-      const report = await doctor({ ...env, ROUTEMQ_ORPHAN_GRACE_S: '3600' });
+      const report = await runDoctor({ ...env, ROUTEMQ_ORPHAN_GRACE_S: '3600' });
       expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
       expect(report.code).toBe(0);
       expect(
@@ -120,7 +102,7 @@ describe('routemq doctor and a stopped app', () => {
 
       // With a grace of 1 s, once the app has been stopped longer than that, the same sessions are orphaned.
       await clockPast(stoppedAt + 1_500);
-      const later = await doctor({ ...env, ROUTEMQ_ORPHAN_GRACE_S: '1' });
+      const later = await runDoctor({ ...env, ROUTEMQ_ORPHAN_GRACE_S: '1' });
       const doctorDoneAt = Date.now();
       expect(later.checks.find((c) => c.check === 'sessions')?.detail).toContain('0 in use, 0 away, 3 orphaned');
       for (const row of later.checks.filter((c) => c.check.startsWith('session '))) {

@@ -1,27 +1,10 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { DoctorCheck } from '../../src/doctor/doctor-check.js';
+import { runDoctor } from '../helpers/doctor.js';
 import { useFixture } from '../helpers/fixture.js';
 import { sessionCluster } from '../helpers/sessions.js';
 import type { SpawnedApp } from '../helpers/spawn-app.js';
 
-const BIN = fileURLToPath(new URL('../../bin/routemq.js', import.meta.url));
-const exec = promisify(execFile);
 const CODE = 'RMQ_ERR_OTHER_APP_SESSIONS';
-
-async function doctor(env: Record<string, string>): Promise<{ code: number; checks: DoctorCheck[] }> {
-  try {
-    const { stdout } = await exec(process.execPath, [BIN, 'doctor', '--json'], {
-      env: { ...process.env, ROUTEMQ_CONTROL_SOCKET: 'none', MQTT_CONNECT_TIMEOUT_MS: '5000', ...env },
-    });
-    return { code: 0, checks: JSON.parse(stdout) as DoctorCheck[] };
-  } catch (err) {
-    const e = err as { code: number; stdout: string };
-    return { code: e.code, checks: JSON.parse(e.stdout) as DoctorCheck[] };
-  }
-}
 
 /** The start-up check's last line (debug): it has read the other apps' records. */
 const checked = (app: SpawnedApp): Promise<Record<string, unknown>> =>
@@ -67,7 +50,7 @@ describe("sessions of another app in this app's $share rotation", () => {
     expect(warnings(appB)).toHaveLength(1);
     expect(appB.logs().some((l) => l['msg'] === 'RouteMQ is serving')).toBe(true);
 
-    const report = await doctor(b.env);
+    const report = await runDoctor(b.env);
     const row = report.checks.find((c) => c.check === `other apps' sessions: ${a.env.ROUTEMQ_APP_NAME}`);
     // A's sessions are away and no instance of A runs: nobody will ever adopt them.
     expect(row?.status).toBe('fail');
@@ -96,7 +79,7 @@ describe("sessions of another app in this app's $share rotation", () => {
     // A's two sessions and B's main and worker sessions were read (with their instance records), and skipped.
     expect(cDone['records']).toBeGreaterThanOrEqual(5);
     expect(warnings(appC)).toEqual([]);
-    const cReport = await doctor(c.env);
+    const cReport = await runDoctor(c.env);
     expect(cReport.checks.find((x) => x.check === "other apps' sessions")?.status).toBe('pass');
     expect(cReport.checks.filter((x) => x.check.startsWith("other apps' sessions:"))).toEqual([]);
     expect((await appC.stop()).code).toBe(0);
