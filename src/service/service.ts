@@ -23,16 +23,10 @@ import type { AppStatus, ReloadResult } from '../runtime/app.js';
 import { Autoscaler } from '../scaling/autoscaler.js';
 import type { OutgoingPayload, PublishOptions } from '../types.js';
 import { runStopSteps } from '../util/stop-steps.js';
-import { AdoptionManager } from '../sessions/adoption.js';
-import { adoptionTable, deployHash } from '../sessions/adoption-table.js';
-import { sharedFilters } from '../sessions/other-apps.js';
-import { ownSessions } from '../sessions/own-sessions.js';
-import { listSessions } from '../sessions/session-list.js';
 import type { SessionEntry } from '../sessions/session-list.js';
-import { SessionRegistry } from '../sessions/session-registry.js';
-import type { OwnSession } from '../sessions/session-registry.js';
+import type { SessionRegistry } from '../sessions/session-registry.js';
 import { appControlHandler } from './control-handler.js';
-import { checkOtherApps } from './other-apps-check.js';
+import { ServiceSessions } from './service-sessions.js';
 import { claimStateDir } from './state-dir.js';
 import type { InstanceLock } from './state-dir.js';
 
@@ -69,11 +63,13 @@ export type ServiceState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopp
 /**
  * A running RouteMQ process: everything `routemq start` runs, as one object with one memoised {@link stop}.
  *
- * Start order: control socket (so a second instance on the same socket is refused before it connects), the
- * development broker when one is needed, the session registry (then, in the background, one read of other apps'
- * sessions in this app's rotation), Redis, health, the app (main connection, then the worker pools), the
- * autoscaler. Stop order: control socket, that read (aborted), health (`/ready` turns 503 at once), autoscaler,
- * app (drain and ack), Redis, development broker; each step isolated, so one failure never skips the rest.
+ * Start order: the instance lock, control socket (so a second instance on the same socket is refused before it
+ * connects), the development broker when one is needed, the session registry (then, in the background, one read of
+ * other apps' sessions in this app's rotation), Redis, health, the app (main connection, then the worker pools),
+ * this process's session records and the adoption of orphaned sessions, the autoscaler. Stop order: control socket,
+ * that read (aborted), autoscaler, adoption, app (drain and ack), session registry, health (`/ready` turned 503 as
+ * the stop began), Redis, development broker, instance lock; each step isolated, so one failure never skips the
+ * rest. The registry, the adoption and the read live in {@link ServiceSessions}.
  */
 export class RouteMQService {
   /** The app: routes, the main connection and the worker pools. */
@@ -87,14 +83,9 @@ export class RouteMQService {
   readonly #control: ControlServer | undefined;
   #broker: MosquittoProcess | undefined;
   #lock: InstanceLock | undefined;
-  #registry: SessionRegistry | undefined;
-  #adoption: AdoptionManager | undefined;
-  /** The start-up check of other apps' sessions in this app's rotation, while it reads (never rejects). */
-  #otherApps: Promise<void> | undefined;
-  readonly #otherAppsAbort = new AbortController();
-  readonly #run = randomUUID();
+  /** The session registry, the adoption of orphaned sessions and the other-apps check. */
+  readonly #sessions: ServiceSessions;
   readonly #onFatal: (error: RouteMQError) => void;
-  #syncQueued = false;
   #state: ServiceState = 'idle';
   #stopPromise: Promise<void> | undefined;
 
@@ -117,6 +108,13 @@ export class RouteMQService {
     this.#redis = new RedisManager(config, this.#log);
     provideSharedRedis(() => Promise.resolve(this.#redis));
     const app = this.app;
+    this.#sessions = new ServiceSessions({
+      config,
+      logger: this.#log,
+      app,
+      run: randomUUID(),
+      isRunning: () => this.#state === 'running',
+    });
     this.#autoscaler = new Autoscaler({
       config,
       workers: () => app.workers,
@@ -143,9 +141,9 @@ export class RouteMQService {
     );
     this.#onFatal = options.onFatal ?? (() => undefined);
     app.events.on('fatal', (err) => void this.stop().then(() => this.#onFatal(err)));
-    app.events.on('event', () => this.#queueSessionSync());
-    app.events.on('sessions.leaving', () => this.#queueSessionSync());
-    app.events.on('session.ended', (clientId) => this.#removeEndedSession(clientId));
+    app.events.on('event', () => this.#sessions.queueSessionSync());
+    app.events.on('sessions.leaving', () => this.#sessions.queueSessionSync());
+    app.events.on('session.ended', (clientId) => this.#sessions.removeEndedSession(clientId));
     this.#control = config.routemq.controlSocket
       ? new ControlServer(config.routemq.controlSocket, control, this.#log)
       : undefined;
@@ -181,56 +179,19 @@ export class RouteMQService {
       await this.#control?.start();
       this.#broker = await ensureDevBroker(this.#config, this.#log);
       const table = await this.app.load();
-      // Refused before any session is taken over: this instance id live in another process.
-      const registry = new SessionRegistry({
-        config: this.#config,
-        logger: this.#log,
-        deploy: deployHash(table),
-        run: this.#run,
-      });
-      this.#registry = registry;
-      await registry.start();
-      // In the background and bounded: it only warns, so it never delays nor fails the start.
-      this.#otherApps = checkOtherApps({
-        config: this.#config,
-        logger: this.#log,
-        filters: sharedFilters(table),
-        signal: this.#otherAppsAbort.signal,
-      });
+      // The registry is refused before any session is taken over; the other-apps check runs in the background.
+      await this.#sessions.startRegistry(table);
       this.#redis.start();
       await this.health.start();
       await this.app.start();
-      await registry.setSessions(this.#ownSessions());
-      const office = this.app.deadLetters;
-      this.#adoption = new AdoptionManager({
-        config: this.#config,
-        logger: this.#log,
-        registry,
-        table: this.#adoptionRoutes(table),
-        ownClientIds: () => new Set(this.#ownSessions().map((s) => s.clientId)),
-        onDeadLetter: (info) => this.app.events.publish('message.dead_lettered', { workerId: 'adoption', ...info }),
-        ...(office ? { deadLetters: (envelope) => office.put(envelope) } : {}),
-      });
-      this.#adoption.start();
+      // This process's sessions are published, then orphans are adopted.
+      await this.#sessions.startAdoption(table);
       this.#autoscaler.start();
     } catch (err) {
       await this.stop();
       throw err;
     }
     if (this.#state === 'starting') this.#state = 'running';
-  }
-
-  /**
-   * The routes adopted sessions run through: the app's current table (a reload's, once one applied) with the
-   * catch-all that dead-letters what no route matches, built once per table.
-   */
-  #adoptionRoutes(started: RouteTable): () => RouteTable {
-    let built = { from: started, table: adoptionTable(started) };
-    return () => {
-      const now = this.app.table ?? started;
-      if (now !== built.from) built = { from: now, table: adoptionTable(now) };
-      return built.table;
-    };
   }
 
   /** Publish through the main connection (resolves on the broker's ack at QoS≥1). */
@@ -257,7 +218,7 @@ export class RouteMQService {
   async reload(): Promise<ReloadResult> {
     const result = await this.app.reload();
     // The main session's filters may have changed: republish this process's session records.
-    this.#queueSessionSync();
+    this.#sessions.queueSessionSync();
     return result;
   }
 
@@ -278,17 +239,11 @@ export class RouteMQService {
       await runStopSteps(
         [
           { name: 'control socket', run: () => this.#control?.stop() },
-          {
-            name: 'other apps check',
-            run: () => {
-              this.#otherAppsAbort.abort();
-              return this.#otherApps;
-            },
-          },
+          { name: 'other apps check', run: () => this.#sessions.stopOtherAppsCheck() },
           { name: 'autoscaler', run: () => this.#autoscaler.stop() },
-          { name: 'adoption', run: () => this.#adoption?.stop() },
+          { name: 'adoption', run: () => this.#sessions.stopAdoption() },
           { name: 'app', run: () => this.app.stop() },
-          { name: 'session registry', run: () => this.#registry?.stop() },
+          { name: 'session registry', run: () => this.#sessions.stopRegistry() },
           { name: 'health', run: () => health },
           { name: 'redis', run: () => this.#redis.stop() },
           { name: 'development broker', run: () => this.#broker?.stop() },
@@ -303,7 +258,7 @@ export class RouteMQService {
 
   /** The session registry's view (records of every instance and session of this app and group), once started. */
   get sessions(): SessionRegistry | undefined {
-    return this.#registry;
+    return this.#sessions.registry;
   }
 
   /**
@@ -311,50 +266,7 @@ export class RouteMQService {
    * the other instances', and the orphans being adopted. Empty before the registry has started.
    */
   sessionList(): SessionEntry[] {
-    const view = this.#registry?.view;
-    if (!view) return [];
-    return listSessions(view, Date.now(), {
-      graceMs: this.#config.routemq.orphanGraceS * 1000,
-      // Counted as the adopter counts it: from the records, else from when this instance first saw the owner go.
-      awayForMs: (instance, now) => view.awayForMs(instance, now),
-    });
-  }
-
-  /** The sessions this process runs now. */
-  #ownSessions(): OwnSession[] {
-    const table = this.app.table;
-    return table ? ownSessions(this.#config, table, this.app.workers?.getWorkerHealth()) : [];
-  }
-
-  /**
-   * A slot that left for good (a scale-down, a reload's surge worker) ended its session and exited cleanly: remove
-   * its record now, so nobody adopts a session that no longer exists. A slot that exited any other way keeps its
-   * record, and is adopted after the grace.
-   */
-  #removeEndedSession(clientId: string): void {
-    this.#registry
-      ?.remove(clientId)
-      .catch((err: unknown) =>
-        this.#log.warn(
-          { err, clientId, code: ErrorCodes.REGISTRY_FAILED },
-          'could not remove the record of an ended session; it is adopted after the grace',
-        ),
-      );
-  }
-
-  /** Republish this process's session records after a lifecycle event (a slot started, a pool scaled), once per turn. */
-  #queueSessionSync(): void {
-    if (this.#syncQueued || !this.#registry || this.#state !== 'running') return;
-    this.#syncQueued = true;
-    setImmediate(() => {
-      this.#syncQueued = false;
-      if (this.#state !== 'running') return;
-      this.#registry
-        ?.setSessions(this.#ownSessions())
-        .catch((err: unknown) =>
-          this.#log.warn({ err, code: ErrorCodes.REGISTRY_FAILED }, 'could not update the session registry'),
-        );
-    });
+    return this.#sessions.list();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
