@@ -77,13 +77,9 @@ describe('lifecycle event names', () => {
   });
 
   it('go from the WorkerManager to the app stream under the same name, without the counters', () => {
-    const manager = new EventEmitter();
-    const events = new AppEvents();
-    const seen: AppEvent[] = [];
+    const { manager, events, seen } = followed();
     const retired: unknown[] = [];
-    events.on('event', (e) => seen.push(e));
     events.on('retired', (pid, stats) => retired.push([pid, stats]));
-    events.follow(manager as unknown as WorkerManager);
 
     const stats = { total: { handled: 1 } };
     manager.emit('message.dead_lettered', deadLetter);
@@ -97,13 +93,9 @@ describe('lifecycle event names', () => {
   });
 
   it('hand the session a leaving worker ended to the registry, not to the stream', () => {
-    const manager = new EventEmitter();
-    const events = new AppEvents();
-    const seen: AppEvent[] = [];
+    const { manager, events, seen } = followed();
     const ended: string[] = [];
-    events.on('event', (e) => seen.push(e));
     events.on('session.ended', (clientId) => ended.push(clientId));
-    events.follow(manager as unknown as WorkerManager);
 
     const exit = { ...ref, code: 0, signal: null, expected: true, cause: 'requested', stats: undefined };
     manager.emit('worker.exited', exit);
@@ -114,3 +106,13 @@ describe('lifecycle event names', () => {
     expect(seen.map((e) => e.data)).toEqual([data, data]);
   });
 });
+
+/** An AppEvents following a stand-in WorkerManager, with the events it publishes collected in `seen`. */
+function followed(): { manager: EventEmitter; events: AppEvents; seen: AppEvent[] } {
+  const manager = new EventEmitter();
+  const events = new AppEvents();
+  const seen: AppEvent[] = [];
+  events.on('event', (e) => seen.push(e));
+  events.follow(manager as unknown as WorkerManager);
+  return { manager, events, seen };
+}
